@@ -1,0 +1,297 @@
+"""The HTTP client for ``GET /v1/asset/cashflow``: one session, signed calls, pacing, retries, paging.
+
+It knows nothing of Airflow, so the benchmarks and the sandbox tests can use it bare; the hook builds it
+from a connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, Iterator, Mapping
+
+import requests
+
+from airflow_provider_cashflow import __version__
+from airflow_provider_cashflow.errors import (
+    LongPortAPIError,
+    LongPortConfigError,
+    LongPortError,
+    LongPortTransportError,
+)
+from airflow_provider_cashflow.models import BusinessType, CashFlow, parse_cash_flow
+from airflow_provider_cashflow.pagination import iter_pages, validate_page_size
+from airflow_provider_cashflow.ratelimit import RateLimiter
+from airflow_provider_cashflow.retry import RetryPolicy, parse_retry_after
+from airflow_provider_cashflow.windows import Window
+
+__all__ = ["CASHFLOW_PATH", "CallStats", "LongPortClient", "OAuthRefresher"]
+
+CASHFLOW_PATH = "/v1/asset/cashflow"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CallStats:
+    """What a client did, for progress lines, manifests and benchmarks."""
+
+    calls: int = 0
+    retries: int = 0
+    rate_wait: float = 0.0
+    backoff_wait: float = 0.0
+    token_refreshes: int = 0
+
+
+class OAuthRefresher:
+    """Trades a refresh token for a new OAuth access token at ``POST {base}/oauth2/token``.
+
+    :param token_url: the token endpoint.
+    :param client_id: the OAuth client id.
+    :param refresh_token: the refresh token; replaced by the rotated one the server returns.
+    """
+
+    def __init__(self, token_url: str, client_id: str, refresh_token: str):
+        self.token_url = token_url
+        self.client_id = client_id
+        self._refresh_token = refresh_token
+
+    def __repr__(self) -> str:
+        return f"OAuthRefresher(token_url={self.token_url!r}, client_id={self.client_id!r})"
+
+    def refresh(self, session: requests.Session, timeout: float) -> str:
+        response = session.post(
+            self.token_url,
+            data={"grant_type": "refresh_token", "client_id": self.client_id, "refresh_token": self._refresh_token},
+            timeout=timeout,
+        )
+        trace_id = response.headers.get("x-trace-id")
+        try:
+            payload = response.json()
+        except ValueError:
+            raise LongPortTransportError(
+                f"OAuth token refresh answered HTTP {response.status_code} with a body that is not JSON",
+                trace_id=trace_id,
+            ) from None
+        token = payload.get("access_token") if isinstance(payload, Mapping) else None
+        if response.status_code != 200 or not token:
+            code = payload.get("code") if isinstance(payload, Mapping) else None
+            message = (payload.get("error_description") or payload.get("message") or payload.get("error")) if isinstance(payload, Mapping) else None
+            raise LongPortAPIError(
+                int(code) if isinstance(code, int) else 401003,
+                f"OAuth token refresh failed: {message or 'no access_token in the answer'}; "
+                "authorize again in a browser and store the new refresh_token in the connection",
+                trace_id=trace_id,
+                http_status=response.status_code,
+            )
+        if payload.get("refresh_token"):
+            self._refresh_token = payload["refresh_token"]
+        return str(token)
+
+
+class LongPortClient:
+    """Calls the cash-flow endpoint with retries and pacing, and pages through a window.
+
+    :param base_url: scheme and host, e.g. ``https://openapi.longportapp.com``.
+    :param auth: a :class:`~airflow_provider_cashflow.auth.SignatureAuth` or ``BearerAuth``.
+    :param limiter: the rate limiter shared by every client of the same account.
+    :param retry_policy: bounds of retries for one call.
+    :param timeout: connect and read timeout in seconds for one attempt.
+    :param refresher: OAuth refresher used once when the token has expired (bearer mode only).
+    :param on_new_secret: called with every secret the client derives (a refreshed token), to mask it.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: requests.auth.AuthBase,
+        *,
+        limiter: RateLimiter | None = None,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        refresher: OAuthRefresher | None = None,
+        on_new_secret: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if not base_url.startswith(("http://", "https://")):
+            raise LongPortConfigError(
+                f"base URL {base_url!r} has no http:// or https:// scheme; set the connection's host to e.g. "
+                "https://openapi.longportapp.com"
+            )
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.limiter = limiter or RateLimiter()
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.timeout = timeout
+        self.refresher = refresher
+        self._on_new_secret = on_new_secret or (lambda _value: None)
+        self._sleep = sleep
+        self.stats = CallStats()
+        self.session = requests.Session()
+        self.session.headers["Content-Type"] = "application/json; charset=utf-8"
+        self.session.headers["User-Agent"] = f"airflow-provider-cashflow/{__version__}"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> LongPortClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # one call ------------------------------------------------------------------------------------------
+
+    def _attempt(self, path: str, params: Mapping[str, str]) -> Any:
+        """One HTTP round trip; returns ``data`` or raises a classified error."""
+        self.stats.rate_wait += self.limiter.acquire()
+        self.stats.calls += 1
+        try:
+            response = self.session.get(self.base_url + path, params=params, auth=self.auth, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
+            raise LongPortTransportError(f"GET {path} failed: {type(err).__name__}") from None
+        trace_id = response.headers.get("x-trace-id")
+        try:
+            payload = json.loads(response.content, parse_float=Decimal)
+        except (ValueError, UnicodeDecodeError):
+            kind = response.headers.get("Content-Type", "no content type")
+            raise LongPortTransportError(
+                f"GET {path} answered HTTP {response.status_code} with a body that is not JSON ({kind}, "
+                f"{len(response.content)} bytes)",
+                trace_id=trace_id,
+                http_status=response.status_code,
+            ) from None
+        code = payload.get("code") if isinstance(payload, Mapping) else None
+        if not isinstance(code, int) or isinstance(code, bool):
+            raise LongPortTransportError(
+                f"GET {path} answered HTTP {response.status_code} without the API's envelope",
+                trace_id=trace_id,
+                http_status=response.status_code,
+            )
+        if code != 0:
+            error = LongPortAPIError(
+                code, str(payload.get("message", "")), trace_id=trace_id, http_status=response.status_code
+            )
+            error.retry_after = parse_retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
+            raise error
+        return payload.get("data")
+
+    def get(self, path: str, params: Mapping[str, str]) -> Any:
+        """GET ``path`` with retries: every attempt is paced, freshly signed, and bounded by the retry policy."""
+        started = time.monotonic()
+        attempt = 0
+        refreshed = False
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(path, params)
+            except LongPortAPIError as error:
+                if error.token_expired and self.refresher is not None and not refreshed:
+                    self._refresh_token()
+                    refreshed = True
+                    attempt -= 1  # the expired token was not the server's fault; do not spend the budget
+                    continue
+                self._wait_or_raise(error, attempt, started, getattr(error, "retry_after", None))
+            except LongPortTransportError as error:
+                self._wait_or_raise(error, attempt, started, None)
+
+    def _wait_or_raise(self, error: LongPortError, attempt: int, started: float, retry_after: float | None) -> None:
+        """Sleep before the next attempt, or re-raise ``error`` when the policy says the call has failed."""
+        policy = self.retry_policy
+        if isinstance(error, LongPortAPIError) and error.code in (429001, 429002):
+            # the server says this account is over budget: hold back every sharer of the limiter too
+            self.limiter.penalize(retry_after if retry_after is not None else policy.backoff(attempt))
+        elapsed = time.monotonic() - started
+        delay = policy.next_delay(attempt, elapsed, error, retry_after)
+        if delay is None:
+            if attempt > 1:
+                error.add_note(f"gave up after {attempt} attempts in {elapsed:.1f} s")
+            raise error
+        log.warning("LongPort call failed (attempt %d): %s; retrying in %.1f s", attempt, error, delay)
+        self.stats.retries += 1
+        self.stats.backoff_wait += delay
+        self._sleep(delay)
+
+    def _refresh_token(self) -> None:
+        assert self.refresher is not None
+        token = self.refresher.refresh(self.session, self.timeout)
+        self._on_new_secret(token)
+        self.auth.access_token = token  # type: ignore[attr-defined]
+        self.stats.token_refreshes += 1
+        log.info("The OAuth access token had expired and was refreshed")
+
+    # the endpoint ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def cash_flow_params(
+        start_time: int,
+        end_time: int,
+        *,
+        page: int = 1,
+        size: int = 50,
+        business_type: int | None = None,
+        symbol: str | None = None,
+    ) -> dict[str, str]:
+        """Query parameters in the official SDK's order, unset ones left out."""
+        params = {"start_time": str(start_time), "end_time": str(end_time)}
+        if business_type is not None:
+            params["business_type"] = str(int(business_type))
+        if symbol:
+            params["symbol"] = symbol
+        params["page"] = str(page)
+        params["size"] = str(size)
+        return params
+
+    def get_cash_flow_page(
+        self,
+        start_time: int,
+        end_time: int,
+        *,
+        page: int = 1,
+        size: int = 50,
+        business_type: int | None = None,
+        symbol: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """One raw page of records as the API sent them (both ends of ``[start_time, end_time]`` inclusive)."""
+        data = self.get(
+            CASHFLOW_PATH,
+            self.cash_flow_params(start_time, end_time, page=page, size=size, business_type=business_type, symbol=symbol),
+        )
+        rows = (data or {}).get("list") if isinstance(data, Mapping) else None
+        if rows is None:
+            return []
+        if not isinstance(rows, list):
+            raise LongPortTransportError(f"GET {CASHFLOW_PATH} answered with data.list of type {type(rows).__name__}")
+        return rows
+
+    def iter_cash_flows(
+        self,
+        window: Window,
+        *,
+        business_type: BusinessType | int | None = None,
+        symbol: str | None = None,
+        page_size: int | None = None,
+        prefetch: bool = True,
+    ) -> Iterator[CashFlow]:
+        """Every record with ``window.start <= business_time < window.end``, in the API's order (newest first)."""
+        size = validate_page_size(page_size)
+        start_time, end_time = window.request_bounds()
+
+        def fetch(page: int) -> list[dict[str, Any]]:
+            return self.get_cash_flow_page(
+                start_time, end_time, page=page, size=size, business_type=business_type, symbol=symbol
+            )
+
+        kept = 0
+        for number, rows in enumerate(iter_pages(fetch, size, prefetch=prefetch), start=1):
+            for raw in rows:
+                record = parse_cash_flow(raw)
+                if window.contains(record.business_time):
+                    kept += 1
+                    yield record
+            log.info(
+                "page %d: %d records, %d in %s so far (%d calls, %.2f s waited for the rate limit)",
+                number, len(rows), kept, window, self.stats.calls, self.stats.rate_wait,
+            )

@@ -1,0 +1,96 @@
+"""What the LongPort API's error codes mean, and which of them a retry can cure."""
+
+from __future__ import annotations
+
+__all__ = [
+    "LongPortAPIError",
+    "LongPortConfigError",
+    "LongPortTransportError",
+    "RETRYABLE_CODES",
+    "TOKEN_EXPIRED_CODES",
+    "hint_for",
+]
+
+# Codes a retry can cure: rate limits, server faults, and a replayed signature (a re-signed retry carries
+# a new timestamp, so it is no longer a replay).
+RETRYABLE_CODES: frozenset[int] = frozenset({429001, 429002, 500000, 403202})
+TOKEN_EXPIRED_CODES: frozenset[int] = frozenset({401003})
+
+_HINTS: dict[int, str] = {
+    403201: "the signature was rejected: check the connection's password (app secret) for the app key in login",
+    403202: "the server saw this signature before (a replay); retried with a fresh timestamp",
+    403203: "the app key was rejected: check the connection's login (app key / OAuth client id)",
+    403205: "this machine's IP address is not on the app's allow-list: add it in the LongPort developer console",
+    401003: (
+        "the access token has expired: create a new one in the LongPort developer console and update the "
+        "connection's access_token extra (OAuth: set refresh_token in the connection so it is refreshed)"
+    ),
+    401004: "the access token is invalid: check the connection's access_token extra",
+    401102: "the access token failed verification: check the connection's access_token extra and app key",
+    429001: "the IP address is over the rate limit: lower concurrency (a pool of 1 per account is safest)",
+    429002: "the API's rate limit (30 calls / 30 s per account) was hit: lower concurrency or use a shared pool",
+    500000: "the LongPort server had an internal error: retry later",
+}
+
+
+def hint_for(code: int) -> str:
+    if code in _HINTS:
+        return _HINTS[code]
+    if 400000 <= code < 500000 and code // 1000 == 400:
+        return "the request parameters were rejected: check the window, business_type, symbol and page_size"
+    return "see the LongPort OpenAPI error-code reference"
+
+
+class LongPortError(Exception):
+    """Base class of every error this provider raises about the API."""
+
+
+class LongPortConfigError(LongPortError, ValueError):
+    """Bad configuration or input, found before any call was made."""
+
+
+class LongPortAPIError(LongPortError):
+    """The API answered with a non-zero ``code``.
+
+    :param code: the API's error code.
+    :param message: the API's own message.
+    :param trace_id: the ``x-trace-id`` response header, for LongPort support.
+    :param http_status: the HTTP status of the response.
+    """
+
+    def __init__(self, code: int, message: str, *, trace_id: str | None = None, http_status: int | None = None):
+        self.code = code
+        self.message = message
+        self.trace_id = trace_id
+        self.http_status = http_status
+        self.hint = hint_for(code)
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        trace = f", trace id {self.trace_id}" if self.trace_id else ""
+        status = f"HTTP {self.http_status}, " if self.http_status else ""
+        return f"LongPort API error {self.code} ({status}{self.message!r}{trace}): {self.hint}"
+
+    @property
+    def retryable(self) -> bool:
+        return self.code in RETRYABLE_CODES
+
+    @property
+    def token_expired(self) -> bool:
+        return self.code in TOKEN_EXPIRED_CODES
+
+
+class LongPortTransportError(LongPortError):
+    """No usable answer: a connection error, a timeout, a 5xx without an envelope, or a body that is not JSON."""
+
+    def __init__(self, message: str, *, trace_id: str | None = None, http_status: int | None = None):
+        self.trace_id = trace_id
+        self.http_status = http_status
+        trace = f" (trace id {trace_id})" if trace_id else ""
+        super().__init__(f"{message}{trace}")
+
+    retryable = True
+
+
+class RetriesExhausted(LongPortError):
+    """The retry budget ran out; ``__cause__`` is the last failure."""

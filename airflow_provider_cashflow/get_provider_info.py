@@ -1,0 +1,99 @@
+"""Provider metadata for Airflow's discovery; must import nothing but the standard library."""
+
+from __future__ import annotations
+
+GLOBAL_BASE_URL = "https://openapi.longportapp.com"
+REGION_BASE_URLS = {"global": GLOBAL_BASE_URL, "cn": "https://openapi.longport.cn"}
+
+# The connection's custom fields, declared once: Airflow >= 3.2 reads them from here, and the hook's legacy
+# form methods (Airflow < 3.2) are derived from the same table.
+CONN_FIELDS: dict[str, dict] = {
+    "access_token": {
+        "label": "Access token",
+        "description": "App-key mode: the access token from the developer console. OAuth mode: the OAuth access token.",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "region": {
+        "label": "Region",
+        "description": "Picks the default endpoint when Host is empty: global, or cn for mainland China.",
+        "schema": {"type": ["string", "null"], "enum": ["global", "cn", None], "default": "global"},
+    },
+    "refresh_token": {
+        "label": "OAuth refresh token",
+        "description": "OAuth mode only (Password empty): used once to renew an expired access token.",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "timeout": {
+        "label": "Timeout (seconds)",
+        "description": "Connect and read timeout of one HTTP attempt.",
+        "schema": {"type": ["number", "null"], "default": 30},
+    },
+    "max_attempts": {
+        "label": "Max attempts per call",
+        "description": "Attempts per API call, the first included, before a retryable error fails the task.",
+        "schema": {"type": ["integer", "null"], "default": 8},
+    },
+    "rate_limit_calls": {
+        "label": "Rate limit: calls per period",
+        "description": "Client-side budget shared by every task of this account in a worker (LongPort: 30).",
+        "schema": {"type": ["integer", "null"], "default": 30},
+    },
+    "rate_limit_period": {
+        "label": "Rate limit: period (seconds)",
+        "description": "Length of the rate-limit window (LongPort: 30 s).",
+        "schema": {"type": ["number", "null"], "default": 30},
+    },
+}
+
+UI_FIELD_BEHAVIOUR: dict = {
+    "hidden-fields": ["schema", "port", "extra"],
+    "relabeling": {"host": "Base URL", "login": "App key (OAuth: client id)", "password": "App secret (empty for OAuth)"},
+    "placeholders": {
+        "host": GLOBAL_BASE_URL,
+        "login": "your app key",
+        "password": "your app secret",
+        "access_token": "your access token",
+        "region": "global",
+        "timeout": "30",
+        "max_attempts": "8",
+        "rate_limit_calls": "30",
+        "rate_limit_period": "30",
+    },
+}
+
+
+def get_provider_info() -> dict:
+    return {
+        "package-name": "airflow-provider-cashflow",
+        "name": "LongPort Cash Flow",
+        "description": "Extracts brokerage cash flows from the LongPort OpenAPI (`GET /v1/asset/cashflow`).",
+        "versions": ["0.1.0"],
+        "integrations": [
+            {
+                "integration-name": "LongPort OpenAPI",
+                "external-doc-url": "https://open.longportapp.com/docs/trade/asset/cashflow",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "LongPort OpenAPI",
+                "python-modules": ["airflow_provider_cashflow.hooks.cashflow"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "LongPort OpenAPI",
+                "python-modules": ["airflow_provider_cashflow.operators.cashflow"],
+            }
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_cashflow.hooks.cashflow.CashflowHook",
+                "hook-name": "LongPort OpenAPI",
+                "connection-type": "longport",
+                "conn-fields": CONN_FIELDS,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+            }
+        ],
+    }

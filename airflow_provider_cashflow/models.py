@@ -1,0 +1,167 @@
+"""The typed ``CashFlow`` record and the tolerant parser that builds it from the API's JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from enum import IntEnum
+from typing import Any, Mapping
+
+__all__ = ["BusinessType", "CashFlow", "Direction", "RecordError", "parse_cash_flow", "FIELD_NAMES"]
+
+
+class _OpenIntEnum(IntEnum):
+    """An IntEnum that turns a code it does not know into a pseudo-member instead of failing.
+
+    The live service sends codes outside the documented set (``business_type`` 0, for one); a new code
+    must not stop an extraction of years of history.
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> _OpenIntEnum | None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return None
+        member = int.__new__(cls, value)
+        member._name_ = f"UNKNOWN_{value}"
+        member._value_ = value
+        return member
+
+
+class Direction(_OpenIntEnum):
+    """Direction of a cash flow; the value is the API code."""
+
+    OUTFLOW = 1
+    INFLOW = 2
+
+
+class BusinessType(_OpenIntEnum):
+    """Funding category (the API's ``business_type``); the value is the API code."""
+
+    CASH = 1
+    STOCK = 2
+    FUND = 3
+
+
+class RecordError(ValueError):
+    """A record from the API that cannot be parsed; the message names the field."""
+
+
+FIELD_NAMES: tuple[str, ...] = (
+    "transaction_flow_name",
+    "direction",
+    "business_type",
+    "balance",
+    "currency",
+    "business_time",
+    "symbol",
+    "description",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CashFlow:
+    """One cash flow, with the API's field names.
+
+    :param transaction_flow_name: e.g. ``BuyContract-Stocks``; may be non-ASCII.
+    :param direction: outflow or inflow; ``int(direction)`` is the API code.
+    :param business_type: funding category, or ``None`` when the API omitted it.
+    :param balance: signed amount, exact.
+    :param currency: ``USD``, ``HKD``, ...
+    :param business_time: timezone-aware UTC datetime.
+    :param symbol: ``AAPL.US``, or ``None`` for pure cash flows.
+    :param description: free text, possibly empty.
+    """
+
+    transaction_flow_name: str
+    direction: Direction
+    business_type: BusinessType | None
+    balance: Decimal
+    currency: str
+    business_time: datetime
+    symbol: str | None
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict with the API's keys: balance as its exact decimal text, time as ISO 8601 UTC."""
+        return {
+            "transaction_flow_name": self.transaction_flow_name,
+            "direction": int(self.direction),
+            "business_type": None if self.business_type is None else int(self.business_type),
+            "balance": str(self.balance),
+            "currency": self.currency,
+            "business_time": self.business_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "symbol": self.symbol,
+            "description": self.description,
+        }
+
+    @property
+    def epoch_seconds(self) -> int:
+        return int(self.business_time.timestamp())
+
+
+def _required(raw: Mapping[str, Any], name: str) -> Any:
+    value = raw.get(name)
+    if value is None:
+        raise RecordError(f"cash flow record lacks required field {name!r}: {_preview(raw)}")
+    return value
+
+
+def _as_int(value: Any, name: str) -> int:
+    if isinstance(value, bool):
+        raise RecordError(f"field {name!r} must be an integer code, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise RecordError(f"field {name!r} must be an integer code, got {value!r}")
+
+
+def _as_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise RecordError(f"field 'balance' must be a decimal amount, got {value!r}")
+    # A float in the JSON already lost digits in the decoder unless it was parsed as Decimal; repr()
+    # still gives the shortest text that round-trips, which is what the server wrote.
+    text = repr(value) if isinstance(value, float) else str(value)
+    try:
+        amount = Decimal(text.strip())
+    except InvalidOperation:
+        raise RecordError(f"field 'balance' must be a decimal amount, got {value!r}") from None
+    if not amount.is_finite():
+        raise RecordError(f"field 'balance' must be a finite amount, got {value!r}")
+    return amount
+
+
+def _as_time(value: Any) -> datetime:
+    seconds = _as_int(value, "business_time")
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+def _preview(raw: Mapping[str, Any]) -> str:
+    text = repr(dict(raw)) if isinstance(raw, Mapping) else repr(raw)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def parse_cash_flow(raw: Mapping[str, Any]) -> CashFlow:
+    """Build a :class:`CashFlow` from one API record.
+
+    Tolerates the documented type drift (codes as ``"1"`` or ``1``, balance as text or number, a missing
+    ``business_type``, ``symbol`` null or empty) and raises :class:`RecordError` naming the field otherwise.
+    """
+    if not isinstance(raw, Mapping):
+        raise RecordError(f"cash flow record must be a JSON object, got {type(raw).__name__}: {raw!r:.200}")
+    business_type = raw.get("business_type")
+    symbol = raw.get("symbol")
+    description = raw.get("description")
+    return CashFlow(
+        transaction_flow_name=str(_required(raw, "transaction_flow_name")),
+        direction=Direction(_as_int(_required(raw, "direction"), "direction")),
+        business_type=None if business_type in (None, "") else BusinessType(_as_int(business_type, "business_type")),
+        balance=_as_decimal(_required(raw, "balance")),
+        currency=str(_required(raw, "currency")),
+        business_time=_as_time(_required(raw, "business_time")),
+        symbol=str(symbol) if symbol not in (None, "") else None,
+        description="" if description is None else str(description),
+    )

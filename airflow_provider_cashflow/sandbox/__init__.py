@@ -1,0 +1,120 @@
+"""A LongPort-compatible sandbox on loopback: the demo's default backend and the real server behind the tests.
+
+In-process use::
+
+    with Sandbox() as sandbox:
+        print(sandbox.base_url, sandbox.connection_uri())
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_cashflow.sandbox.data import Dataset, DatasetSpec
+from airflow_provider_cashflow.sandbox.faults import FAULT_KINDS, FaultPlan
+from airflow_provider_cashflow.sandbox.server import Credentials, SandboxServer, SandboxState, apply_control
+
+__all__ = ["DEMO", "Dataset", "DatasetSpec", "FAULT_KINDS", "FaultPlan", "Sandbox"]
+
+
+@dataclass(frozen=True)
+class _DemoCredentials:
+    """The sandbox's published demo credentials: not secret, valid nowhere but the sandbox."""
+
+    app_key: str = "sandbox-app-key"
+    app_secret: str = "sandbox-app-secret"
+    access_token: str = "sandbox-access-token"
+    refresh_token: str = "sandbox-refresh-token"
+
+
+DEMO = _DemoCredentials()
+
+
+class Sandbox:
+    """Runs a :class:`SandboxServer` in a background thread; stops it on exit, also when the body failed.
+
+    :param dataset: the data to serve (default: 90 realistic days up to now).
+    :param rate_limit: enforce 30 calls / 30 s and 0.02 s between calls per app key.
+    :param faults: what to inject.
+    :param expire_token_after: the access token expires after this many authenticated calls.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        app_key: str = DEMO.app_key,
+        app_secret: str = DEMO.app_secret,
+        access_token: str = DEMO.access_token,
+        refresh_token: str = DEMO.refresh_token,
+        rate_limit: bool = True,
+        faults: FaultPlan | None = None,
+        expire_token_after: int | None = None,
+    ):
+        self.state = SandboxState(
+            dataset=dataset or Dataset(DatasetSpec()),
+            credentials=Credentials(app_key, app_secret, access_token, refresh_token),
+            rate_limit=rate_limit,
+            faults=faults or FaultPlan(),
+            expire_token_after=expire_token_after,
+        )
+        self._server = SandboxServer(self.state, host, port)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    @property
+    def dataset(self) -> Dataset:
+        return self.state.dataset
+
+    def start(self) -> Sandbox:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="longport-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread (the command line's way); :meth:`close` afterwards."""
+        self._server.serve_forever()
+
+    def close(self) -> None:
+        self._server.server_close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def control(self, **change: Any) -> None:
+        """Same as POST /__sandbox/control: ``faults={...}``, ``expire_token=True``, ``access_token=...``."""
+        apply_control(self.state, change)
+
+    def connection(self, *, oauth: bool = False, **extra: Any) -> dict[str, Any]:
+        """An Airflow connection (JSON form) for this sandbox, in signature or OAuth mode."""
+        creds = self.state.credentials
+        fields: dict[str, Any] = {"access_token": creds.access_token, **extra}
+        if oauth:
+            fields.setdefault("refresh_token", creds.refresh_token)
+        return {
+            "conn_type": "longport",
+            "host": self.base_url,
+            "login": creds.app_key,
+            "password": "" if oauth else creds.app_secret,
+            "extra": fields,
+        }
+
+    def connection_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.connection(**kwargs))

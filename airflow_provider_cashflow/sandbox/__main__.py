@@ -1,0 +1,75 @@
+"""``python -m airflow_provider_cashflow.sandbox``: serve a LongPort-compatible API on loopback until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from datetime import datetime
+
+from airflow_provider_cashflow.sandbox import DEMO, FAULT_KINDS, Dataset, DatasetSpec, FaultPlan, Sandbox
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m airflow_provider_cashflow.sandbox", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
+    p.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
+    p.add_argument("--app-key", default=DEMO.app_key)
+    p.add_argument("--app-secret", default=DEMO.app_secret)
+    p.add_argument("--access-token", default=DEMO.access_token)
+    p.add_argument("--refresh-token", default=DEMO.refresh_token, help="the OAuth refresh token it accepts")
+    p.add_argument("--seed", type=int, default=DatasetSpec.seed, help="same seed, same data")
+    p.add_argument("--days", type=int, default=DatasetSpec.days, help="span of the data, ending at --end")
+    p.add_argument("--per-day", type=int, default=DatasetSpec.per_day, help="records per day on average")
+    p.add_argument("--records", type=int, default=None, help="total records (overrides --per-day)")
+    p.add_argument("--end", default=None, help="ISO 8601 end of the data, with offset (default: now)")
+    p.add_argument("--no-rate-limit", action="store_true", help="turn off the 30 calls / 30 s limit")
+    p.add_argument("--fault-rate", type=float, default=0.0, help="share of calls (0..1) given a random fault")
+    p.add_argument("--faults", default=",".join(FAULT_KINDS), help=f"kinds to draw from: {','.join(FAULT_KINDS)}")
+    p.add_argument("--fault-seed", type=int, default=0)
+    p.add_argument("--fail-after-pages", type=int, default=None, help="every call fails after this many pages")
+    p.add_argument("--fail-kind", default="5xx", choices=FAULT_KINDS)
+    p.add_argument("--stall-seconds", type=float, default=3.0)
+    p.add_argument("--expire-token-after", type=int, default=None, help="the token expires after K calls")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    end = datetime.fromisoformat(args.end) if args.end else None
+    if end is not None and end.tzinfo is None:
+        _parser().error("--end needs a UTC offset, e.g. 2026-01-01T00:00:00+00:00")
+    faults = FaultPlan(
+        rate=args.fault_rate,
+        kinds=tuple(k for k in args.faults.split(",") if k),
+        seed=args.fault_seed,
+        fail_after_pages=args.fail_after_pages,
+        fail_kind=args.fail_kind,
+        stall_seconds=args.stall_seconds,
+    )
+    dataset = Dataset(DatasetSpec(seed=args.seed, days=args.days, per_day=args.per_day, records=args.records, end=end))
+    sandbox = Sandbox(
+        dataset,
+        host=args.host,
+        port=args.port,
+        app_key=args.app_key,
+        app_secret=args.app_secret,
+        access_token=args.access_token,
+        refresh_token=args.refresh_token,
+        rate_limit=not args.no_rate_limit,
+        faults=faults,
+        expire_token_after=args.expire_token_after,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(sandbox.base_url, flush=True)
+    try:
+        sandbox.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

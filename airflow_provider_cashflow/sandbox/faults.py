@@ -1,0 +1,66 @@
+"""Which fault, if any, the sandbox injects into the next cash-flow call."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+__all__ = ["FAULT_KINDS", "FaultPlan"]
+
+FAULT_KINDS = ("5xx", "429", "reset", "truncated", "html", "stall")
+
+
+@dataclass
+class FaultPlan:
+    """Random faults on a share of calls, scheduled faults for exact calls, and a persistent outage.
+
+    :param rate: share of calls (0..1) that get a random fault from ``kinds``.
+    :param kinds: the fault kinds to draw from.
+    :param seed: seeds the draw, so a run is repeatable.
+    :param fail_after_pages: after this many successful pages, every call fails with ``fail_kind``
+        until the plan is changed (the "cause" a re-run must outlive).
+    :param fail_kind: the fault of that outage.
+    :param stall_seconds: how long a ``stall`` holds the answer back.
+    """
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = FAULT_KINDS
+    seed: int = 0
+    fail_after_pages: int | None = None
+    fail_kind: str = "5xx"
+    stall_seconds: float = 3.0
+    scheduled: deque[str] = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        unknown = [kind for kind in (*self.kinds, self.fail_kind) if kind not in FAULT_KINDS]
+        if unknown:
+            raise ValueError(f"unknown fault kinds {unknown}; known: {', '.join(FAULT_KINDS)}")
+        if not 0 <= self.rate <= 1:
+            raise ValueError("fault rate must be between 0 and 1")
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+        self._pages_served = 0
+
+    def schedule(self, *kinds: str) -> None:
+        """Inject exactly these faults into the next calls, in order."""
+        for kind in kinds:
+            if kind not in FAULT_KINDS:
+                raise ValueError(f"unknown fault kind {kind!r}")
+        with self._lock:
+            self.scheduled.extend(kinds)
+
+    def next_fault(self) -> str | None:
+        with self._lock:
+            if self.scheduled:
+                return self.scheduled.popleft()
+            if self.fail_after_pages is not None and self._pages_served >= self.fail_after_pages:
+                return self.fail_kind
+            if self.rate and self._rng.random() < self.rate:
+                return self._rng.choice(self.kinds)
+            return None
+
+    def page_served(self) -> None:
+        with self._lock:
+            self._pages_served += 1

@@ -1,0 +1,101 @@
+"""The sandbox as a child process: what the demo, the end-to-end tests and the benchmarks talk to.
+
+A separate process matters: the official SDK blocks inside native code holding the GIL, so it cannot
+reach a server that runs in its own interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from typing import Any
+
+__all__ = ["SandboxProcess"]
+
+
+class SandboxProcess:
+    """Starts ``python -m airflow_provider_cashflow.sandbox ARGS`` on a free loopback port; stops it on exit.
+
+    :param args: command-line flags for the sandbox (see ``--help``).
+    :param startup_timeout: seconds to wait for the base URL line.
+    """
+
+    def __init__(self, *args: str, startup_timeout: float = 60.0, env: dict[str, str] | None = None):
+        self.args = list(args)
+        self.startup_timeout = startup_timeout
+        self.env = env
+        self.process: subprocess.Popen[str] | None = None
+        self.base_url = ""
+
+    def start(self) -> SandboxProcess:
+        # stderr goes to a file: a pipe nobody reads would fill up and freeze the server
+        self._stderr = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "airflow_provider_cashflow.sandbox", "--port", "0", *self.args],
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            env=self.env or os.environ.copy(),
+        )
+        line = _read_line(self.process, self._stderr, self.startup_timeout)
+        if not line.startswith("http://"):
+            self.stop()
+            raise RuntimeError(f"sandbox did not start: {line!r}")
+        self.base_url = line.strip()
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process and self.process.stdout:
+            self.process.stdout.close()
+            self._stderr.close()
+
+    def __enter__(self) -> SandboxProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _call(self, path: str, payload: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(self.base_url + path, data=data, method="POST" if data else "GET")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("/__sandbox/stats")
+
+    def control(self, **change: Any) -> None:
+        self._call("/__sandbox/control", change)
+
+    def records(self, start_time: int, end_time_exclusive: int) -> list[dict[str, Any]]:
+        """Ground truth: every record of ``[start_time, end_time_exclusive)`` in API order."""
+        return self._call(f"/__sandbox/records?start_time={start_time}&end_time={end_time_exclusive}")
+
+
+def _read_line(process: subprocess.Popen[str], stderr: Any, timeout: float) -> str:
+    import selectors
+
+    assert process.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    if not selector.select(timeout):
+        process.kill()
+        raise RuntimeError(f"sandbox printed no base URL within {timeout} s")
+    line = process.stdout.readline()
+    if not line:
+        stderr.seek(0)
+        err = stderr.read()
+        raise RuntimeError(f"sandbox exited before it was ready: {err[-2000:]}")
+    return line

@@ -1,0 +1,400 @@
+"""A LongPort-compatible HTTP server for ``GET /v1/asset/cashflow``, strict where the live service is.
+
+Checks signatures (both modes) against the exact wire path and query, rejects replayed signatures (403202),
+enforces 30 calls / 30 s and 0.02 s between calls per app key, validates parameters, and injects faults.
+Standard library only, so it starts fast and needs no Airflow.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import socket
+import struct
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from airflow_provider_cashflow.auth import canonical_request, sign
+from airflow_provider_cashflow.sandbox.data import Dataset
+from airflow_provider_cashflow.sandbox.faults import FaultPlan
+
+__all__ = ["SandboxServer", "SandboxState", "Credentials"]
+
+CASHFLOW_PATH = "/v1/asset/cashflow"
+TIMESTAMP_SKEW = 300  # seconds a request's X-Timestamp may differ from the server clock
+
+
+@dataclass
+class Credentials:
+    app_key: str
+    app_secret: str
+    access_token: str
+    refresh_token: str
+
+
+class ApiError(Exception):
+    def __init__(self, http_status: int, code: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.http_status, self.code, self.message, self.headers = http_status, code, message, headers or {}
+
+
+class _Budget:
+    """The server side of the rate limit, counted by arrival time."""
+
+    def __init__(self, max_calls: int, period: float, min_interval: float):
+        self.max_calls, self.period, self.min_interval = max_calls, period, min_interval
+        self._calls: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def admit(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            while self._calls and self._calls[0] <= now - self.period:
+                self._calls.popleft()
+            if self._calls and now - self._calls[-1] < self.min_interval:
+                return False
+            if len(self._calls) >= self.max_calls:
+                return False
+            self._calls.append(now)
+            return True
+
+
+@dataclass
+class SandboxState:
+    """Everything the server knows and counts; tests read and change it in-process or over /__sandbox/."""
+
+    dataset: Dataset
+    credentials: Credentials
+    rate_limit: bool = True
+    max_calls: int = 30
+    period: float = 30.0
+    min_interval: float = 0.02
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    expire_token_after: int | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen_signatures: set[str] = set()
+        self._budgets: dict[str, _Budget] = {}
+        self.valid_tokens = {self.credentials.access_token}
+        self.expired_tokens: set[str] = set()
+        self.stats = {
+            "calls": 0,
+            "pages_served": 0,
+            "records_served": 0,
+            "rejected_rate_limit": 0,
+            "rejected_auth": 0,
+            "rejected_replay": 0,
+            "rejected_params": 0,
+            "faults": {},
+            "authenticated_calls": 0,
+        }
+
+    def count(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self.stats[key] += n
+
+    def count_fault(self, kind: str) -> None:
+        with self._lock:
+            self.stats["faults"][kind] = self.stats["faults"].get(kind, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return json.loads(json.dumps(self.stats))
+
+    def budget(self, app_key: str) -> _Budget:
+        with self._lock:
+            if app_key not in self._budgets:
+                self._budgets[app_key] = _Budget(self.max_calls, self.period, self.min_interval)
+            return self._budgets[app_key]
+
+    def remember_signature(self, signature: str) -> bool:
+        """False if the signature was seen before (a replay)."""
+        with self._lock:
+            if signature in self._seen_signatures:
+                return False
+            self._seen_signatures.add(signature)
+            return True
+
+    def expire_current_tokens(self) -> None:
+        with self._lock:
+            self.expired_tokens |= self.valid_tokens
+            self.valid_tokens = set()
+
+    def issue_token(self, token: str | None = None) -> str:
+        """A new valid access token; the old ones stop working at once, as the live service does."""
+        new = token or f"sandbox-token-{uuid.uuid4().hex}"
+        with self._lock:
+            self.expired_tokens |= self.valid_tokens
+            self.valid_tokens = {new}
+            self.credentials.access_token = new
+        return new
+
+    def after_authenticated_call(self) -> None:
+        with self._lock:
+            self.stats["authenticated_calls"] += 1
+            due = self.expire_token_after is not None and self.stats["authenticated_calls"] >= self.expire_token_after
+        if due:
+            self.expire_token_after = None
+            self.expire_current_tokens()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: SandboxServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet; stats tell the story
+        pass
+
+    # plumbing ------------------------------------------------------------------------------------------
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-trace-id", uuid.uuid4().hex)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _envelope(self, status: int, code: int, message: str, data: Any = None, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps({"code": code, "message": message, "data": data}, ensure_ascii=False).encode("utf-8")
+        self._send(status, body, headers=headers)
+
+    def _reset(self) -> None:
+        # RST instead of FIN: what a dropped connection looks like to the client
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    # routes --------------------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._route("GET")
+
+    def do_POST(self) -> None:
+        self._route("POST")
+
+    def _route(self, method: str) -> None:
+        state = self.server.state
+        path, _, query = self.path.partition("?")
+        body = self._body()
+        try:
+            if path == CASHFLOW_PATH and method == "GET":
+                self._cash_flow(state, path, query)
+            elif path == "/v1/token/refresh" and method == "GET":
+                self._authenticate(state, method, path, query, body)
+                token = state.issue_token()
+                expires = datetime.now(timezone.utc) + timedelta(days=90)
+                self._envelope(200, 0, "success", {"token": token, "expired_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")})
+            elif path == "/oauth2/token" and method == "POST":
+                self._oauth_token(state, body)
+            elif path.startswith("/__sandbox/"):
+                self._control(state, method, path, query, body)
+            else:
+                self._envelope(404, 404001, f"no such endpoint {method} {path}")
+        except ApiError as error:
+            self._envelope(error.http_status, error.code, error.message, headers=error.headers)
+        except _Answered:
+            pass
+        except _Reset:
+            self._reset()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except (OSError, ValueError):
+            pass  # the connection was dropped on purpose
+
+    def _authenticate(self, state: SandboxState, method: str, path: str, query: str, body: bytes) -> str:
+        """Check the caller like the live gateway does; returns the app key."""
+        creds = state.credentials
+        app_key = self.headers.get("X-Api-Key", "")
+        if not hmac.compare_digest(app_key, creds.app_key):
+            state.count("rejected_auth")
+            raise ApiError(403, 403203, "apikey illegal")
+        authorization = self.headers.get("Authorization", "")
+        bearer = authorization.startswith("Bearer ")
+        token = authorization[len("Bearer "):] if bearer else authorization
+        if token in state.expired_tokens:
+            state.count("rejected_auth")
+            raise ApiError(401, 401003, "token expired")
+        if token not in state.valid_tokens:
+            state.count("rejected_auth")
+            raise ApiError(401, 401004, "token invalid")
+        if bearer:
+            return app_key
+        timestamp = self.headers.get("X-Timestamp", "")
+        header = self.headers.get("X-Api-Signature", "")
+        prefix = "HMAC-SHA256 SignedHeaders=authorization;x-api-key;x-timestamp, Signature="
+        if not timestamp.isdigit() or not header.startswith(prefix):
+            state.count("rejected_auth")
+            raise ApiError(403, 403201, "signature invalid")
+        canonical = canonical_request(method, path, query, access_token=token, app_key=app_key, timestamp=timestamp, body=body or None)
+        expected = sign(canonical, creds.app_secret)
+        if not hmac.compare_digest(header[len(prefix):], expected) or abs(int(timestamp) - time.time()) > TIMESTAMP_SKEW:
+            state.count("rejected_auth")
+            raise ApiError(403, 403201, "signature invalid")
+        if not state.remember_signature(expected):
+            state.count("rejected_replay")
+            raise ApiError(403, 403202, "duplicate request")
+        return app_key
+
+    def _cash_flow(self, state: SandboxState, path: str, query: str) -> None:
+        state.count("calls")
+        app_key = self._authenticate(state, "GET", path, query, b"")
+        if state.rate_limit and not state.budget(app_key).admit():
+            state.count("rejected_rate_limit")
+            raise ApiError(429, 429002, "api request is limited")
+        state.after_authenticated_call()
+        fault = state.faults.next_fault()
+        if fault:
+            state.count_fault(fault)
+            self._inject(fault, state)
+        try:
+            params = _cash_flow_params(query)
+        except ApiError:
+            state.count("rejected_params")
+            raise
+        dataset = state.dataset
+        indices = dataset.indices(params["start_time"], params["end_time"], params["business_type"], params["symbol"])
+        first = (params["page"] - 1) * params["size"]
+        chosen = indices[first:first + params["size"]]
+        rows = [dataset.record(i) for i in chosen]
+        state.count("pages_served")
+        state.count("records_served", len(rows))
+        state.faults.page_served()
+        self._envelope(200, 0, "success", {"list": rows})
+
+    def _inject(self, fault: str, state: SandboxState) -> None:
+        if fault == "5xx":
+            raise ApiError(500, 500000, "internal error")
+        if fault == "429":
+            raise ApiError(429, 429001, "ip request ratelimit", headers={"Retry-After": "1"})
+        if fault == "html":
+            page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+            self._send(502, page, content_type="text/html")
+            raise _Answered
+        if fault == "truncated":
+            self._send(200, b'{"code":0,"message":"success","data":{"list":[{"transaction_flow_name":"Buy', "application/json")
+            raise _Answered
+        if fault == "stall":
+            time.sleep(state.faults.stall_seconds)
+            return
+        raise _Reset
+
+    def _oauth_token(self, state: SandboxState, body: bytes) -> None:
+        form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8")).items()}
+        creds = state.credentials
+        if form.get("grant_type") != "refresh_token" or form.get("client_id") != creds.app_key:
+            self._send(400, json.dumps({"error": "invalid_request", "error_description": "unsupported grant or client"}).encode())
+            return
+        if not hmac.compare_digest(form.get("refresh_token", ""), creds.refresh_token):
+            self._send(400, json.dumps({"error": "invalid_grant", "error_description": "refresh token is invalid"}).encode())
+            return
+        token = state.issue_token()
+        creds.refresh_token = f"sandbox-refresh-{uuid.uuid4().hex}"
+        payload = {"access_token": token, "refresh_token": creds.refresh_token, "expires_in": 2592000, "token_type": "Bearer"}
+        self._send(200, json.dumps(payload).encode())
+
+    def _control(self, state: SandboxState, method: str, path: str, query: str, body: bytes) -> None:
+        """Test hooks: stats, ground truth, and changing faults or tokens at run time."""
+        if path == "/__sandbox/stats":
+            self._send(200, json.dumps(state.snapshot()).encode())
+        elif path == "/__sandbox/records":
+            args = {k: v[-1] for k, v in parse_qs(query).items()}
+            rows = list(state.dataset.window(int(args["start_time"]), int(args["end_time"])))
+            self._send(200, json.dumps(rows, ensure_ascii=False).encode("utf-8"))
+        elif path == "/__sandbox/control" and method == "POST":
+            change = json.loads(body or b"{}")
+            apply_control(state, change)
+            self._send(200, json.dumps({"ok": True}).encode())
+        else:
+            self._send(404, b'{"error":"unknown sandbox control path"}')
+
+
+class _Reset(Exception):
+    pass
+
+
+class _Answered(Exception):
+    pass
+
+
+def apply_control(state: SandboxState, change: dict[str, Any]) -> None:
+    """Change a running sandbox: ``faults`` (FaultPlan fields), ``expire_token``, ``access_token``, ``rate_limit``."""
+    if "faults" in change:
+        spec = dict(change["faults"])
+        spec["kinds"] = tuple(spec.get("kinds", FaultPlan().kinds))
+        state.faults = FaultPlan(**spec)
+    if change.get("expire_token"):
+        state.expire_current_tokens()
+    if "expire_token_after" in change:
+        state.expire_token_after = state.stats["authenticated_calls"] + int(change["expire_token_after"])
+    if change.get("access_token"):
+        state.issue_token(change["access_token"])
+    if "rate_limit" in change:
+        state.rate_limit = bool(change["rate_limit"])
+
+
+def _param_error(message: str) -> ApiError:
+    return ApiError(400, 400001, f"invalid parameter: {message}")
+
+
+def _cash_flow_params(query: str) -> dict[str, Any]:
+    raw = parse_qs(query, keep_blank_values=True)
+    params: dict[str, Any] = {}
+    for name in ("start_time", "end_time"):
+        values = raw.get(name)
+        if not values or not values[-1].lstrip("-").isdigit():
+            raise _param_error(f"{name} is required and must be Unix seconds")
+        params[name] = int(values[-1])
+    if params["start_time"] > params["end_time"]:
+        raise _param_error("start_time must not be after end_time")
+    business_type = raw.get("business_type", [""])[-1]
+    if business_type and business_type not in ("1", "2", "3"):
+        raise _param_error("business_type must be 1, 2 or 3")
+    params["business_type"] = int(business_type) if business_type else None
+    params["symbol"] = raw.get("symbol", [""])[-1] or None
+    page = raw.get("page", ["1"])[-1]
+    size = raw.get("size", ["50"])[-1]
+    if not page.isdigit() or int(page) < 1:
+        raise _param_error("page must be an integer >= 1")
+    if not size.isdigit() or not 1 <= int(size) <= 10000:
+        raise _param_error("size must be an integer from 1 to 10000")
+    params["page"], params["size"] = int(page), int(size)
+    return params
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, state: SandboxState, host: str = "127.0.0.1", port: int = 0):
+        self.state = state
+        super().__init__((host, port), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return  # the client gave up (a timeout it was told to expect); nothing to report
+        super().handle_error(request, client_address)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"

@@ -1,0 +1,75 @@
+"""Half-open time windows ``[start, end)`` in UTC, and their split into UTC days."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Iterator
+
+from airflow_provider_cashflow.errors import LongPortConfigError
+
+__all__ = ["Window", "utc_day"]
+
+
+def _aware_utc(value: datetime, name: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise LongPortConfigError(f"{name} must be a datetime, got {type(value).__name__}: {value!r}")
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise LongPortConfigError(
+            f"{name}={value.isoformat()} is a naive datetime; pass a timezone-aware one "
+            f"(e.g. datetime(..., tzinfo=timezone.utc) or pendulum.datetime(...)) so the window is unambiguous"
+        )
+    return value.astimezone(timezone.utc)
+
+
+def utc_day(moment: datetime) -> date:
+    return moment.astimezone(timezone.utc).date()
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open UTC window: a record belongs to it when ``start <= business_time < end``."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, start: datetime, end: datetime) -> Window:
+        """Validate and normalise to UTC; naive, reversed and empty windows are errors that say why."""
+        start_utc = _aware_utc(start, "start")
+        end_utc = _aware_utc(end, "end")
+        if end_utc < start_utc:
+            raise LongPortConfigError(
+                f"the window is reversed: start {start_utc.isoformat()} is after end {end_utc.isoformat()}"
+            )
+        if end_utc == start_utc:
+            raise LongPortConfigError(
+                f"the window [{start_utc.isoformat()}, {end_utc.isoformat()}) is empty (start == end); "
+                "for a DAG with schedule='@daily' in Airflow 3 use CronDataIntervalTimetable('0 0 * * *', "
+                "timezone='UTC') so each run has a one-day data interval"
+            )
+        return cls(start_utc, end_utc)
+
+    def request_bounds(self) -> tuple[int, int]:
+        """``start_time`` / ``end_time`` in whole seconds covering the window.
+
+        The server's end bound may be inclusive or not (undocumented), so ask for a superset and let
+        :meth:`contains` cut the half-open window on this side.
+        """
+        return math.floor(self.start.timestamp()), math.ceil(self.end.timestamp())
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+    def days(self) -> Iterator[Window]:
+        """The window cut at UTC midnights, newest first (the API's order)."""
+        day_end = self.end
+        while day_end > self.start:
+            midnight = datetime.combine(utc_day(day_end - timedelta(microseconds=1)), time(), tzinfo=timezone.utc)
+            day_start = max(midnight, self.start)
+            yield Window(day_start, day_end)
+            day_end = day_start
+
+    def __str__(self) -> str:
+        return f"[{self.start.isoformat()}, {self.end.isoformat()})"

@@ -1,0 +1,155 @@
+"""The small pieces alone: windows, pagination, retry policy, rate limiter, timestamp clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, strategies as st
+
+from airflow_provider_cashflow.auth import _TimestampClock
+from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError, LongPortTransportError
+from airflow_provider_cashflow.pagination import iter_pages, validate_page_size
+from airflow_provider_cashflow.ratelimit import RateLimiter, shared_limiter
+from airflow_provider_cashflow.retry import RetryPolicy, parse_retry_after
+from airflow_provider_cashflow.windows import Window
+
+UTC = timezone.utc
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+
+
+# windows ---------------------------------------------------------------------------------------------------
+
+def test_naive_datetimes_are_refused_with_advice() -> None:
+    with pytest.raises(LongPortConfigError, match="naive datetime.*timezone-aware"):
+        Window.of(datetime(2026, 1, 1), datetime(2026, 1, 2, tzinfo=UTC))
+
+
+def test_reversed_and_empty_windows_say_why() -> None:
+    start = datetime(2026, 1, 2, tzinfo=UTC)
+    with pytest.raises(LongPortConfigError, match="reversed"):
+        Window.of(start, start - timedelta(days=1))
+    with pytest.raises(LongPortConfigError, match="CronDataIntervalTimetable"):
+        Window.of(start, start)
+
+
+def test_window_is_normalised_to_utc_and_half_open() -> None:
+    hk = timezone(timedelta(hours=8))
+    w = Window.of(datetime(2026, 1, 2, 8, tzinfo=hk), datetime(2026, 1, 3, 8, tzinfo=hk))
+    assert w.start == datetime(2026, 1, 2, tzinfo=UTC) and w.start.tzinfo is UTC
+    assert w.contains(w.start) and not w.contains(w.end)
+    assert w.request_bounds() == (int(w.start.timestamp()), int(w.end.timestamp()))
+
+
+@given(
+    start=st.datetimes(min_value=datetime(2015, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)),
+    length=st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=400)),
+)
+def test_days_tile_the_window_exactly(start: datetime, length: timedelta) -> None:
+    window = Window.of(start, start + length)
+    days = list(window.days())
+    assert days[0].end == window.end and days[-1].start == window.start
+    for newer, older in zip(days, days[1:]):
+        assert older.end == newer.start  # no gap, no overlap
+    for day in days:
+        assert day.start.date() == (day.end - timedelta(microseconds=1)).date()
+        assert day.start.time() == datetime.min.time() or day.start == window.start
+
+
+# pagination ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("prefetch", [False, True])
+@pytest.mark.parametrize("total,size", [(0, 5), (4, 5), (5, 5), (23, 5), (1, 1), (3, 1)])
+def test_pages_until_a_short_page(total: int, size: int, prefetch: bool) -> None:
+    data = list(range(total))
+    asked: list[int] = []
+
+    def fetch(page: int) -> list[int]:
+        asked.append(page)
+        return data[(page - 1) * size: page * size]
+
+    got = [x for rows in iter_pages(fetch, size, prefetch=prefetch) for x in rows]
+    assert got == data
+    assert asked == list(range(1, total // size + 2))  # the minimum: ceil, plus one empty page if exactly full
+
+
+@pytest.mark.parametrize("bad", [0, 10001, -1, 2.5, "50", True])
+def test_page_size_bounds(bad: object) -> None:
+    with pytest.raises(ValueError, match="1 to 10000"):
+        validate_page_size(bad)  # type: ignore[arg-type]
+
+
+# retry policy ----------------------------------------------------------------------------------------------
+
+def test_retry_classification() -> None:
+    policy = RetryPolicy(max_attempts=5, max_elapsed=100)
+    for code in (429001, 429002, 500000, 403202):
+        assert policy.next_delay(1, 0, LongPortAPIError(code, "x"), None) is not None
+    for code in (403201, 403203, 403205, 401003, 401004, 400001):
+        assert policy.next_delay(1, 0, LongPortAPIError(code, "x"), None) is None
+    assert policy.next_delay(1, 0, LongPortTransportError("reset"), None) is not None
+    assert policy.next_delay(5, 0, LongPortTransportError("reset"), None) is None  # attempts spent
+    assert policy.next_delay(1, 99.9, LongPortTransportError("reset"), None) is None  # time spent
+
+
+def test_backoff_grows_is_capped_and_honours_retry_after() -> None:
+    policy = RetryPolicy(base_delay=1, max_delay=8)
+    for attempt, ceiling in [(1, 1), (2, 2), (3, 4), (4, 8), (9, 8)]:
+        delays = [policy.backoff(attempt) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(set(delays)) > 1  # jittered
+    assert policy.backoff(1, retry_after=7) >= 7
+    assert parse_retry_after("3") == 3 and parse_retry_after(None) is None and parse_retry_after("Wed, 21 Oct") is None
+
+
+# rate limiter ----------------------------------------------------------------------------------------------
+
+def test_limiter_keeps_any_30_s_under_30_calls_and_is_not_slower() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(30, 30.0, 0.02, margin=0.05, clock=fake.clock, sleep=fake.sleep)
+    stamps = []
+    for _ in range(61):
+        limiter.acquire()
+        stamps.append(fake.now)
+    for i in range(len(stamps) - 30):
+        assert stamps[i + 30] - stamps[i] >= 30.0
+    assert all(b - a >= 0.02 for a, b in zip(stamps, stamps[1:]))
+    elapsed = stamps[-1] - stamps[0]
+    assert 60.0 <= elapsed <= 61.5, elapsed  # the ideal is 60 s plus the small margins
+
+
+def test_penalty_holds_every_sharer() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(30, 30.0, 0.02, clock=fake.clock, sleep=fake.sleep)
+    limiter.acquire()
+    limiter.penalize(5.0)
+    start = fake.now
+    limiter.acquire()
+    assert fake.now - start == pytest.approx(5.0, abs=0.01)
+
+
+def test_limiter_is_shared_per_app_key() -> None:
+    assert shared_limiter("key-a") is shared_limiter("key-a")
+    assert shared_limiter("key-a") is not shared_limiter("key-b")
+
+
+def test_timestamps_never_repeat_for_the_same_request() -> None:
+    fake = FakeTime()
+    fake.now = 1_700_000_000.3
+    clock = _TimestampClock(clock=fake.clock, sleep=fake.sleep)
+    first = clock.stamp("GET /x?page=1")
+    other = clock.stamp("GET /x?page=2")
+    again = clock.stamp("GET /x?page=1")
+    assert first == other == "1700000000"
+    assert again == "1700000001"

@@ -1,0 +1,248 @@
+"""CashflowHook against the sandbox over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+
+import pytest
+
+from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError, LongPortTransportError
+from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+from airflow_provider_cashflow.models import parse_cash_flow
+from airflow_provider_cashflow.retry import RetryPolicy
+from airflow_provider_cashflow.sandbox import FAULT_KINDS, Sandbox
+
+from conftest import DAY, END, UNLIMITED, set_connection, truth
+
+FAST = RetryPolicy(max_attempts=6, max_elapsed=60, base_delay=0.1, max_delay=1)
+
+
+def expected(dataset, start: datetime, end: datetime) -> list[dict]:
+    return [parse_cash_flow(r).to_dict() for r in truth(dataset, start, end)]
+
+
+def pulled(hook: CashflowHook, start: datetime, end: datetime, **kwargs) -> list[dict]:
+    return [r.to_dict() for r in hook.iter_cash_flows(start, end, **kwargs)]
+
+
+@pytest.mark.parametrize("page_size", [1, 7, 10000])
+def test_half_open_window_is_exact_at_any_page_size(sandbox: Sandbox, page_size: int) -> None:
+    start, end = END - 3 * DAY, END
+    want = expected(sandbox.dataset, start, end)
+    got = pulled(CashflowHook(retry_policy=FAST), start, end, page_size=page_size)
+    assert got == want and len(got) > 50
+    calls = sandbox.state.snapshot()["pages_served"]
+    assert calls == len(want) // page_size + 1  # ceil(n / size), plus one if the last page was exactly full
+
+
+def test_adjacent_windows_add_up_with_boundary_and_twin_records(sandbox: Sandbox) -> None:
+    hook = CashflowHook(retry_policy=FAST)
+    start, end = END - 4 * DAY, END
+    whole = pulled(hook, start, end)
+    days = [pulled(hook, start + i * DAY, start + (i + 1) * DAY) for i in reversed(range(4))]
+    assert [r for day in days for r in day] == whole == expected(sandbox.dataset, start, end)
+    # records exactly on a UTC midnight belong to the day that starts there, never to the one before
+    midnight = [r for r in whole if r["business_time"].endswith("T00:00:00Z")]
+    assert midnight, "the sandbox must serve boundary records for this test to mean anything"
+    for i, day in enumerate(reversed(days)):
+        day_start = (start + i * DAY).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert all(r["business_time"] >= day_start for r in day)
+    twins = [a for a, b in zip(whole, whole[1:]) if a == b]
+    assert twins, "identical twin records must both be kept"
+
+
+def test_filters_are_sent_and_applied(sandbox: Sandbox) -> None:
+    hook = CashflowHook(retry_policy=FAST)
+    start, end = END - 5 * DAY, END
+    funds = pulled(hook, start, end, business_type=3)
+    assert funds and all(r["business_type"] == 3 for r in funds)
+    apple = pulled(hook, start, end, symbol="AAPL.US")
+    assert apple and all(r["symbol"] == "AAPL.US" for r in apple)
+    assert [r for r in expected(sandbox.dataset, start, end) if r["business_type"] == 3] == funds
+
+
+@pytest.mark.parametrize("fault", FAULT_KINDS)
+def test_recovers_from_each_fault_with_nothing_lost_or_doubled(sandbox: Sandbox, fault: str) -> None:
+    start, end = END - 2 * DAY, END
+    sandbox.state.faults.stall_seconds = 3  # longer than the connection's 2 s timeout
+    sandbox.state.faults.schedule("5xx")  # the first page fails too
+    hook = CashflowHook(retry_policy=FAST)
+    pages = iter(hook.iter_cash_flows(start, end, page_size=7))
+    first = [next(pages).to_dict() for _ in range(7)]
+    sandbox.state.faults.schedule(fault, fault)  # twice in a row on a later page
+    rest = [r.to_dict() for r in pages]
+    assert first + rest == expected(sandbox.dataset, start, end)
+    stats = sandbox.state.snapshot()
+    assert stats["faults"] == ({"5xx": 3} if fault == "5xx" else {"5xx": 1, fault: 2})
+    assert hook.client.stats.retries == 3
+
+
+def test_429_honours_retry_after(sandbox: Sandbox) -> None:
+    sandbox.state.faults.schedule("429")
+    hook = CashflowHook(retry_policy=RetryPolicy(base_delay=0.01, max_delay=0.01))
+    started = time.monotonic()
+    rows = hook.get_cash_flow_page(END - DAY, END, page_size=5)
+    assert len(rows) == 5
+    assert time.monotonic() - started >= 1.0  # the sandbox said Retry-After: 1
+
+
+def test_retries_are_bounded_and_the_last_error_is_reported(sandbox: Sandbox) -> None:
+    sandbox.state.faults.fail_after_pages = 0
+    hook = CashflowHook(retry_policy=RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.1))
+    with pytest.raises(LongPortAPIError) as info:
+        list(hook.iter_cash_flows(END - DAY, END))
+    assert info.value.code == 500000 and info.value.trace_id
+    assert "gave up after 3 attempts" in "".join(info.value.__notes__)
+    assert sandbox.state.snapshot()["calls"] == 3
+
+
+def _conn(sandbox: Sandbox, **changes) -> dict:
+    conn = sandbox.connection(**UNLIMITED, timeout=2)
+    extra = conn.pop("extra")
+    extra.update(changes.pop("extra", {}))
+    return {**conn, **changes, "extra": extra}
+
+
+@pytest.mark.parametrize(
+    "changes,code,advice",
+    [
+        ({"password": "wrong-secret"}, 403201, "app secret"),
+        ({"login": "someone-else"}, 403203, "app key"),
+        ({"extra": {"access_token": "not-a-token"}}, 401004, "access_token"),
+    ],
+)
+def test_permanent_errors_fail_fast_with_code_trace_and_advice(sandbox: Sandbox, monkeypatch, changes, code, advice) -> None:
+    set_connection(monkeypatch, "longport_bad", _conn(sandbox, **changes))
+    hook = CashflowHook("longport_bad")
+    with pytest.raises(LongPortAPIError) as info:
+        list(hook.iter_cash_flows(END - DAY, END))
+    error = info.value
+    assert error.code == code and error.trace_id and advice in str(error)
+    assert sandbox.state.snapshot()["calls"] == 1  # no retry of a permanent error
+    assert "wrong-secret" not in str(error) and sandbox.state.credentials.app_secret not in str(error)
+
+
+def test_expired_token_fails_fast_and_says_how_to_renew(sandbox: Sandbox) -> None:
+    sandbox.control(expire_token=True)
+    with pytest.raises(LongPortAPIError, match="401003.*developer console.*access_token"):
+        list(CashflowHook().iter_cash_flows(END - DAY, END))
+    assert sandbox.state.snapshot()["calls"] == 1
+
+
+def test_oauth_bearer_mode_and_one_refresh_of_an_expired_token(sandbox: Sandbox, monkeypatch) -> None:
+    set_connection(monkeypatch, "longport_oauth", sandbox.connection(oauth=True, **UNLIMITED))
+    start, end = END - 2 * DAY, END
+    hook = CashflowHook("longport_oauth", retry_policy=FAST)
+    assert hook.settings.mode == "oauth"
+    old_token = sandbox.state.credentials.access_token
+    sandbox.state.expire_token_after = 2  # expires in the middle of the paging
+    got = pulled(hook, start, end, page_size=10)
+    assert got == expected(sandbox.dataset, start, end)
+    assert hook.client.stats.token_refreshes == 1
+    assert hook.client.auth.access_token != old_token
+
+
+def test_oauth_refresh_is_tried_once_then_fails_clearly(sandbox: Sandbox, monkeypatch) -> None:
+    conn = sandbox.connection(oauth=True, **UNLIMITED)
+    conn["extra"]["refresh_token"] = "revoked-refresh-token"
+    set_connection(monkeypatch, "longport_oauth", conn)
+    sandbox.control(expire_token=True)
+    with pytest.raises(LongPortAPIError, match="refresh failed.*authorize again"):
+        list(CashflowHook("longport_oauth").iter_cash_flows(END - DAY, END))
+
+
+def test_a_replayed_signature_is_re_signed_and_retried(sandbox: Sandbox) -> None:
+    # Two hooks (two workers) ask for the same page in the same second: the second signature is a replay.
+    first, second = CashflowHook(retry_policy=FAST), CashflowHook(retry_policy=FAST)
+    first.settings, second.settings  # read the connection before the race
+    while time.time() % 1 > 0.5:  # start early in a second so both calls share it
+        time.sleep(0.05)
+    a = first.get_cash_flow_page(END - DAY, END, page_size=3)
+    b = second.get_cash_flow_page(END - DAY, END, page_size=3)
+    assert a == b and len(a) == 3
+    assert sandbox.state.snapshot()["rejected_replay"] == 1
+    assert second.client.stats.retries == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"start": datetime(2026, 11, 1), "end": END}, "naive datetime"),
+        ({"start": END, "end": END - DAY}, "reversed"),
+        ({"start": END, "end": END}, "empty"),
+        ({"business_type": 4}, "business_type must be 1"),
+        ({"business_type": "cash"}, "business_type must be 1"),
+        ({"page_size": 0}, "1 to 10000"),
+        ({"page_size": 10001}, "1 to 10000"),
+        ({"symbol": "AAPL.US,TSLA.US"}, "one security code"),
+    ],
+)
+def test_bad_input_fails_before_any_call(sandbox: Sandbox, kwargs: dict, message: str) -> None:
+    args = {"start": END - DAY, "end": END, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        CashflowHook().iter_cash_flows(args.pop("start"), args.pop("end"), **args)
+    assert sandbox.state.snapshot()["calls"] == 0
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"host": "openapi.longportapp.com"}, "has no scheme"),
+        ({"host": "ftp://example.com"}, "not an http"),
+        ({"login": ""}, "no login"),
+        ({"extra": {"access_token": ""}}, "no access_token"),
+        ({"host": "", "extra": {"region": "mars"}}, "region 'mars'"),
+        ({"extra": {"timeout": "soon"}}, "'timeout' must be a number"),
+    ],
+)
+def test_bad_connections_are_named_before_any_call(sandbox: Sandbox, monkeypatch, changes, message) -> None:
+    set_connection(monkeypatch, "longport_bad", _conn(sandbox, **changes))
+    with pytest.raises(LongPortConfigError, match=message):
+        CashflowHook("longport_bad").iter_cash_flows(END - DAY, END)
+    assert sandbox.state.snapshot()["calls"] == 0
+
+
+def test_region_picks_the_default_endpoint(sandbox: Sandbox, monkeypatch) -> None:
+    set_connection(monkeypatch, "longport_cn", _conn(sandbox, host="", extra={"region": "cn"}))
+    assert CashflowHook("longport_cn").settings.base_url == "https://openapi.longport.cn"
+    set_connection(monkeypatch, "longport_global", _conn(sandbox, host=""))
+    assert CashflowHook("longport_global").settings.base_url == "https://openapi.longportapp.com"
+
+
+def test_test_connection_reports_success_and_the_api_error(sandbox: Sandbox, monkeypatch) -> None:
+    ok, message = CashflowHook().test_connection()
+    assert ok and "signature mode" in message
+    set_connection(monkeypatch, "longport_bad", _conn(sandbox, password="wrong-secret"))
+    ok, message = CashflowHook("longport_bad").test_connection()
+    assert not ok and "403201" in message and "app secret" in message and "wrong-secret" not in message
+
+
+def test_raw_page_is_returned_as_sent(sandbox: Sandbox) -> None:
+    rows = CashflowHook().get_cash_flow_page(END - 2 * DAY, END, page=2, page_size=4)
+    indices = list(sandbox.dataset.indices(int((END - 2 * DAY).timestamp()), int(END.timestamp())))[4:8]
+    assert rows == [sandbox.dataset.record(i) for i in indices]
+    assert isinstance(rows[0]["direction"], int) and isinstance(rows[0]["business_time"], str)
+
+
+def test_no_secret_or_signature_reaches_the_logs(sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> None:
+    sandbox.state.faults.schedule("5xx", "html", "429")
+    caplog.set_level(logging.DEBUG)
+    hook = CashflowHook(retry_policy=FAST)
+    list(hook.iter_cash_flows(END - 3 * DAY, END, page_size=20))
+    text = caplog.text
+    assert "page 1:" in text and "retrying" in text  # the log does say what happened
+    creds = sandbox.state.credentials
+    leaked = [s for s in (creds.app_secret, creds.access_token, *sandbox.state._seen_signatures) if s in text]
+    assert not leaked
+    assert creds.app_secret not in repr(hook.client.auth) and creds.app_secret not in repr(hook.settings)
+
+
+def test_progress_is_logged_once_per_page(sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="airflow_provider_cashflow")
+    records = pulled(CashflowHook(), END - 2 * DAY, END, page_size=25)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("page ")]
+    assert len(lines) == len(records) // 25 + (1 if len(records) % 25 else 0)
+    assert f"{len(records)} in" in lines[-1]

@@ -77,6 +77,11 @@ class _TimestampClock:
             return str(stamp)
 
 
+# One clock per process: two hooks of one worker asking for the same page in the same second must not
+# replay each other's signature.
+_PROCESS_CLOCK = _TimestampClock()
+
+
 class SignatureAuth(requests.auth.AuthBase):
     """Mode A: app key, app secret and access token; signs the prepared request as it goes on the wire.
 
@@ -89,7 +94,7 @@ class SignatureAuth(requests.auth.AuthBase):
         self.app_key = app_key
         self._app_secret = app_secret
         self.access_token = access_token
-        self._clock = clock or _TimestampClock()
+        self._clock = clock or _PROCESS_CLOCK
 
     def __repr__(self) -> str:  # keep secrets out of reprs that end up in logs
         return f"SignatureAuth(app_key={self.app_key!r})"

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from airflow_provider_cashflow.auth import _TimestampClock
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError, LongPortTransportError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.models import parse_cash_flow
@@ -155,9 +156,10 @@ def test_oauth_refresh_is_tried_once_then_fails_clearly(sandbox: Sandbox, monkey
 
 
 def test_a_replayed_signature_is_re_signed_and_retried(sandbox: Sandbox) -> None:
-    # Two hooks (two workers) ask for the same page in the same second: the second signature is a replay.
+    # Two workers (two processes, so two clocks) ask for the same page in the same second: the second
+    # signature is a replay.
     first, second = CashflowHook(retry_policy=FAST), CashflowHook(retry_policy=FAST)
-    first.settings, second.settings  # read the connection before the race
+    second.client.auth._clock = _TimestampClock()  # what a second process would have
     while time.time() % 1 > 0.5:  # start early in a second so both calls share it
         time.sleep(0.05)
     a = first.get_cash_flow_page(END - DAY, END, page_size=3)

@@ -1,0 +1,169 @@
+"""File formats for cash flows: JSONL, CSV and Parquet, streamed record by record, byte-stable across runs."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from typing import Any, BinaryIO, Protocol
+
+from airflow_provider_cashflow.errors import LongPortConfigError
+from airflow_provider_cashflow.models import FIELD_NAMES, CashFlow
+
+__all__ = ["FORMATS", "RecordWriter", "open_writer", "resolve_compression"]
+
+# format -> (allowed compressions, default)
+FORMATS: dict[str, tuple[tuple[str, ...], str]] = {
+    "jsonl": (("none", "gzip"), "none"),
+    "csv": (("none", "gzip"), "none"),
+    "parquet": (("none", "snappy", "gzip", "zstd"), "snappy"),
+}
+PARQUET_BALANCE_SCALE = 12
+
+
+def resolve_compression(file_format: str, compression: str | None) -> str:
+    """Validate the pair and fill in the format's default compression."""
+    if file_format not in FORMATS:
+        raise LongPortConfigError(f"file_format must be one of {', '.join(FORMATS)}; got {file_format!r}")
+    allowed, default = FORMATS[file_format]
+    chosen = default if compression in (None, "") else str(compression).lower()
+    if chosen not in allowed:
+        raise LongPortConfigError(
+            f"compression {compression!r} does not fit file_format {file_format!r}; use one of {', '.join(allowed)}"
+        )
+    return chosen
+
+
+class RecordWriter(Protocol):
+    records: int
+
+    def write(self, flow: CashFlow) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _gzip(raw: BinaryIO) -> BinaryIO:
+    # mtime=0 and no file name: the same records give the same bytes on every run
+    return gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="")  # type: ignore[return-value]
+
+
+class _TextWriter:
+    def __init__(self, raw: BinaryIO, compression: str):
+        self._compressed = _gzip(raw) if compression == "gzip" else None
+        self._text = io.TextIOWrapper(self._compressed or raw, encoding="utf-8", newline="", write_through=False)
+        self.records = 0
+
+    def close(self) -> None:
+        self._text.flush()
+        self._text.detach()
+        if self._compressed is not None:
+            self._compressed.close()
+
+
+class JsonlWriter(_TextWriter):
+    """One ``CashFlow.to_dict()`` object per line, UTF-8, compact separators."""
+
+    def write(self, flow: CashFlow) -> None:
+        self._text.write(json.dumps(flow.to_dict(), ensure_ascii=False, separators=(",", ":")))
+        self._text.write("\n")
+        self.records += 1
+
+
+class CsvWriter(_TextWriter):
+    """A header with the API's field names, then one row per record; ``None`` is an empty cell."""
+
+    def __init__(self, raw: BinaryIO, compression: str):
+        super().__init__(raw, compression)
+        self._csv = csv.writer(self._text, lineterminator="\n")
+        self._csv.writerow(FIELD_NAMES)
+
+    def write(self, flow: CashFlow) -> None:
+        row = flow.to_dict()
+        self._csv.writerow(["" if row[name] is None else row[name] for name in FIELD_NAMES])
+        self.records += 1
+
+
+def parquet_schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("transaction_flow_name", pa.string(), nullable=False),
+            pa.field("direction", pa.int16(), nullable=False),
+            pa.field("business_type", pa.int16()),
+            pa.field("balance", pa.decimal128(38, PARQUET_BALANCE_SCALE), nullable=False),
+            pa.field("currency", pa.string(), nullable=False),
+            pa.field("business_time", pa.timestamp("ms", tz="UTC"), nullable=False),  # Parquet has no seconds unit
+            pa.field("symbol", pa.string()),
+            pa.field("description", pa.string(), nullable=False),
+        ]
+    )
+
+
+def require_pyarrow() -> None:
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise LongPortConfigError(
+            "file_format='parquet' needs pyarrow, which is not installed: "
+            "pip install 'airflow-provider-cashflow[parquet]'"
+        ) from None
+
+
+class ParquetWriter:
+    """Typed Parquet (decimal balance, UTC timestamp, int16 codes), in row groups of a fixed record count.
+
+    Row groups are cut by count, not by API page, so the bytes do not depend on how the data was fetched.
+    """
+
+    def __init__(self, raw: BinaryIO, compression: str, row_group_size: int = 50_000):
+        import pyarrow.parquet as pq
+
+        self._schema = parquet_schema()
+        self._writer = pq.ParquetWriter(raw, self._schema, compression=compression.upper() if compression != "none" else "NONE")
+        self._row_group_size = row_group_size
+        self._columns: dict[str, list[Any]] = {name: [] for name in FIELD_NAMES}
+        self.records = 0
+
+    def write(self, flow: CashFlow) -> None:
+        c = self._columns
+        c["transaction_flow_name"].append(flow.transaction_flow_name)
+        c["direction"].append(int(flow.direction))
+        c["business_type"].append(None if flow.business_type is None else int(flow.business_type))
+        c["balance"].append(flow.balance)
+        c["currency"].append(flow.currency)
+        c["business_time"].append(flow.business_time)
+        c["symbol"].append(flow.symbol)
+        c["description"].append(flow.description)
+        self.records += 1
+        if len(c["direction"]) >= self._row_group_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if not self._columns["direction"]:
+            return
+        try:
+            table = pa.Table.from_pydict(self._columns, schema=self._schema)
+        except pa.ArrowInvalid as error:
+            raise ValueError(
+                f"a balance does not fit Parquet decimal(38, {PARQUET_BALANCE_SCALE}) without loss ({error}); "
+                "write this interval as jsonl or csv, which keep the exact text"
+            ) from None
+        self._writer.write_table(table)
+        self._columns = {name: [] for name in FIELD_NAMES}
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
+def open_writer(raw: BinaryIO, file_format: str, compression: str, *, row_group_size: int = 50_000) -> RecordWriter:
+    if file_format == "jsonl":
+        return JsonlWriter(raw, compression)
+    if file_format == "csv":
+        return CsvWriter(raw, compression)
+    return ParquetWriter(raw, compression, row_group_size)

@@ -1,0 +1,246 @@
+"""Airflow operator: one data interval of LongPort cash flows to XCom or to object storage."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Sequence
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_cashflow.errors import LongPortConfigError
+from airflow_provider_cashflow.formats import resolve_compression
+from airflow_provider_cashflow.hooks.cashflow import CashflowHook, validate_business_type, validate_symbol
+from airflow_provider_cashflow.output import OutputSpec, write_window
+from airflow_provider_cashflow.pagination import validate_page_size
+from airflow_provider_cashflow.partitions import PARTITIONINGS
+from airflow_provider_cashflow.windows import Window
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = ["CashflowOperator"]
+
+NO_INTERVAL = (
+    "this run has no data interval (it was triggered by an asset or manually without a logical date), so there "
+    "is no window to extract; trigger it with a logical date, schedule the DAG with "
+    "CronDataIntervalTimetable('0 0 * * *', timezone='UTC'), or pass window_start and window_end"
+)
+
+
+def _as_datetime(value: Any, name: str) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value.strip():
+        import pendulum
+
+        try:
+            parsed = pendulum.parse(value.strip(), exact=True, tz=None)
+        except Exception:
+            raise LongPortConfigError(f"{name}={value!r} is not an ISO 8601 date-time") from None
+        if isinstance(parsed, datetime):
+            return parsed
+    raise LongPortConfigError(f"{name} must be an aware datetime or ISO 8601 text with an offset, got {value!r}")
+
+
+def resolve_window(context: Any, window_start: Any = None, window_end: Any = None) -> Window:
+    """The explicit window if given, else the run's data interval; errors say what to do."""
+    if window_start is not None or window_end is not None:
+        if window_start is None or window_end is None:
+            raise LongPortConfigError("pass both window_start and window_end, or neither to use the data interval")
+        return Window.of(_as_datetime(window_start, "window_start"), _as_datetime(window_end, "window_end"))
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None or end is None:
+        raise LongPortConfigError(NO_INTERVAL)
+    return Window.of(start, end)
+
+
+class CashflowOperator(BaseOperator):
+    """Extracts the cash flows of the run's data interval ``[start, end)`` to XCom or object storage.
+
+    :param longport_conn_id: connection of type ``longport``. (templated)
+    :param business_type: 1 cash, 2 stock, 3 fund, or ``None`` for all. (templated)
+    :param symbol: one security code, e.g. ``AAPL.US``. (templated)
+    :param page_size: records per API call, 1 to 10000; default 10000. (templated)
+    :param output_path: ``ObjectStoragePath`` URL (``file://``, ``s3://``, ``gs://``, ...); ``{date}`` is
+        replaced by the partition's UTC date. ``None`` returns the records as XCom. (templated)
+    :param output_conn_id: connection for the storage (e.g. ``aws_default``). (templated)
+    :param file_format: ``jsonl`` (default), ``csv`` or ``parquet``. (templated)
+    :param compression: ``none``/``gzip`` for jsonl and csv; ``none``/``snappy``/``gzip``/``zstd`` for
+        parquet; ``None`` picks the format's default (none; snappy). (templated)
+    :param partition_by: ``interval`` (one file for the run) or ``day`` (one file per UTC day, for long
+        backfills in few API calls). (templated)
+    :param write_empty: write a valid empty file when there are no records (default True).
+    :param window_start: explicit window start instead of the data interval. (templated)
+    :param window_end: explicit window end. (templated)
+    :param max_xcom_bytes: fail instead of pushing a larger XCom (``None``: no limit, e.g. with the object
+        storage XCom backend).
+    :param parquet_row_group_size: records per Parquet row group.
+    """
+
+    template_fields: Sequence[str] = (
+        "longport_conn_id",
+        "business_type",
+        "symbol",
+        "page_size",
+        "output_path",
+        "output_conn_id",
+        "file_format",
+        "compression",
+        "partition_by",
+        "window_start",
+        "window_end",
+    )
+    ui_color = "#ffd6a5"
+
+    def __init__(
+        self,
+        *,
+        longport_conn_id: str = CashflowHook.default_conn_name,
+        business_type: int | str | None = None,
+        symbol: str | None = None,
+        page_size: int | str | None = None,
+        output_path: str | None = None,
+        output_conn_id: str | None = None,
+        file_format: str = "jsonl",
+        compression: str | None = None,
+        partition_by: str = "interval",
+        write_empty: bool = True,
+        window_start: datetime | str | None = None,
+        window_end: datetime | str | None = None,
+        max_xcom_bytes: int | None = 1_000_000,
+        parquet_row_group_size: int = 50_000,
+        **kwargs: Any,
+    ) -> None:
+        if output_path and "outlets" not in kwargs:
+            asset = _default_asset(output_path)
+            if asset is not None:
+                kwargs["outlets"] = [asset]
+        super().__init__(**kwargs)
+        self.longport_conn_id = longport_conn_id
+        self.business_type = business_type
+        self.symbol = symbol
+        self.page_size = page_size
+        self.output_path = output_path
+        self.output_conn_id = output_conn_id
+        self.file_format = file_format
+        self.compression = compression
+        self.partition_by = partition_by
+        self.write_empty = write_empty
+        self.window_start = window_start
+        self.window_end = window_end
+        self.max_xcom_bytes = max_xcom_bytes
+        self.parquet_row_group_size = parquet_row_group_size
+        self._written: list[str] = []
+        self._base_url: str | None = None
+
+    def execute(self, context: Context) -> Any:
+        window = resolve_window(context, self.window_start, self.window_end)
+        query = self._query()
+        output = self._output_spec()
+        hook = CashflowHook(self.longport_conn_id)
+        self._base_url = hook.settings.base_url  # reads and checks the connection before any call
+        if output is not None:
+            output.check(window)
+        records = hook.iter_cash_flows(window.start, window.end, **query)
+        try:
+            if output is None:
+                return self._to_xcom(records, window)
+            manifest = write_window(records, window, output)
+        finally:
+            hook.close()
+        manifest["api_calls"] = hook.client.stats.calls
+        self._written = [f["path"] for f in manifest["files"]]
+        self._emit_asset_events(context, manifest)
+        return manifest
+
+    def _query(self) -> dict[str, Any]:
+        return {
+            "business_type": validate_business_type(self.business_type),
+            "symbol": validate_symbol(self.symbol),
+            "page_size": validate_page_size(int(self.page_size) if str(self.page_size or "").isdigit() else self.page_size),
+        }
+
+    def _output_spec(self) -> OutputSpec | None:
+        compression = resolve_compression(self.file_format, self.compression)
+        if self.partition_by not in PARTITIONINGS:
+            raise LongPortConfigError(f"partition_by must be one of {', '.join(PARTITIONINGS)}, got {self.partition_by!r}")
+        if not self.output_path:
+            if self.partition_by != "interval":
+                raise LongPortConfigError("partition_by='day' needs output_path: XCom holds one value per run")
+            return None
+        return OutputSpec(
+            path=self.output_path,
+            conn_id=self.output_conn_id or None,
+            file_format=self.file_format,
+            compression=compression,
+            partition_by=self.partition_by,
+            write_empty=self.write_empty,
+            row_group_size=self.parquet_row_group_size,
+        )
+
+    def _to_xcom(self, records: Any, window: Window) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        size = 2
+        for record in records:
+            row = record.to_dict()
+            size += len(json.dumps(row, ensure_ascii=False)) + 1
+            if self.max_xcom_bytes is not None and size > self.max_xcom_bytes:
+                raise LongPortConfigError(
+                    f"the cash flows of {window} exceed max_xcom_bytes={self.max_xcom_bytes} after {len(rows)} "
+                    "records; large XComs stall the scheduler: set output_path to write them to object storage "
+                    "(the XCom is then a small manifest), or configure the common-io XComObjectStorageBackend "
+                    "and set max_xcom_bytes=None"
+                )
+            rows.append(row)
+        self.log.info("returning %d records of %s as XCom", len(rows), window)
+        return rows
+
+    def _emit_asset_events(self, context: Any, manifest: dict[str, Any]) -> None:
+        events = context.get("outlet_events")
+        if events is None:
+            return
+        from airflow.sdk import Asset
+
+        for outlet in self.outlets or []:
+            if isinstance(outlet, Asset):
+                events[outlet].extra = {
+                    "records": manifest["records"],
+                    "files": len(manifest["files"]),
+                    "interval_start": manifest["interval"]["start"],
+                    "interval_end": manifest["interval"]["end"],
+                }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """LongPort as input, the written files as outputs; ``None`` without the openlineage provider."""
+        try:
+            from airflow.providers.common.compat.openlineage.facet import Dataset
+            from airflow.providers.openlineage.extractors import OperatorLineage
+        except ImportError:
+            return None
+        from urllib.parse import urlsplit
+
+        host = urlsplit(self._base_url or "https://openapi.longportapp.com").netloc
+        outputs = []
+        for path in self._written:
+            parts = urlsplit(path)
+            outputs.append(Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path))
+        return OperatorLineage(
+            inputs=[Dataset(namespace=f"longport://{host}", name="/v1/asset/cashflow")], outputs=outputs
+        )
+
+
+def _default_asset(output_path: str) -> Any:
+    """An Asset for the fixed folder in front of the first placeholder, so downstream DAGs can be triggered."""
+    prefix = output_path.split("{", 1)[0]
+    if "://" not in prefix:
+        return None
+    folder = prefix.rsplit("/", 1)[0] if not prefix.endswith("/") else prefix.rstrip("/")
+    if folder.endswith(":/") or folder.endswith(":"):
+        return None
+    try:
+        from airflow.sdk import Asset
+
+        return Asset(uri=folder, name=f"longport_cashflow:{folder}")
+    except Exception:  # an unusual URI must not stop the DAG from parsing
+        return None

@@ -1,0 +1,108 @@
+"""The example DAGs: they parse, and they run under real Airflow (`airflow dags test`) against the sandbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from airflow_provider_cashflow.models import parse_cash_flow
+from airflow_provider_cashflow.sandbox.process import SandboxProcess
+
+from airflow_support import EXAMPLE_DAGS, AirflowHome, longport_connection
+
+DAY = timedelta(days=1)
+TODAY = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+EXAMPLES = {"example_cashflow_daily", "example_cashflow_xcom_summary", "example_cashflow_monthly_backfill"}
+
+
+def test_example_dags_parse_without_import_errors() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == EXAMPLES
+    for dag_id in EXAMPLES:
+        dag = bag.get_dag(dag_id)
+        assert dag.tasks and dag.timetable.__class__.__name__ == "CronDataIntervalTimetable"
+        assert all(t.pool == "longport_api" for t in dag.tasks)
+
+
+@pytest.fixture(scope="module")
+def sandbox_now() -> Iterator[SandboxProcess]:
+    """The demo's default data (90 days up to now), the real rate limit on."""
+    with SandboxProcess("--days", "40", "--per-day", "30") as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory: pytest.TempPathFactory, sandbox_now: SandboxProcess) -> AirflowHome:
+    root = tmp_path_factory.mktemp("af")
+    home = AirflowHome(
+        root / "home",
+        AIRFLOW_CONN_LONGPORT_DEFAULT=longport_connection(sandbox_now.base_url),
+        LONGPORT_CASHFLOW_OUTPUT=f"file://{root}/lake",
+    )
+    home.migrate()
+    home.lake = root / "lake"  # type: ignore[attr-defined]
+    return home
+
+
+def _want(sandbox: SandboxProcess, start: datetime, end: datetime) -> list[dict]:
+    return [parse_cash_flow(r).to_dict() for r in sandbox.records(int(start.timestamp()), int(end.timestamp()))]
+
+
+def _jsonl(path: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_daily_dag_writes_the_interval_exactly_and_reruns_byte_identical(airflow: AirflowHome, sandbox_now) -> None:
+    logical = TODAY - DAY  # `dags test` with a CronDataIntervalTimetable runs the interval [D - 1 day, D)
+    airflow.run("dags", "test", "example_cashflow_daily", logical.date().isoformat())
+    start = logical - DAY
+    path = airflow.lake / f"date={start.date()}" / "cashflow.jsonl"
+    rows = _jsonl(path)
+    assert rows == _want(sandbox_now, start, logical) and rows
+    first = path.read_bytes()
+    manifest = airflow.xcom("example_cashflow_daily", "extract_cash_flows")[-1]
+    assert manifest["records"] == len(rows) and manifest["files"][0]["path"] == f"file://{path}"
+    airflow.run("dags", "test", "example_cashflow_daily", logical.date().isoformat())
+    assert path.read_bytes() == first
+    assert sandbox_now.stats()["rejected_rate_limit"] == 0
+
+
+def test_xcom_dag_summarises_per_currency(airflow: AirflowHome, sandbox_now) -> None:
+    logical = TODAY - 2 * DAY
+    result = airflow.run("dags", "test", "example_cashflow_xcom_summary", logical.date().isoformat())
+    assert "state=success" in result.stdout + result.stderr
+    want = _want(sandbox_now, logical - DAY, logical)
+    (records,) = airflow.xcom("example_cashflow_xcom_summary", "extract_cash_flows")
+    assert records == want
+    (summary,) = airflow.xcom("example_cashflow_xcom_summary", "summarise")
+    for currency in {r["currency"] for r in want}:
+        mine = [r for r in want if r["currency"] == currency]
+        inflow = sum((Decimal(r["balance"]) for r in mine if r["direction"] == 2), Decimal(0))
+        outflow = sum((Decimal(r["balance"]) for r in mine if r["direction"] == 1), Decimal(0))
+        assert Decimal(summary[currency]["inflow"]) == inflow and Decimal(summary[currency]["outflow"]) == outflow
+        assert int(summary[currency]["records"]) == len(mine)
+
+
+def test_monthly_backfill_dag_writes_the_daily_layout(airflow: AirflowHome, sandbox_now) -> None:
+    month_end = TODAY.replace(day=1)
+    month_start = (month_end - DAY).replace(day=1)
+    # `dags test` with logical date D runs the interval ending at D
+    airflow.run("dags", "test", "example_cashflow_monthly_backfill", month_end.date().isoformat())
+    day = month_start
+    days = 0
+    while day < month_end:
+        path = airflow.lake / f"date={day.date()}" / "cashflow.jsonl"
+        assert _jsonl(path) == _want(sandbox_now, day, day + DAY)
+        day += DAY
+        days += 1
+    manifest = airflow.xcom("example_cashflow_monthly_backfill", "extract_month_by_day")[-1]
+    assert len(manifest["files"]) == days and manifest["api_calls"] == 1

@@ -26,7 +26,7 @@ def test_example_dags_parse_without_import_errors() -> None:
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == EXAMPLES
     for dag_id in EXAMPLES:
-        dag = bag.get_dag(dag_id)
+        dag = bag.dags[dag_id]
         assert dag.tasks and dag.timetable.__class__.__name__ == "CronDataIntervalTimetable"
         assert all(t.pool == "longport_api" for t in dag.tasks)
 

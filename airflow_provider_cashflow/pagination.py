@@ -5,6 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence, TypeVar
 
+from airflow_provider_cashflow.errors import LongPortConfigError
+
 __all__ = ["iter_pages", "MAX_PAGE_SIZE", "DEFAULT_PAGE_SIZE", "validate_page_size"]
 
 T = TypeVar("T")
@@ -17,7 +19,7 @@ def validate_page_size(page_size: int | None) -> int:
     if page_size is None:
         return DEFAULT_PAGE_SIZE
     if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValueError(f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}")
+        raise LongPortConfigError(f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}")
     return page_size
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from airflow.sdk.exceptions import AirflowFailException
+
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError
 from airflow_provider_cashflow.sandbox import Sandbox
 
@@ -25,7 +27,7 @@ def test_xcom_target_returns_the_interval_as_dicts(sandbox: Sandbox) -> None:
 
 
 def test_xcom_size_guard_fails_early_and_points_to_object_storage(sandbox: Sandbox) -> None:
-    with pytest.raises(LongPortConfigError, match="max_xcom_bytes=2000.*output_path.*XComObjectStorageBackend"):
+    with pytest.raises(AirflowFailException, match="max_xcom_bytes=2000.*output_path.*XComObjectStorageBackend"):
         run_operator(END - 9 * DAY, END, max_xcom_bytes=2000, page_size=20)
     assert sandbox.state.snapshot()["pages_served"] <= 2  # stopped as soon as the guard tripped (one page prefetched)
 
@@ -128,9 +130,10 @@ def test_failure_mid_interval_keeps_the_previous_file_and_the_rerun_completes(sa
 
 def test_expired_token_mid_run_fails_clearly_and_writes_nothing_partial(sandbox, tmp_path) -> None:
     sandbox.state.expire_token_after = 3
-    with pytest.raises(LongPortAPIError, match="401003.*access_token"):
+    with pytest.raises(AirflowFailException, match="401003.*access_token") as info:
         run_operator(END - 4 * DAY, END, output_path=f"file://{tmp_path}/{{date}}.csv", file_format="csv",
                      partition_by="day", page_size=10)
+    assert isinstance(info.value.__cause__, LongPortAPIError)  # no task retry for what only a person can fix
     written = sorted(p.name for p in tmp_path.iterdir())
     assert all(not name.startswith(".") for name in written)  # no temporary leftovers
     for name in written:  # the days finished before the failure are complete, exact files
@@ -191,19 +194,20 @@ RUN_WITHOUT_INTERVAL = "no data interval.*logical date.*CronDataIntervalTimetabl
     ],
 )
 def test_bad_input_fails_before_any_call(sandbox, start, end, kwargs, message) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(AirflowFailException, match=message) as info:
         run_operator(start, end, **kwargs)
+    assert isinstance(info.value.__cause__, LongPortConfigError)
     assert sandbox.state.snapshot()["calls"] == 0
 
 
 def test_missing_pyarrow_names_the_extra(sandbox, tmp_path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
-    with pytest.raises(LongPortConfigError, match=r"airflow-provider-cashflow\[parquet\]"):
+    with pytest.raises(AirflowFailException, match=r"airflow-provider-cashflow\[parquet\]"):
         run_operator(END - DAY, END, output_path=f"file://{tmp_path}/x.parquet", file_format="parquet")
     assert sandbox.state.snapshot()["calls"] == 0
 
 
 def test_naive_explicit_window_is_refused(sandbox) -> None:
-    with pytest.raises(LongPortConfigError, match="naive"):
+    with pytest.raises(AirflowFailException, match="naive"):
         run_operator(None, None, window_start="2026-11-18T00:00:00", window_end="2026-11-19T00:00:00")

@@ -7,13 +7,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Sequence
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_cashflow.errors import LongPortConfigError
+from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError
 from airflow_provider_cashflow.formats import resolve_compression
+from airflow_provider_cashflow.models import RecordError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook, validate_business_type, validate_symbol
 from airflow_provider_cashflow.output import OutputSpec, write_window
 from airflow_provider_cashflow.pagination import validate_page_size
-from airflow_provider_cashflow.partitions import PARTITIONINGS
+from airflow_provider_cashflow.partitions import PARTITIONINGS, OutOfOrderError
 from airflow_provider_cashflow.windows import Window
 
 if TYPE_CHECKING:
@@ -135,6 +137,16 @@ class CashflowOperator(BaseOperator):
         self._base_url: str | None = None
 
     def execute(self, context: Context) -> Any:
+        try:
+            return self._extract(context)
+        except (LongPortConfigError, RecordError, OutOfOrderError) as error:
+            raise AirflowFailException(str(error)) from error  # a task retry cannot fix these
+        except LongPortAPIError as error:
+            if error.retryable:
+                raise
+            raise AirflowFailException(str(error)) from error
+
+    def _extract(self, context: Context) -> Any:
         window = resolve_window(context, self.window_start, self.window_end)
         query = self._query()
         output = self._output_spec()

@@ -35,4 +35,6 @@ with DAG(
         output_path=f"{OUTPUT}/date={{date}}/cashflow.jsonl",
         output_conn_id=os.environ.get("LONGPORT_CASHFLOW_OUTPUT_CONN") or None,
         file_format="jsonl",
+        # Tunable without a code change: `airflow variables set longport_cashflow_page_size 500`.
+        page_size="{{ var.value.get('longport_cashflow_page_size', 10000) }}",
     )

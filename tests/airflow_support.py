@@ -20,14 +20,21 @@ class AirflowHome:
 
     def __init__(self, home: Path, **env: str):
         self.home = home
-        home.mkdir(parents=True, exist_ok=True)
+        (home / "tmp").mkdir(parents=True, exist_ok=True)
+        # SQLite lets one writer in at a time and by default gives up after 5 s: a CLI command could lose to the
+        # running scheduler half-way through (a backfill row without its runs). Wait for the lock instead.
+        (home / "config").mkdir(exist_ok=True)
+        (home / "config" / "airflow_local_settings.py").write_text('connect_args = {"timeout": 120}\n')
         self.env = {
             **os.environ,
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLE_DAGS),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "airflow_local_settings.connect_args",
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+            # the rate limiter's shared file lives in TMPDIR: one per test Airflow, as one per real worker
+            "TMPDIR": str(home / "tmp"),
             **env,
         }
 
@@ -39,6 +46,10 @@ class AirflowHome:
 
     def migrate(self) -> None:
         self.run("db", "migrate")
+        # WAL: readers never block the writer, so a CLI command and the running scheduler do not deadlock on
+        # a lock upgrade (which SQLite reports at once as "database is locked", whatever the busy timeout).
+        with sqlite3.connect(self.home / "airflow.db") as db:
+            assert db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
         self.run("pools", "set", "longport_api", "2", "LongPort cash-flow API budget")
 
     def query(self, sql: str, *params: Any) -> list[tuple]:
@@ -61,3 +72,103 @@ def longport_connection(base_url: str, **extra: Any) -> str:
         "conn_type": "longport", "host": base_url, "login": DEMO.app_key, "password": DEMO.app_secret,
         "extra": {"access_token": DEMO.access_token, **extra},
     })
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AirflowServer:
+    """``airflow standalone`` (api-server, scheduler, dag-processor, triggerer; LocalExecutor) in its own
+    process group on a free port, so that stopping it stops every child too."""
+
+    def __init__(self, home: AirflowHome):
+        import tempfile
+
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://localhost:{self.port}"
+        home.env.update({
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        })
+        self.log = tempfile.NamedTemporaryFile(prefix="standalone-", suffix=".log", delete=False)
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 240) -> AirflowServer:
+        import time
+
+        self.process = subprocess.Popen([AIRFLOW, "standalone"], env=self.home.env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"airflow standalone exited: {Path(self.log.name).read_text()[-3000:]}")
+            try:
+                health = self.get("/api/v2/monitor/health")
+                if all(health.get(part, {}).get("status") == "healthy" for part in ("scheduler", "dag_processor")):
+                    return self
+            except OSError:
+                pass
+            time.sleep(2)
+        self.stop()
+        raise RuntimeError(f"airflow standalone not healthy after {timeout} s")
+
+    def stop(self) -> None:
+        import signal
+        import time
+
+        if self.process is None or self.process.poll() is not None:
+            return
+        pgid = os.getpgid(self.process.pid)
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and self.process.poll() is None:
+            time.sleep(0.5)
+        try:
+            os.killpg(pgid, signal.SIGKILL)  # the workers and servers it started
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=10)
+
+    def get(self, path: str) -> Any:
+        import urllib.request
+
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:
+            return json.loads(response.read())
+
+    def runs(self, dag_id: str) -> list[dict]:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns?limit=500&order_by=logical_date")["dag_runs"]
+
+    def wait_for_runs(self, dag_id: str, logical_dates: set[str], timeout: float = 300) -> dict[str, str]:
+        """Wait until the runs with these logical dates (YYYY-MM-DD) are finished; returns their states."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        states: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            states = {r["logical_date"][:10]: r["state"] for r in self.runs(dag_id) if r["logical_date"][:10] in logical_dates}
+            if set(states) == logical_dates and all(s in ("success", "failed") for s in states.values()):
+                return states
+            time.sleep(2)
+        raise AssertionError(f"runs did not finish in {timeout} s: {states}")
+
+    def wait_for_backfills(self, dag_id: str, timeout: float = 300) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            backfills = self.get(f"/api/v2/backfills?dag_id={dag_id}")["backfills"]
+            if backfills and all(b.get("completed_at") for b in backfills):
+                return
+            time.sleep(2)
+        raise AssertionError(f"backfills of {dag_id} not completed in {timeout} s")

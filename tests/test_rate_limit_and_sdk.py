@@ -20,7 +20,8 @@ from conftest import DAY, END, set_connection, truth
 
 @pytest.mark.slow
 def test_61_pages_through_the_rate_limited_sandbox_with_no_call_rejected(dataset, monkeypatch) -> None:
-    with Sandbox(dataset, rate_limit=True) as sandbox:  # the live limits: 30 calls / 30 s, 0.02 s apart
+    # the live limits: 30 calls / 30 s, 0.02 s apart; an app key of its own, so no other test shares its budget
+    with Sandbox(dataset, rate_limit=True, app_key=f"paced-{time.time_ns()}") as sandbox:
         set_connection(monkeypatch, "longport_paced", sandbox.connection())
         indices = sandbox.dataset.indices(0, int(END.timestamp()) - 1)
         start_ts = sandbox.dataset.times[indices[60]]  # a window of exactly 61 records ...

@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-rate-limit", action="store_true", help="turn off the 30 calls / 30 s limit")
     p.add_argument("--fault-rate", type=float, default=0.0, help="share of calls (0..1) given a random fault")
     p.add_argument("--faults", default=",".join(FAULT_KINDS), help=f"kinds to draw from: {','.join(FAULT_KINDS)}")
+    p.add_argument("--fault-every", type=int, default=None, help="exactly every n-th call gets a fault")
     p.add_argument("--fault-seed", type=int, default=0)
     p.add_argument("--fail-after-pages", type=int, default=None, help="every call fails after this many pages")
     p.add_argument("--fail-kind", default="5xx", choices=FAULT_KINDS)
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         _parser().error("--end needs a UTC offset, e.g. 2026-01-01T00:00:00+00:00")
     faults = FaultPlan(
         rate=args.fault_rate,
+        every=args.fault_every,
         kinds=tuple(k for k in args.faults.split(",") if k),
         seed=args.fault_seed,
         fail_after_pages=args.fail_after_pages,

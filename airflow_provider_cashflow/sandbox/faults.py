@@ -17,6 +17,7 @@ class FaultPlan:
     """Random faults on a share of calls, scheduled faults for exact calls, and a persistent outage.
 
     :param rate: share of calls (0..1) that get a random fault from ``kinds``.
+    :param every: if set, exactly every n-th call gets a fault, cycling through ``kinds`` (repeatable counts).
     :param kinds: the fault kinds to draw from.
     :param seed: seeds the draw, so a run is repeatable.
     :param fail_after_pages: after this many successful pages, every call fails with ``fail_kind``
@@ -26,6 +27,7 @@ class FaultPlan:
     """
 
     rate: float = 0.0
+    every: int | None = None
     kinds: tuple[str, ...] = FAULT_KINDS
     seed: int = 0
     fail_after_pages: int | None = None
@@ -42,6 +44,8 @@ class FaultPlan:
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
         self._pages_served = 0
+        self._calls = 0
+        self._cycled = 0
 
     def schedule(self, *kinds: str) -> None:
         """Inject exactly these faults into the next calls, in order."""
@@ -53,10 +57,14 @@ class FaultPlan:
 
     def next_fault(self) -> str | None:
         with self._lock:
+            self._calls += 1
             if self.scheduled:
                 return self.scheduled.popleft()
             if self.fail_after_pages is not None and self._pages_served >= self.fail_after_pages:
                 return self.fail_kind
+            if self.every and self._calls % self.every == 0:
+                self._cycled += 1
+                return self.kinds[(self._cycled - 1) % len(self.kinds)]
             if self.rate and self._rng.random() < self.rate:
                 return self._rng.choice(self.kinds)
             return None

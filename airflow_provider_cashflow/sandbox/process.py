@@ -79,6 +79,9 @@ class SandboxProcess:
     def control(self, **change: Any) -> None:
         self._call("/__sandbox/control", change)
 
+    def signatures(self) -> list[str]:
+        return self._call("/__sandbox/signatures")
+
     def records(self, start_time: int, end_time_exclusive: int) -> list[dict[str, Any]]:
         """Ground truth: every record of ``[start_time, end_time_exclusive)`` in API order."""
         return self._call(f"/__sandbox/records?start_time={start_time}&end_time={end_time_exclusive}")

@@ -53,17 +53,18 @@ class _Budget:
         self._calls: deque[float] = deque()
         self._lock = threading.Lock()
 
-    def admit(self) -> bool:
+    def admit(self) -> str | None:
+        """``None`` if the call fits, else why not: ``gap`` (closer than min_interval) or ``window``."""
         with self._lock:
             now = time.monotonic()
             while self._calls and self._calls[0] <= now - self.period:
                 self._calls.popleft()
             if self._calls and now - self._calls[-1] < self.min_interval:
-                return False
+                return "gap"
             if len(self._calls) >= self.max_calls:
-                return False
+                return "window"
             self._calls.append(now)
-            return True
+            return None
 
 
 @dataclass
@@ -91,6 +92,7 @@ class SandboxState:
             "pages_served": 0,
             "records_served": 0,
             "rejected_rate_limit": 0,
+            "rate_limit_reasons": {},
             "rejected_auth": 0,
             "rejected_replay": 0,
             "rejected_params": 0,
@@ -101,6 +103,11 @@ class SandboxState:
     def count(self, key: str, n: int = 1) -> None:
         with self._lock:
             self.stats[key] += n
+
+    def count_reason(self, reason: str) -> None:
+        with self._lock:
+            reasons = self.stats["rate_limit_reasons"]
+            reasons[reason] = reasons.get(reason, 0) + 1
 
     def count_fault(self, kind: str) -> None:
         with self._lock:
@@ -256,8 +263,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _cash_flow(self, state: SandboxState, path: str, query: str) -> None:
         state.count("calls")
         app_key = self._authenticate(state, "GET", path, query, b"")
-        if state.rate_limit and not state.budget(app_key).admit():
+        refusal = state.budget(app_key).admit() if state.rate_limit else None
+        if refusal:
             state.count("rejected_rate_limit")
+            state.count_reason(refusal)
             raise ApiError(429, 429002, "api request is limited")
         state.after_authenticated_call()
         fault = state.faults.next_fault()
@@ -314,6 +323,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Test hooks: stats, ground truth, and changing faults or tokens at run time."""
         if path == "/__sandbox/stats":
             self._send(200, json.dumps(state.snapshot()).encode())
+        elif path == "/__sandbox/signatures":  # for leak scans in tests: every signature it has seen
+            with state._lock:
+                seen = sorted(state._seen_signatures)
+            self._send(200, json.dumps(seen).encode())
         elif path == "/__sandbox/records":
             args = {k: v[-1] for k, v in parse_qs(query).items()}
             rows = list(state.dataset.window(int(args["start_time"]), int(args["end_time"])))

@@ -1,0 +1,209 @@
+"""Backfills under a real scheduler: `airflow standalone` (LocalExecutor), the sandbox with its rate limit on.
+
+The tests of this module run in order and share one Airflow: a first backfill, a reprocess, a reprocess
+through injected faults, a token that expires mid-backfill and is fixed, then the API server's connection
+form and a scan of everything Airflow kept for secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from airflow_provider_cashflow.models import parse_cash_flow
+from airflow_provider_cashflow.sandbox import DEMO
+from airflow_provider_cashflow.sandbox.process import SandboxProcess
+
+from airflow_support import AirflowHome, AirflowServer
+
+pytestmark = pytest.mark.e2e
+
+DAG_ID = "example_cashflow_daily"
+DAY = timedelta(days=1)
+TODAY = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+FIRST, LAST = TODAY - 9 * DAY, TODAY - 2 * DAY  # eight logical dates, each a one-day interval
+BACKFILL = {(FIRST + i * DAY).date().isoformat() for i in range(8)}
+POOL_SLOTS = 4
+ROTATED_TOKEN = "sandbox-rotated-access-token"
+REPORT: dict[str, object] = {}
+
+
+def _conn(base_url: str, token: str) -> str:
+    # The live budget (30 calls / 30 s): the task processes share it through the limiter's file.
+    return json.dumps({
+        "conn_type": "longport", "host": base_url, "login": DEMO.app_key, "password": DEMO.app_secret,
+        "extra": {"access_token": token, "timeout": 3},
+    })
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowHome, AirflowServer, SandboxProcess, Path]]:
+    root = tmp_path_factory.mktemp("e2e")
+    with SandboxProcess("--days", "30", "--per-day", "40", "--stall-seconds", "5") as sandbox:
+        home = AirflowHome(root / "home", LONGPORT_CASHFLOW_OUTPUT=f"file://{root}/lake")
+        home.migrate()
+        home.run("pools", "set", "longport_api", str(POOL_SLOTS), "LongPort cash-flow API budget")
+        home.run("connections", "add", "longport_default", "--conn-json", _conn(sandbox.base_url, DEMO.access_token))
+        server = AirflowServer(home).start()
+        try:
+            home.run("dags", "unpause", DAG_ID)  # also schedules the latest interval (yesterday)
+            yield home, server, sandbox, root / "lake"
+        finally:
+            server.stop()
+            print("\nE2E FIGURES:", json.dumps(REPORT, indent=1))
+
+
+def _truth(sandbox: SandboxProcess, day: str) -> list[dict]:
+    start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+    return [parse_cash_flow(r).to_dict() for r in sandbox.records(int(start.timestamp()), int((start + DAY).timestamp()))]
+
+
+def _lake(lake: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(lake)): p.read_bytes() for p in sorted(lake.rglob("*")) if p.is_file()}
+
+
+def _check_exact(lake: Path, sandbox: SandboxProcess, days: set[str]) -> int:
+    files = _lake(lake)
+    assert not [name for name in files if Path(name).name.startswith(".")], "a temporary file was left behind"
+    total = 0
+    for day in days:
+        rows = [json.loads(line) for line in files[f"date={day}/cashflow.jsonl"].decode().splitlines()]
+        assert rows == _truth(sandbox, day), f"{day} differs from the sandbox"
+        total += len(rows)
+    return total
+
+
+def _backfill(home: AirflowHome, *extra: str) -> None:
+    home.run("backfill", "create", "--dag-id", DAG_ID, "--from-date", FIRST.date().isoformat(),
+             "--to-date", LAST.date().isoformat(), "--max-active-runs", str(POOL_SLOTS), *extra)
+
+
+def _task_overlap(server: AirflowServer) -> int:
+    """How many pairs of task instances ran at the same time."""
+    spans = []
+    for run in server.runs(DAG_ID):
+        tis = server.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]
+        spans += [(t["start_date"], t["end_date"]) for t in tis if t["start_date"] and t["end_date"]]
+    return sum(1 for i, a in enumerate(spans) for b in spans[i + 1:] if a[0] < b[1] and b[0] < a[1])
+
+
+def test_backfill_of_eight_days_is_exact_and_within_the_rate_limit(stack) -> None:
+    home, server, sandbox, lake = stack
+    _backfill(home)
+    server.wait_for_backfills(DAG_ID)
+    states = server.wait_for_runs(DAG_ID, BACKFILL | {(TODAY - DAY).date().isoformat()})
+    assert set(states.values()) == {"success"}, states
+    days = {(FIRST + i * DAY).date().isoformat() for i in range(9)}
+    assert sorted(_lake(lake)) == sorted(f"date={d}/cashflow.jsonl" for d in days)  # one file per day
+    records = _check_exact(lake, sandbox, days)
+    stats = sandbox.stats()
+    assert stats["rejected_rate_limit"] == 0
+    overlap = _task_overlap(server)
+    assert overlap > 0, "several runs should have been active at once"
+    REPORT["first pass"] = {"runs": len(states), "records": records, "api_calls": stats["calls"], "overlapping task pairs": overlap}
+
+
+def test_reprocess_completed_is_byte_identical(stack) -> None:
+    home, server, sandbox, lake = stack
+    before = _lake(lake)
+    calls = sandbox.stats()["calls"]
+    _backfill(home, "--reprocess-behavior", "completed")
+    server.wait_for_backfills(DAG_ID)
+    assert set(server.wait_for_runs(DAG_ID, BACKFILL).values()) == {"success"}
+    assert sandbox.stats()["calls"] >= calls + len(BACKFILL)  # it really ran again
+    assert _lake(lake) == before
+
+
+def test_backfill_through_faults_on_a_fifth_of_the_calls(stack) -> None:
+    home, server, sandbox, lake = stack
+    before = _lake(lake)
+    home.run("variables", "set", "longport_cashflow_page_size", "10")  # more calls per run, so more faults
+    calls_before = sandbox.stats()["calls"]
+    sandbox.control(faults={"every": 5, "stall_seconds": 5})  # every fifth call, cycling through all kinds
+    started = datetime.now(timezone.utc)
+    try:
+        _backfill(home, "--reprocess-behavior", "completed")
+        server.wait_for_backfills(DAG_ID)
+        states = server.wait_for_runs(DAG_ID, BACKFILL)
+    finally:
+        sandbox.control(faults={})
+        home.run("variables", "delete", "longport_cashflow_page_size")
+    assert set(states.values()) == {"success"}, states
+    assert _lake(lake) == before
+    stats = sandbox.stats()
+    calls = stats["calls"] - calls_before
+    faults = stats["faults"]
+    retries = sum(len(re.findall(r"retrying in", p.read_text())) for p in (home.home / "logs").rglob("attempt=*.log")
+                  if datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) >= started)
+    assert set(faults) == {"5xx", "429", "reset", "truncated", "html", "stall"}
+    admitted = calls - stats["rejected_rate_limit"] - stats["rejected_auth"] - stats["rejected_replay"]
+    assert sum(faults.values()) == admitted // 5 and retries >= sum(faults.values()), stats
+    assert stats["rejected_rate_limit"] == 0, stats["rate_limit_reasons"]
+    REPORT["faults pass"] = {"api calls": calls, "faults injected": faults, "hook retries in task logs": retries,
+                             "seconds": round((datetime.now(timezone.utc) - started).total_seconds(), 1)}
+
+
+def test_token_expiring_mid_backfill_fails_clearly_then_clearing_completes(stack) -> None:
+    home, server, sandbox, lake = stack
+    before = _lake(lake)
+    sandbox.control(expire_token_after=3)
+    _backfill(home, "--reprocess-behavior", "completed")
+    server.wait_for_backfills(DAG_ID)
+    states = server.wait_for_runs(DAG_ID, BACKFILL)
+    failed = sorted(day for day, state in states.items() if state == "failed")
+    assert failed and len(failed) < len(BACKFILL), states
+    logs = {p: p.read_text() for p in (home.home / "logs").rglob("attempt=*.log")}
+    assert any("401003" in text and "access_token" in text and "developer console" in text for text in logs.values())
+    assert _lake(lake) == before  # the files already written stay; no partial file appeared
+
+    sandbox.control(access_token=ROTATED_TOKEN)  # the user renews the token ...
+    home.run("connections", "delete", "longport_default")
+    home.run("connections", "add", "longport_default", "--conn-json", _conn(sandbox.base_url, ROTATED_TOKEN))
+    home.run("tasks", "clear", DAG_ID, "--only-failed", "--yes",
+             "--start-date", FIRST.date().isoformat(), "--end-date", LAST.date().isoformat())  # ... and clears
+    import time
+
+    time.sleep(3)
+    assert set(server.wait_for_runs(DAG_ID, BACKFILL).values()) == {"success"}
+    assert _lake(lake) == before
+    _check_exact(lake, sandbox, BACKFILL)
+    REPORT["token pass"] = {"runs failed by the expired token": len(failed), "then cleared and succeeded": len(failed)}
+
+
+def test_api_server_serves_the_longport_connection_form(stack) -> None:
+    _, server, _, _ = stack
+    (meta,) = [m for m in server.get("/ui/connections/hook_meta") if m["connection_type"] == "longport"]
+    assert meta["hook_name"] == "LongPort OpenAPI"
+    standard = meta["standard_fields"]
+    assert standard["port"]["hidden"] and standard["url_schema"]["hidden"]
+    assert standard["host"]["title"] == "Base URL" and standard["login"]["title"].startswith("App key")
+    extra = meta["extra_fields"]
+    assert extra["access_token"]["schema"]["format"] == "password"
+    assert extra["refresh_token"]["schema"]["format"] == "password"
+    assert "format" not in extra["region"]["schema"]
+
+
+def test_no_secret_reaches_logs_xcoms_rendered_fields_or_files(stack) -> None:
+    home, _, sandbox, lake = stack
+    secrets = {DEMO.app_secret, DEMO.access_token, ROTATED_TOKEN, *sandbox.signatures()}
+    assert len(secrets) > 20  # the scan looks for every signature the sandbox saw, not just the keys
+    places: dict[str, str] = {}
+    for path in (home.home / "logs").rglob("*"):
+        if path.is_file():
+            places[str(path)] = path.read_text(errors="replace")
+    for (value,) in home.query("select value from xcom"):
+        places.setdefault("xcom", "")
+        places["xcom"] += str(value)
+    for (fields,) in home.query("select rendered_fields from rendered_task_instance_fields"):
+        places.setdefault("rendered", "")
+        places["rendered"] += str(fields)
+    for name, data in _lake(lake).items():
+        places[name] = data.decode(errors="replace")
+    assert places["xcom"] and places["rendered"] and len(places) > 10
+    leaks = [(where, secret[:6] + "...") for where, text in places.items() for secret in secrets if secret in text]
+    assert leaks == []

@@ -18,35 +18,51 @@ from typing import Callable, Iterator
 __all__ = ["RateLimiter", "shared_limiter"]
 
 
+class _State:
+    """The calls in the window, and a hold every sharer must wait out (after the server said "too many")."""
+
+    def __init__(self, hold_until: float = 0.0, calls: list[float] | None = None):
+        self.hold_until = hold_until
+        self.calls = calls or []
+
+    def dump(self) -> str:
+        return " ".join(f"{t:.6f}" for t in (self.hold_until, *self.calls))
+
+    @classmethod
+    def load(cls, text: str) -> _State:
+        numbers = [float(x) for x in text.split()]
+        return cls(numbers[0], numbers[1:]) if numbers else cls()
+
+
 class _MemoryWindow:
     def __init__(self) -> None:
-        self.calls: list[float] = []
+        self.state = _State()
 
     @contextmanager
-    def locked(self) -> Iterator[list[float]]:
-        yield self.calls
+    def locked(self) -> Iterator[_State]:
+        yield self.state
 
 
 class _FileWindow:
-    """Call times in a file under ``flock``: one budget for all processes of this machine."""
+    """The state in a file under ``flock``: one budget for all processes of this machine."""
 
     def __init__(self, path: str):
         self.path = path
 
     @contextmanager
-    def locked(self) -> Iterator[list[float]]:
+    def locked(self) -> Iterator[_State]:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             with os.fdopen(os.dup(fd), "r+") as handle:
                 text = handle.read()
-                calls = [float(x) for x in text.split()] if text.strip() else []
-                before = list(calls)
-                yield calls
-                if calls != before:
+                state = _State.load(text)
+                yield state
+                new = state.dump()
+                if new != text:
                     handle.seek(0)
                     handle.truncate()
-                    handle.write(" ".join(f"{t:.6f}" for t in calls))
+                    handle.write(new)
         finally:
             os.close(fd)  # releases the lock
 
@@ -87,9 +103,9 @@ class RateLimiter:
         self._lock = threading.Lock()
         self.waited = 0.0
 
-    def delay_needed(self, calls: list[float], now: float) -> float:
+    def delay_needed(self, calls: list[float], now: float, hold_until: float = 0.0) -> float:
         """Seconds to wait before a call at ``now`` fits the budget (0 if it fits now)."""
-        delay = 0.0
+        delay = hold_until - now
         if calls:
             # the margin covers the jitter between leaving here and arriving there, for the gap as for the window;
             # on a loaded worker it reaches tens of milliseconds
@@ -104,10 +120,11 @@ class RateLimiter:
         waited = 0.0
         with self._lock:
             while True:
-                with self._window.locked() as calls:
+                with self._window.locked() as state:
                     now = self._clock()
+                    calls = state.calls
                     del calls[: max(0, len(calls) - self.max_calls)]
-                    delay = self.delay_needed(calls, now)
+                    delay = self.delay_needed(calls, now, state.hold_until)
                     if delay <= 0:
                         calls.append(now)
                         break
@@ -117,10 +134,9 @@ class RateLimiter:
         return waited
 
     def penalize(self, seconds: float) -> None:
-        """After the server said "too many": hold every sharer off for ``seconds``."""
-        with self._lock, self._window.locked() as calls:
-            until = self._clock() + seconds
-            calls[:] = [until - self.period - self.margin] * self.max_calls
+        """After the server said "too many": hold every sharer off for ``seconds``, keeping the window's calls."""
+        with self._lock, self._window.locked() as state:
+            state.hold_until = max(state.hold_until, self._clock() + seconds)
 
 
 _SHARED: dict[tuple[str, int, float, float], RateLimiter] = {}

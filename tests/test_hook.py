@@ -248,3 +248,10 @@ def test_progress_is_logged_once_per_page(sandbox: Sandbox, caplog: pytest.LogCa
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("page ")]
     assert len(lines) == len(records) // 25 + (1 if len(records) % 25 else 0)
     assert f"{len(records)} in" in lines[-1]
+
+
+def test_test_connection_names_a_bad_connection_field(sandbox: Sandbox, monkeypatch) -> None:
+    set_connection(monkeypatch, "longport_bad", _conn(sandbox, host="openapi.longportapp.com"))
+    ok, message = CashflowHook("longport_bad").test_connection()
+    assert not ok and "has no scheme" in message
+    assert sandbox.state.snapshot()["calls"] == 0

@@ -174,3 +174,14 @@ def test_processes_of_one_machine_share_the_budget(tmp_path) -> None:
     for i in range(len(stamps) - 5):
         assert stamps[i + 5] - stamps[i] >= 1.0  # never 6 calls in one second, across both processes
     assert stamps[-1] - stamps[0] < 3.0  # 12 calls at 5 per second need just over 2 s, not more
+
+
+def test_a_penalty_does_not_forget_the_calls_in_the_window() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(30, 30.0, 0.02, clock=fake.clock, sleep=fake.sleep)
+    first = fake.now
+    for _ in range(30):
+        limiter.acquire()
+    limiter.penalize(1.0)  # an injected 429 with Retry-After: 1
+    limiter.acquire()
+    assert fake.now >= first + 30.0  # still bound by the 30 calls made before the penalty

@@ -164,13 +164,19 @@ class CashflowHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """One cheap signed call (the last minute, one record); the API's own error text on failure."""
         try:
+            client = self.client
+        except Exception as error:  # a bad connection: the UI shows what to fix
+            return False, str(error)
+        policy, client.retry_policy = client.retry_policy, RetryPolicy(max_attempts=2, max_elapsed=20)  # answer fast
+        try:
             now = datetime.now(timezone.utc)
-            self.client.retry_policy = RetryPolicy(max_attempts=2, max_elapsed=20)
             self.get_cash_flow_page(now - timedelta(minutes=1), now, page=1, page_size=1)
         except LongPortError as error:
             return False, str(error)
         except Exception as error:  # the UI must show something useful whatever went wrong
             return False, f"{type(error).__name__}: {error}"
+        finally:
+            client.retry_policy = policy
         return True, f"Connection successfully tested: {self.settings.base_url} accepted a signed call ({self.settings.mode} mode)"
 
     def close(self) -> None:

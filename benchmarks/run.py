@@ -1,0 +1,171 @@
+"""``make bench``: the figures the README quotes, measured in one run on this machine.
+
+Each measurement runs in a fresh child process (so imports and earlier runs do not colour it) against the
+sandbox in another process, and prints one JSON line that this script turns into a table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from airflow_provider_cashflow.sandbox import DEMO  # noqa: E402
+from airflow_provider_cashflow.sandbox.process import SandboxProcess  # noqa: E402
+
+END = datetime(2026, 11, 1, tzinfo=timezone.utc)
+PAGE = 10_000
+REPEATS = 3
+
+
+def _conn(base_url: str, **extra: object) -> str:
+    return json.dumps({"conn_type": "longport", "host": base_url, "login": DEMO.app_key, "password": DEMO.app_secret,
+                       "extra": {"access_token": DEMO.access_token, **extra}})
+
+
+# workers: each runs in its own process ------------------------------------------------------------------------
+
+def worker_sdk(base_url: str, start: int, end: int, size: int) -> dict:
+    from longbridge.openapi import Config, TradeContext
+
+    ctx = TradeContext(Config.from_apikey(DEMO.app_key, DEMO.app_secret, DEMO.access_token, http_url=base_url,
+                                          enable_print_quote_packages=False))
+    started = time.perf_counter()
+    records, page = 0, 1
+    while True:  # the SDK's own paging loop: one page per call, until a short one
+        rows = ctx.cash_flow(start_at=datetime.fromtimestamp(start, timezone.utc),
+                             end_at=datetime.fromtimestamp(end, timezone.utc), page=page, size=size)
+        records += len(rows)
+        if len(rows) < size:
+            break
+        page += 1
+    return {"seconds": time.perf_counter() - started, "records": records, "calls": page}
+
+
+def worker_hook(base_url: str, start: int, end: int, size: int) -> dict:
+    os.environ["AIRFLOW_CONN_LONGPORT_DEFAULT"] = _conn(base_url, rate_limit_calls=100000, rate_limit_period=1)
+    from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+
+    hook = CashflowHook()
+    started = time.perf_counter()
+    records = sum(1 for _ in hook.iter_cash_flows(datetime.fromtimestamp(start, timezone.utc),
+                                                  datetime.fromtimestamp(end + 1, timezone.utc), page_size=size))
+    return {"seconds": time.perf_counter() - started, "records": records, "calls": hook.client.stats.calls}
+
+
+def worker_operator(base_url: str, start: int, end: int, file_format: str, out: str) -> dict:
+    import resource
+
+    os.environ["AIRFLOW_CONN_LONGPORT_DEFAULT"] = _conn(base_url, rate_limit_calls=100000, rate_limit_period=1)
+    from airflow.sdk import DAG
+
+    from airflow_provider_cashflow.operators.cashflow import CashflowOperator
+
+    with DAG("bench", schedule=None, start_date=datetime(2020, 1, 1, tzinfo=timezone.utc)):
+        op = CashflowOperator(task_id="t", output_path=f"file://{out}", file_format=file_format, outlets=[])
+    context = {"data_interval_start": datetime.fromtimestamp(start, timezone.utc),
+               "data_interval_end": datetime.fromtimestamp(end + 1, timezone.utc)}
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    manifest = op.execute(context)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"seconds": seconds, "records": manifest["records"], "calls": manifest["api_calls"],
+            "bytes": manifest["bytes"], "baseline_mib": baseline / 1024, "peak_mib": peak / 1024}
+
+
+def worker_paced(base_url: str, start: int, end: int) -> dict:
+    os.environ["AIRFLOW_CONN_LONGPORT_DEFAULT"] = _conn(base_url)
+    os.environ["TMPDIR"] = os.environ.get("BENCH_TMP", "/tmp")
+    from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+
+    hook = CashflowHook()
+    started = time.perf_counter()
+    records = sum(1 for _ in hook.iter_cash_flows(datetime.fromtimestamp(start, timezone.utc),
+                                                  datetime.fromtimestamp(end + 1, timezone.utc), page_size=1))
+    return {"seconds": time.perf_counter() - started, "records": records, "calls": hook.client.stats.calls}
+
+
+def _child(*args: object) -> dict:
+    result = subprocess.run([sys.executable, __file__, "worker", *map(str, args)], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    if result.returncode != 0:
+        raise SystemExit(f"benchmark worker {args[0]} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# the run ------------------------------------------------------------------------------------------------------
+
+def _window(sandbox: SandboxProcess, days: int) -> tuple[int, int]:
+    return int((END - timedelta(days=days)).timestamp()), int(END.timestamp()) - 1
+
+
+def main() -> int:
+    rows: list[str] = []
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+          flush=True)
+    # 1. hook vs SDK, same server, same page size, no rate limit
+    with SandboxProcess("--records", "200000", "--days", "60", "--end", END.isoformat(), "--no-rate-limit") as sb:
+        start, end = _window(sb, 60)
+        sdk = [_child("sdk", sb.base_url, start, end, PAGE) for _ in range(REPEATS)]
+        hook = [_child("hook", sb.base_url, start, end, PAGE) for _ in range(REPEATS)]
+        assert {r["records"] for r in sdk} == {r["records"] for r in hook}, (sdk, hook)
+        s, h = statistics.median(r["seconds"] for r in sdk), statistics.median(r["seconds"] for r in hook)
+        n = hook[0]["records"]
+        rows.append("| client | records | calls | median s (of 3) | records/s |")
+        rows.append("|---|---|---|---|---|")
+        rows.append(f"| official SDK `longbridge==5.3.0` paging loop | {n:,} | {sdk[0]['calls']} | {s:.2f} | {n / s:,.0f} |")
+        rows.append(f"| `CashflowHook.iter_cash_flows` | {n:,} | {hook[0]['calls']} | {h:.2f} | {n / h:,.0f} |")
+        rows.append(f"| **hook / SDK time** | | | **{h / s:.2f}** | |")
+        print("\n".join(rows[-5:]), flush=True)
+    # 2. operator memory and calls, 100k and 1M records
+    rows.append("")
+    rows.append("| operator to file:// | records | API calls (minimum) | seconds | bytes | RSS before | peak RSS | growth |")
+    rows.append("|---|---|---|---|---|---|---|---|")
+    import tempfile
+
+    for total in (100_000, 1_000_000):
+        with SandboxProcess("--records", str(total), "--days", "365", "--end", END.isoformat(), "--no-rate-limit") as sb:
+            start, end = _window(sb, 365)
+            for file_format in ("jsonl", "parquet"):
+                with tempfile.TemporaryDirectory() as tmp:
+                    r = _child("operator", sb.base_url, start, end, file_format, f"{tmp}/out.{file_format}")
+                minimum = -(-r["records"] // PAGE)
+                rows.append(f"| {file_format} | {r['records']:,} | {r['calls']} ({minimum}) | {r['seconds']:.1f} | "
+                            f"{r['bytes']:,} | {r['baseline_mib']:.0f} MiB | {r['peak_mib']:.0f} MiB | "
+                            f"{r['peak_mib'] - r['baseline_mib']:.0f} MiB |")
+                print(rows[-1], flush=True)
+    # 3. paced: 61 pages through the real rate limit
+    with SandboxProcess("--days", "30", "--per-day", "30", "--end", END.isoformat(), "--app-key", DEMO.app_key) as sb:
+        start, end = _window(sb, 30)
+        records = sb.records(start, end + 1)
+        start = int(records[60]["business_time"])  # exactly 61 records: 61 full pages and one empty
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["BENCH_TMP"] = tmp
+            r = _child("paced", sb.base_url, start, end)
+        stats = sb.stats()
+    rows.append("")
+    rows.append("| paced extraction (page size 1) | calls | seconds | ideal | rejected by the server |")
+    rows.append("|---|---|---|---|---|")
+    rows.append(f"| 30 calls / 30 s, 0.02 s apart | {r['calls']} | {r['seconds']:.1f} | 60.0 | {stats['rejected_rate_limit']} |")
+    print("\n" + "\n".join(rows), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "worker":
+        kind, args = sys.argv[2], sys.argv[3:]
+        fn = {"sdk": worker_sdk, "hook": worker_hook, "operator": worker_operator, "paced": worker_paced}[kind]
+        typed = [int(a) if a.isdigit() else a for a in args]
+        print(json.dumps(fn(*typed)))
+        sys.exit(0)
+    sys.exit(main())

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Mapping
 
 import requests
+import urllib3
 
 from airflow_provider_cashflow import __version__
 from airflow_provider_cashflow.errors import (
@@ -23,7 +25,7 @@ from airflow_provider_cashflow.errors import (
     LongPortTransportError,
 )
 from airflow_provider_cashflow.models import BusinessType, CashFlow, parse_cash_flow
-from airflow_provider_cashflow.pagination import iter_pages, validate_page_size
+from airflow_provider_cashflow.pagination import iter_pages, iter_pages_pipelined, validate_page_size
 from airflow_provider_cashflow.ratelimit import RateLimiter
 from airflow_provider_cashflow.retry import RetryPolicy, parse_retry_after
 from airflow_provider_cashflow.windows import Window
@@ -31,7 +33,16 @@ from airflow_provider_cashflow.windows import Window
 __all__ = ["CASHFLOW_PATH", "CallStats", "LongPortClient", "OAuthRefresher"]
 
 CASHFLOW_PATH = "/v1/asset/cashflow"
+_RECORD_KEY = b'"transaction_flow_name"'
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _RawAnswer:
+    path: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
 
 
 @dataclass
@@ -129,6 +140,7 @@ class LongPortClient:
         self._on_new_secret = on_new_secret or (lambda _value: None)
         self._sleep = sleep
         self.stats = CallStats()
+        self._stats_lock = threading.Lock()  # the prefetch threads count too
         self.session = requests.Session()
         self.session.headers["Content-Type"] = "application/json; charset=utf-8"
         self.session.headers["User-Agent"] = f"airflow-provider-cashflow/{__version__}"
@@ -144,49 +156,71 @@ class LongPortClient:
 
     # one call ------------------------------------------------------------------------------------------
 
-    def _attempt(self, path: str, params: Mapping[str, str]) -> Any:
-        """One HTTP round trip; returns ``data`` or raises a classified error."""
-        self.stats.rate_wait += self.limiter.acquire()
-        self.stats.calls += 1
+    def _send(self, path: str, params: Mapping[str, str]) -> _RawAnswer:
+        """One paced, freshly signed HTTP round trip; the body is not looked at yet."""
+        waited = self.limiter.acquire()
+        with self._stats_lock:
+            self.stats.rate_wait += waited
+            self.stats.calls += 1
         try:
-            response = self.session.get(self.base_url + path, params=params, auth=self.auth, timeout=self.timeout)
+            response = self.session.get(
+                self.base_url + path, params=params, auth=self.auth, timeout=self.timeout, stream=True
+            )
+            # One read of the whole body instead of requests' 10 KB chunks: each chunk is a socket read that must
+            # win the GIL back from the thread parsing the previous page, and a page is ~2 MB.
+            body = response.raw.read(decode_content=True)
+            response.raw.release_conn()
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
             raise LongPortTransportError(f"GET {path} failed: {type(err).__name__}") from None
-        trace_id = response.headers.get("x-trace-id")
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise LongPortTransportError(f"GET {path} failed while reading the body: {type(err).__name__}") from None
+        return _RawAnswer(path, response.status_code, response.headers, body)
+
+    @staticmethod
+    def _decode(answer: _RawAnswer) -> Any:
+        """The envelope's ``data``, or a classified error."""
+        trace_id = answer.headers.get("x-trace-id")
         try:
-            payload = json.loads(response.content, parse_float=Decimal)
+            payload = json.loads(answer.body, parse_float=Decimal)
         except (ValueError, UnicodeDecodeError):
-            kind = response.headers.get("Content-Type", "no content type")
+            kind = answer.headers.get("Content-Type", "no content type")
             raise LongPortTransportError(
-                f"GET {path} answered HTTP {response.status_code} with a body that is not JSON ({kind}, "
-                f"{len(response.content)} bytes)",
+                f"GET {answer.path} answered HTTP {answer.status} with a body that is not JSON ({kind}, "
+                f"{len(answer.body)} bytes)",
                 trace_id=trace_id,
-                http_status=response.status_code,
+                http_status=answer.status,
             ) from None
         code = payload.get("code") if isinstance(payload, Mapping) else None
         if not isinstance(code, int) or isinstance(code, bool):
             raise LongPortTransportError(
-                f"GET {path} answered HTTP {response.status_code} without the API's envelope",
+                f"GET {answer.path} answered HTTP {answer.status} without the API's envelope",
                 trace_id=trace_id,
-                http_status=response.status_code,
+                http_status=answer.status,
             )
         if code != 0:
-            error = LongPortAPIError(
-                code, str(payload.get("message", "")), trace_id=trace_id, http_status=response.status_code
-            )
-            error.retry_after = parse_retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
+            error = LongPortAPIError(code, str(payload.get("message", "")), trace_id=trace_id, http_status=answer.status)
+            error.retry_after = parse_retry_after(answer.headers.get("Retry-After"))  # type: ignore[attr-defined]
             raise error
         return payload.get("data")
 
-    def get(self, path: str, params: Mapping[str, str]) -> Any:
-        """GET ``path`` with retries: every attempt is paced, freshly signed, and bounded by the retry policy."""
+    def get(self, path: str, params: Mapping[str, str], *, first: _RawAnswer | LongPortError | None = None) -> Any:
+        """GET ``path`` with retries: every attempt is paced, freshly signed, and bounded by the retry policy.
+
+        :param first: the outcome of a first attempt already made (by the prefetching thread).
+        """
         started = time.monotonic()
         attempt = 0
         refreshed = False
         while True:
             attempt += 1
             try:
-                return self._attempt(path, params)
+                if first is None:
+                    answer = self._send(path, params)
+                else:
+                    answer, first = first, None
+                    if isinstance(answer, LongPortError):
+                        raise answer
+                return self._decode(answer)
             except LongPortAPIError as error:
                 if error.token_expired and self.refresher is not None and not refreshed:
                     self._refresh_token()
@@ -210,8 +244,9 @@ class LongPortClient:
                 error.add_note(f"gave up after {attempt} attempts in {elapsed:.1f} s")
             raise error
         log.warning("LongPort call failed (attempt %d): %s; retrying in %.1f s", attempt, error, delay)
-        self.stats.retries += 1
-        self.stats.backoff_wait += delay
+        with self._stats_lock:
+            self.stats.retries += 1
+            self.stats.backoff_wait += delay
         self._sleep(delay)
 
     def _refresh_token(self) -> None:
@@ -255,10 +290,11 @@ class LongPortClient:
         symbol: str | None = None,
     ) -> list[dict[str, Any]]:
         """One raw page of records as the API sent them (both ends of ``[start_time, end_time]`` inclusive)."""
-        data = self.get(
-            CASHFLOW_PATH,
-            self.cash_flow_params(start_time, end_time, page=page, size=size, business_type=business_type, symbol=symbol),
-        )
+        params = self.cash_flow_params(start_time, end_time, page=page, size=size, business_type=business_type, symbol=symbol)
+        return self._rows(self.get(CASHFLOW_PATH, params))
+
+    @staticmethod
+    def _rows(data: Any) -> list[dict[str, Any]]:
         rows = (data or {}).get("list") if isinstance(data, Mapping) else None
         if rows is None:
             return []
@@ -279,13 +315,31 @@ class LongPortClient:
         size = validate_page_size(page_size)
         start_time, end_time = window.request_bounds()
 
-        def fetch(page: int) -> list[dict[str, Any]]:
-            return self.get_cash_flow_page(
-                start_time, end_time, page=page, size=size, business_type=business_type, symbol=symbol
-            )
+        def params(page: int) -> dict[str, str]:
+            return self.cash_flow_params(start_time, end_time, page=page, size=size, business_type=business_type, symbol=symbol)
+
+        if prefetch:
+
+            def fetch_raw(page: int) -> _RawAnswer | LongPortError:
+                try:
+                    return self._send(CASHFLOW_PATH, params(page))
+                except LongPortError as error:  # retried on the decoding side, with the full retry policy
+                    return error
+
+            def looks_full(answer: _RawAnswer | LongPortError) -> bool:
+                # Every record has this key once and an unescaped quote cannot occur inside a JSON string, so
+                # the count is exact for a well-formed page; it is only a hint, the decoded page decides.
+                return isinstance(answer, _RawAnswer) and answer.status == 200 and answer.body.count(_RECORD_KEY) >= size
+
+            def decode(page: int, answer: _RawAnswer | LongPortError) -> list[dict[str, Any]]:
+                return self._rows(self.get(CASHFLOW_PATH, params(page), first=answer))
+
+            pages = iter_pages_pipelined(fetch_raw, looks_full, decode, size)
+        else:
+            pages = iter_pages(lambda page: self._rows(self.get(CASHFLOW_PATH, params(page))), size)
 
         kept = 0
-        for number, rows in enumerate(iter_pages(fetch, size, prefetch=prefetch), start=1):
+        for number, rows in enumerate(pages, start=1):
             for raw in rows:
                 record = parse_cash_flow(raw)
                 if window.contains(record.business_time):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence, TypeVar
 
 from airflow_provider_cashflow.errors import LongPortConfigError
 
-__all__ = ["iter_pages", "MAX_PAGE_SIZE", "DEFAULT_PAGE_SIZE", "validate_page_size"]
+__all__ = ["iter_pages", "iter_pages_pipelined", "MAX_PAGE_SIZE", "DEFAULT_PAGE_SIZE", "validate_page_size"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE  # fewest calls under a 30-calls-per-30-s budget
@@ -23,34 +25,62 @@ def validate_page_size(page_size: int | None) -> int:
     return page_size
 
 
-def iter_pages(
-    fetch: Callable[[int], Sequence[T]], page_size: int, first_page: int = 1, *, prefetch: bool = False
-) -> Iterator[Sequence[T]]:
+def iter_pages(fetch: Callable[[int], Sequence[T]], page_size: int, first_page: int = 1) -> Iterator[Sequence[T]]:
     """Yield ``fetch(page)`` for page 1, 2, ... and stop after the first page shorter than ``page_size``.
 
     An empty page at the end is fetched only when the last full page happened to be exactly full.
-    With ``prefetch``, the next page is requested as soon as a full page arrives, so the network wait for
-    page n+1 overlaps the caller's work on page n; it never asks for a page the plain loop would not.
     """
-    if not prefetch:
-        page = first_page
+    page = first_page
+    while True:
+        rows = fetch(page)
+        if rows:
+            yield rows
+        if len(rows) < page_size:
+            return
+        page += 1
+
+
+def iter_pages_pipelined(
+    fetch_raw: Callable[[int], R],
+    is_full: Callable[[R], bool],
+    decode: Callable[[int, R], Sequence[T]],
+    page_size: int,
+    first_page: int = 1,
+) -> Iterator[Sequence[T]]:
+    """Like :func:`iter_pages`, with the network one page ahead of the decoding.
+
+    A fetcher thread only requests and receives: as soon as page n's raw body looks full it requests page
+    n+1, so the server's work on it overlaps this thread's ``decode(n, raw)`` and the caller's work. Only the
+    fetcher's own thread can do that without delay: decoding holds the GIL for a whole page. The decision to
+    stop still rests on the decoded page, so no page is requested that the plain loop would not request.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="longport-fetch") as pool:
+        futures: dict[int, Future[R]] = {}
+        lock = threading.Lock()
+        page = first_page  # the page this thread is decoding or handing out
+
+        def request(number: int) -> None:
+            with lock:
+                if number not in futures:
+                    futures[number] = pool.submit(fetch_ahead, number)
+
+        def fetch_ahead(number: int) -> R:
+            raw = fetch_raw(number)
+            # at most one page beyond the one being consumed: memory stays a few pages, whatever the total
+            if is_full(raw) and number <= page + 1:
+                request(number + 1)
+            return raw
+
+        request(page)
         while True:
-            rows = fetch(page)
-            if rows:
-                yield rows
-            if len(rows) < page_size:
-                return
-            page += 1
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="longport-prefetch") as pool:
-        page = first_page
-        pending = pool.submit(fetch, page)
-        while True:
-            rows = pending.result()
+            rows = decode(page, futures.pop(page).result())
             full = len(rows) >= page_size
             if full:
-                page += 1
-                pending = pool.submit(fetch, page)
+                request(page + 1)
             if rows:
                 yield rows
             if not full:
+                for late in futures.values():  # only after a body that looked full but was not
+                    late.cancel()
                 return
+            page += 1

@@ -113,20 +113,22 @@ def main() -> int:
     rows: list[str] = []
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
           flush=True)
-    # 1. hook vs SDK, same server, same page size, no rate limit
-    with SandboxProcess("--records", "200000", "--days", "60", "--end", END.isoformat(), "--no-rate-limit") as sb:
-        start, end = _window(sb, 60)
-        sdk = [_child("sdk", sb.base_url, start, end, PAGE) for _ in range(REPEATS)]
-        hook = [_child("hook", sb.base_url, start, end, PAGE) for _ in range(REPEATS)]
+    # 1. hook vs SDK, same server, same page size, no rate limit; on bare loopback and with a WAN-like latency
+    rows.append("| client | server answer delay | records | calls | median s (of 3) | records/s | hook / SDK time |")
+    rows.append("|---|---|---|---|---|---|---|")
+    for latency in ("0", "50"):
+        with SandboxProcess("--records", "200000", "--days", "60", "--end", END.isoformat(), "--no-rate-limit",
+                            "--latency-ms", latency) as sb:
+            start, end = _window(sb, 60)
+            sdk = [_child("sdk", sb.base_url, start, end, PAGE) for _ in range(REPEATS)]
+            hook = [_child("hook", sb.base_url, start, end, PAGE) for _ in range(REPEATS)]
         assert {r["records"] for r in sdk} == {r["records"] for r in hook}, (sdk, hook)
         s, h = statistics.median(r["seconds"] for r in sdk), statistics.median(r["seconds"] for r in hook)
         n = hook[0]["records"]
-        rows.append("| client | records | calls | median s (of 3) | records/s |")
-        rows.append("|---|---|---|---|---|")
-        rows.append(f"| official SDK `longbridge==5.3.0` paging loop | {n:,} | {sdk[0]['calls']} | {s:.2f} | {n / s:,.0f} |")
-        rows.append(f"| `CashflowHook.iter_cash_flows` | {n:,} | {hook[0]['calls']} | {h:.2f} | {n / h:,.0f} |")
-        rows.append(f"| **hook / SDK time** | | | **{h / s:.2f}** | |")
-        print("\n".join(rows[-5:]), flush=True)
+        delay = "none (loopback)" if latency == "0" else f"{latency} ms"
+        rows.append(f"| official SDK `longbridge==5.3.0` paging loop | {delay} | {n:,} | {sdk[0]['calls']} | {s:.2f} | {n / s:,.0f} | |")
+        rows.append(f"| `CashflowHook.iter_cash_flows` | {delay} | {n:,} | {hook[0]['calls']} | {h:.2f} | {n / h:,.0f} | **{h / s:.2f}** |")
+        print("\n".join(rows[-2:]), flush=True)
     # 2. operator memory and calls, 100k and 1M records
     rows.append("")
     rows.append("| operator to file:// | records | API calls (minimum) | seconds | bytes | RSS before | peak RSS | growth |")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given, strategies as st
 
 from airflow_provider_cashflow.auth import _TimestampClock
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError, LongPortTransportError
-from airflow_provider_cashflow.pagination import iter_pages, validate_page_size
+from airflow_provider_cashflow.pagination import iter_pages, iter_pages_pipelined, validate_page_size
 from airflow_provider_cashflow.ratelimit import RateLimiter, shared_limiter
 from airflow_provider_cashflow.retry import RetryPolicy, parse_retry_after
 from airflow_provider_cashflow.windows import Window
@@ -69,9 +70,9 @@ def test_days_tile_the_window_exactly(start: datetime, length: timedelta) -> Non
 
 # pagination ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("prefetch", [False, True])
-@pytest.mark.parametrize("total,size", [(0, 5), (4, 5), (5, 5), (23, 5), (1, 1), (3, 1)])
-def test_pages_until_a_short_page(total: int, size: int, prefetch: bool) -> None:
+@pytest.mark.parametrize("pipelined", [False, True])
+@pytest.mark.parametrize("total,size", [(0, 5), (4, 5), (5, 5), (23, 5), (1, 1), (3, 1), (40, 2)])
+def test_pages_until_a_short_page(total: int, size: int, pipelined: bool) -> None:
     data = list(range(total))
     asked: list[int] = []
 
@@ -79,9 +80,34 @@ def test_pages_until_a_short_page(total: int, size: int, prefetch: bool) -> None
         asked.append(page)
         return data[(page - 1) * size: page * size]
 
-    got = [x for rows in iter_pages(fetch, size, prefetch=prefetch) for x in rows]
+    if pipelined:
+        pages = iter_pages_pipelined(fetch, lambda rows: len(rows) >= size, lambda page, rows: rows, size)
+    else:
+        pages = iter_pages(fetch, size)
+    got = [x for rows in pages for x in rows]
     assert got == data
-    assert asked == list(range(1, total // size + 2))  # the minimum: ceil, plus one empty page if exactly full
+    assert sorted(asked) == list(range(1, total // size + 2))  # the minimum: ceil, plus one empty page if exactly full
+
+
+def test_pipelined_paging_reads_at_most_one_page_ahead() -> None:
+    import threading
+
+    asked: list[int] = []
+    consumed: list[int] = []
+    done = threading.Event()
+
+    def fetch(page: int) -> list[int]:
+        asked.append(page)
+        return [page, page]
+
+    pages = iter_pages_pipelined(fetch, lambda rows: True, lambda page, rows: rows, 2)
+    for rows in pages:
+        consumed.append(rows[0])
+        time.sleep(0.01)  # a slow consumer: the fetcher must wait for it, not run ahead
+        assert max(asked) <= consumed[-1] + 2
+        if len(consumed) == 20:
+            break
+    done.set()
 
 
 @pytest.mark.parametrize("bad", [0, 10001, -1, 2.5, "50", True])

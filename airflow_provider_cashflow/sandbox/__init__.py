@@ -40,6 +40,7 @@ class Sandbox:
     :param rate_limit: enforce 30 calls / 30 s and 0.02 s between calls per app key.
     :param faults: what to inject.
     :param expire_token_after: the access token expires after this many authenticated calls.
+    :param latency: seconds added to every cash-flow answer, to play a wide-area network.
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class Sandbox:
         rate_limit: bool = True,
         faults: FaultPlan | None = None,
         expire_token_after: int | None = None,
+        latency: float = 0.0,
     ):
         self.state = SandboxState(
             dataset=dataset or Dataset(DatasetSpec()),
@@ -62,6 +64,7 @@ class Sandbox:
             rate_limit=rate_limit,
             faults=faults or FaultPlan(),
             expire_token_after=expire_token_after,
+            latency=latency,
         )
         self._server = SandboxServer(self.state, host, port)
         self._thread: threading.Thread | None = None

@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-after-pages", type=int, default=None, help="every call fails after this many pages")
     p.add_argument("--fail-kind", default="5xx", choices=FAULT_KINDS)
     p.add_argument("--stall-seconds", type=float, default=3.0)
+    p.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer (a wide-area network)")
     p.add_argument("--expire-token-after", type=int, default=None, help="the token expires after K calls")
     return p
 
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit=not args.no_rate_limit,
         faults=faults,
         expire_token_after=args.expire_token_after,
+        latency=args.latency_ms / 1000,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(sandbox.base_url, flush=True)

@@ -79,6 +79,7 @@ class SandboxState:
     min_interval: float = 0.02
     faults: FaultPlan = field(default_factory=FaultPlan)
     expire_token_after: int | None = None
+    latency: float = 0.0
     stats: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -160,6 +161,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet; stats tell the story
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in two writes; without this, Nagle holds the body's last segment until the
+        # client's delayed ACK (up to 40 ms a response), a stall no production server has.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     # plumbing ------------------------------------------------------------------------------------------
 
@@ -283,6 +290,8 @@ class _Handler(BaseHTTPRequestHandler):
         first = (params["page"] - 1) * params["size"]
         chosen = indices[first:first + params["size"]]
         rows = [dataset.record(i) for i in chosen]
+        if state.latency:
+            time.sleep(state.latency)  # a wide-area round trip, as to the live service
         state.count("pages_served")
         state.count("records_served", len(rows))
         state.faults.page_served()

@@ -123,7 +123,10 @@ class RateLimiter:
                 with self._window.locked() as state:
                     now = self._clock()
                     calls = state.calls
-                    del calls[: max(0, len(calls) - self.max_calls)]
+                    # only the calls still inside the window matter, and at most max_calls of them
+                    horizon = now - self.period - self.margin
+                    keep = next((i for i, t in enumerate(calls) if t > horizon), len(calls))
+                    del calls[: max(keep, len(calls) - self.max_calls)]
                     delay = self.delay_needed(calls, now, state.hold_until)
                     if delay <= 0:
                         calls.append(now)

@@ -211,3 +211,13 @@ def test_a_penalty_does_not_forget_the_calls_in_the_window() -> None:
     limiter.penalize(1.0)  # an injected 429 with Retry-After: 1
     limiter.acquire()
     assert fake.now >= first + 30.0  # still bound by the 30 calls made before the penalty
+
+
+def test_the_shared_window_forgets_calls_older_than_the_period(tmp_path) -> None:
+    fake = FakeTime()
+    path = tmp_path / "calls"
+    limiter = RateLimiter(100000, 1.0, 0.0, shared_file=str(path), clock=fake.clock, sleep=fake.sleep)
+    for _ in range(50):
+        limiter.acquire()
+        fake.now += 0.5
+    assert len(path.read_text().split()) <= 1 + 3  # the hold, and the calls of the last second only

@@ -24,7 +24,7 @@ from airflow_provider_cashflow.errors import (
     LongPortError,
     LongPortTransportError,
 )
-from airflow_provider_cashflow.models import BusinessType, CashFlow, parse_cash_flow
+from airflow_provider_cashflow.models import BusinessType, CashFlow, RecordError, parse_cash_flow
 from airflow_provider_cashflow.pagination import iter_pages, iter_pages_pipelined, validate_page_size
 from airflow_provider_cashflow.ratelimit import RateLimiter
 from airflow_provider_cashflow.retry import RetryPolicy, parse_retry_after
@@ -43,6 +43,12 @@ class _RawAnswer:
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+
+class Page(list):
+    """A page's records, with the ``x-trace-id`` of the answer that carried them (for error messages)."""
+
+    trace_id: str | None = None
 
 
 @dataclass
@@ -178,7 +184,7 @@ class LongPortClient:
 
     @staticmethod
     def _decode(answer: _RawAnswer) -> Any:
-        """The envelope's ``data``, or a classified error."""
+        """The envelope's ``data`` (a dict gets the answer's ``x-trace-id`` under ``_trace_id``), or a classified error."""
         trace_id = answer.headers.get("x-trace-id")
         try:
             payload = json.loads(answer.body, parse_float=Decimal)
@@ -201,7 +207,10 @@ class LongPortClient:
             error = LongPortAPIError(code, str(payload.get("message", "")), trace_id=trace_id, http_status=answer.status)
             error.retry_after = parse_retry_after(answer.headers.get("Retry-After"))  # type: ignore[attr-defined]
             raise error
-        return payload.get("data")
+        data = payload.get("data")
+        if isinstance(data, dict):
+            data["_trace_id"] = trace_id
+        return data
 
     def get(self, path: str, params: Mapping[str, str], *, first: _RawAnswer | LongPortError | None = None) -> Any:
         """GET ``path`` with retries: every attempt is paced, freshly signed, and bounded by the retry policy.
@@ -288,19 +297,26 @@ class LongPortClient:
         size: int = 50,
         business_type: int | None = None,
         symbol: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> Page:
         """One raw page of records as the API sent them (both ends of ``[start_time, end_time]`` inclusive)."""
         params = self.cash_flow_params(start_time, end_time, page=page, size=size, business_type=business_type, symbol=symbol)
         return self._rows(self.get(CASHFLOW_PATH, params))
 
     @staticmethod
-    def _rows(data: Any) -> list[dict[str, Any]]:
-        rows = (data or {}).get("list") if isinstance(data, Mapping) else None
+    def _rows(data: Any) -> Page:
+        page = Page()
+        if not isinstance(data, Mapping):
+            return page
+        page.trace_id = data.get("_trace_id")
+        rows = data.get("list")
         if rows is None:
-            return []
+            return page
         if not isinstance(rows, list):
-            raise LongPortTransportError(f"GET {CASHFLOW_PATH} answered with data.list of type {type(rows).__name__}")
-        return rows
+            raise LongPortTransportError(
+                f"GET {CASHFLOW_PATH} answered with data.list of type {type(rows).__name__}", trace_id=page.trace_id
+            )
+        page.extend(rows)
+        return page
 
     def iter_cash_flows(
         self,
@@ -331,7 +347,7 @@ class LongPortClient:
                 # the count is exact for a well-formed page; it is only a hint, the decoded page decides.
                 return isinstance(answer, _RawAnswer) and answer.status == 200 and answer.body.count(_RECORD_KEY) >= size
 
-            def decode(page: int, answer: _RawAnswer | LongPortError) -> list[dict[str, Any]]:
+            def decode(page: int, answer: _RawAnswer | LongPortError) -> Page:
                 return self._rows(self.get(CASHFLOW_PATH, params(page), first=answer))
 
             pages = iter_pages_pipelined(fetch_raw, looks_full, decode, size)
@@ -341,7 +357,10 @@ class LongPortClient:
         kept = 0
         for number, rows in enumerate(pages, start=1):
             for raw in rows:
-                record = parse_cash_flow(raw)
+                try:
+                    record = parse_cash_flow(raw)
+                except RecordError as error:
+                    raise RecordError(f"{error} (page {number}, trace id {getattr(rows, 'trace_id', None)})") from None
                 if window.contains(record.business_time):
                     kept += 1
                     yield record

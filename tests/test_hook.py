@@ -255,3 +255,18 @@ def test_test_connection_names_a_bad_connection_field(sandbox: Sandbox, monkeypa
     ok, message = CashflowHook("longport_bad").test_connection()
     assert not ok and "has no scheme" in message
     assert sandbox.state.snapshot()["calls"] == 0
+
+
+def test_a_record_missing_a_field_names_the_field_and_the_trace_id(sandbox: Sandbox) -> None:
+    from airflow_provider_cashflow.models import RecordError
+
+    sandbox.state.faults.schedule("missing_field")
+    with pytest.raises(RecordError, match=r"lacks required field 'currency'.*page 1, trace id [0-9a-f]{32}"):
+        list(CashflowHook().iter_cash_flows(END - DAY, END))
+
+
+def test_a_body_that_is_not_json_reports_the_trace_id(sandbox: Sandbox) -> None:
+    sandbox.state.faults.schedule("html")
+    hook = CashflowHook(retry_policy=RetryPolicy(max_attempts=1))
+    with pytest.raises(LongPortTransportError, match=r"HTTP 502 with a body that is not JSON \(text/html.*trace id [0-9a-f]{32}"):
+        list(hook.iter_cash_flows(END - DAY, END))

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 __all__ = ["FAULT_KINDS", "FaultPlan"]
 
 FAULT_KINDS = ("5xx", "429", "reset", "truncated", "html", "stall")
+# Not transient, so never drawn at random: a page whose first record lacks its currency.
+DATA_FAULTS = ("missing_field",)
 
 
 @dataclass
@@ -36,7 +38,7 @@ class FaultPlan:
     scheduled: deque[str] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
-        unknown = [kind for kind in (*self.kinds, self.fail_kind) if kind not in FAULT_KINDS]
+        unknown = [kind for kind in (*self.kinds, self.fail_kind) if kind not in FAULT_KINDS + DATA_FAULTS]
         if unknown:
             raise ValueError(f"unknown fault kinds {unknown}; known: {', '.join(FAULT_KINDS)}")
         if not 0 <= self.rate <= 1:
@@ -50,7 +52,7 @@ class FaultPlan:
     def schedule(self, *kinds: str) -> None:
         """Inject exactly these faults into the next calls, in order."""
         for kind in kinds:
-            if kind not in FAULT_KINDS:
+            if kind not in FAULT_KINDS + DATA_FAULTS:
                 raise ValueError(f"unknown fault kind {kind!r}")
         with self._lock:
             self.scheduled.extend(kinds)

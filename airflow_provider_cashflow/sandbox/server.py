@@ -277,7 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(429, 429002, "api request is limited")
         state.after_authenticated_call()
         fault = state.faults.next_fault()
-        if fault:
+        if fault and fault != "missing_field":
             state.count_fault(fault)
             self._inject(fault, state)
         try:
@@ -290,6 +290,9 @@ class _Handler(BaseHTTPRequestHandler):
         first = (params["page"] - 1) * params["size"]
         chosen = indices[first:first + params["size"]]
         rows = [dataset.record(i) for i in chosen]
+        if fault == "missing_field" and rows:
+            state.count_fault(fault)
+            del rows[0]["currency"]
         if state.latency:
             time.sleep(state.latency)  # a wide-area round trip, as to the live service
         state.count("pages_served")

@@ -53,10 +53,9 @@ class _Budget:
         self._calls: deque[float] = deque()
         self._lock = threading.Lock()
 
-    def admit(self) -> str | None:
-        """``None`` if the call fits, else why not: ``gap`` (closer than min_interval) or ``window``."""
+    def admit(self, now: float) -> str | None:
+        """``None`` if a call that arrived at ``now`` fits, else why not: ``gap`` (closer than min_interval) or ``window``."""
         with self._lock:
-            now = time.monotonic()
             while self._calls and self._calls[0] <= now - self.period:
                 self._calls.popleft()
             if self._calls and now - self._calls[-1] < self.min_interval:
@@ -203,6 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._route("POST")
 
     def _route(self, method: str) -> None:
+        self.arrived = time.monotonic()  # as early as the request is known, before auth and parsing
         state = self.server.state
         path, _, query = self.path.partition("?")
         body = self._body()
@@ -270,7 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _cash_flow(self, state: SandboxState, path: str, query: str) -> None:
         state.count("calls")
         app_key = self._authenticate(state, "GET", path, query, b"")
-        refusal = state.budget(app_key).admit() if state.rate_limit else None
+        refusal = state.budget(app_key).admit(self.arrived) if state.rate_limit else None
         if refusal:
             state.count("rejected_rate_limit")
             state.count_reason(refusal)

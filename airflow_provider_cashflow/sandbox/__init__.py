@@ -15,7 +15,8 @@ from typing import Any
 
 from airflow_provider_cashflow.sandbox.data import Dataset, DatasetSpec
 from airflow_provider_cashflow.sandbox.faults import FAULT_KINDS, FaultPlan
-from airflow_provider_cashflow.sandbox.server import Credentials, SandboxServer, SandboxState, apply_control
+from airflow_provider_cashflow.sandbox.server import SandboxServer
+from airflow_provider_cashflow.sandbox.state import Credentials, SandboxState, apply_control
 
 __all__ = ["DEMO", "Dataset", "DatasetSpec", "FAULT_KINDS", "FaultPlan", "Sandbox"]
 

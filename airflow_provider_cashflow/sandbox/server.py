@@ -11,147 +11,26 @@ import hmac
 import json
 import socket
 import struct
-import threading
 import time
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from airflow_provider_cashflow.auth import canonical_request, sign
-from airflow_provider_cashflow.sandbox.data import Dataset
-from airflow_provider_cashflow.sandbox.faults import FaultPlan
+from airflow_provider_cashflow.sandbox.state import Credentials, SandboxState, apply_control
 
-__all__ = ["SandboxServer", "SandboxState", "Credentials"]
+__all__ = ["SandboxServer"]
 
 CASHFLOW_PATH = "/v1/asset/cashflow"
 TIMESTAMP_SKEW = 300  # seconds a request's X-Timestamp may differ from the server clock
-
-
-@dataclass
-class Credentials:
-    app_key: str
-    app_secret: str
-    access_token: str
-    refresh_token: str
 
 
 class ApiError(Exception):
     def __init__(self, http_status: int, code: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.http_status, self.code, self.message, self.headers = http_status, code, message, headers or {}
-
-
-class _Budget:
-    """The server side of the rate limit, counted by arrival time."""
-
-    def __init__(self, max_calls: int, period: float, min_interval: float):
-        self.max_calls, self.period, self.min_interval = max_calls, period, min_interval
-        self._calls: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def admit(self, now: float) -> str | None:
-        """``None`` if a call that arrived at ``now`` fits, else why not: ``gap`` (closer than min_interval) or ``window``."""
-        with self._lock:
-            while self._calls and self._calls[0] <= now - self.period:
-                self._calls.popleft()
-            if self._calls and now - self._calls[-1] < self.min_interval:
-                return "gap"
-            if len(self._calls) >= self.max_calls:
-                return "window"
-            self._calls.append(now)
-            return None
-
-
-@dataclass
-class SandboxState:
-    """Everything the server knows and counts; tests read and change it in-process or over /__sandbox/."""
-
-    dataset: Dataset
-    credentials: Credentials
-    rate_limit: bool = True
-    max_calls: int = 30
-    period: float = 30.0
-    min_interval: float = 0.02
-    faults: FaultPlan = field(default_factory=FaultPlan)
-    expire_token_after: int | None = None
-    latency: float = 0.0
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seen_signatures: set[str] = set()
-        self._budgets: dict[str, _Budget] = {}
-        self.valid_tokens = {self.credentials.access_token}
-        self.expired_tokens: set[str] = set()
-        self.stats = {
-            "calls": 0,
-            "pages_served": 0,
-            "records_served": 0,
-            "rejected_rate_limit": 0,
-            "rate_limit_reasons": {},
-            "rejected_auth": 0,
-            "rejected_replay": 0,
-            "rejected_params": 0,
-            "faults": {},
-            "authenticated_calls": 0,
-        }
-
-    def count(self, key: str, n: int = 1) -> None:
-        with self._lock:
-            self.stats[key] += n
-
-    def count_reason(self, reason: str) -> None:
-        with self._lock:
-            reasons = self.stats["rate_limit_reasons"]
-            reasons[reason] = reasons.get(reason, 0) + 1
-
-    def count_fault(self, kind: str) -> None:
-        with self._lock:
-            self.stats["faults"][kind] = self.stats["faults"].get(kind, 0) + 1
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return json.loads(json.dumps(self.stats))
-
-    def budget(self, app_key: str) -> _Budget:
-        with self._lock:
-            if app_key not in self._budgets:
-                self._budgets[app_key] = _Budget(self.max_calls, self.period, self.min_interval)
-            return self._budgets[app_key]
-
-    def remember_signature(self, signature: str) -> bool:
-        """False if the signature was seen before (a replay)."""
-        with self._lock:
-            if signature in self._seen_signatures:
-                return False
-            self._seen_signatures.add(signature)
-            return True
-
-    def expire_current_tokens(self) -> None:
-        with self._lock:
-            self.expired_tokens |= self.valid_tokens
-            self.valid_tokens = set()
-
-    def issue_token(self, token: str | None = None) -> str:
-        """A new valid access token; the old ones stop working at once, as the live service does."""
-        new = token or f"sandbox-token-{uuid.uuid4().hex}"
-        with self._lock:
-            self.expired_tokens |= self.valid_tokens
-            self.valid_tokens = {new}
-            self.credentials.access_token = new
-        return new
-
-    def after_authenticated_call(self) -> None:
-        with self._lock:
-            self.stats["authenticated_calls"] += 1
-            due = self.expire_token_after is not None and self.stats["authenticated_calls"] >= self.expire_token_after
-        if due:
-            self.expire_token_after = None
-            self.expire_current_tokens()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -357,22 +236,6 @@ class _Reset(Exception):
 
 class _Answered(Exception):
     pass
-
-
-def apply_control(state: SandboxState, change: dict[str, Any]) -> None:
-    """Change a running sandbox: ``faults`` (FaultPlan fields), ``expire_token``, ``access_token``, ``rate_limit``."""
-    if "faults" in change:
-        spec = dict(change["faults"])
-        spec["kinds"] = tuple(spec.get("kinds", FaultPlan().kinds))
-        state.faults = FaultPlan(**spec)
-    if change.get("expire_token"):
-        state.expire_current_tokens()
-    if "expire_token_after" in change:
-        state.expire_token_after = state.stats["authenticated_calls"] + int(change["expire_token_after"])
-    if change.get("access_token"):
-        state.issue_token(change["access_token"])
-    if "rate_limit" in change:
-        state.rate_limit = bool(change["rate_limit"])
 
 
 def _param_error(message: str) -> ApiError:

@@ -140,11 +140,33 @@ class AirflowServer:
             pass
         self.process.wait(timeout=10)
 
-    def get(self, path: str) -> Any:
+    def get(self, path: str, method: str = "GET") -> Any:
         import urllib.request
 
-        with urllib.request.urlopen(self.url + path, timeout=10) as response:
+        request = urllib.request.Request(self.url + path, method=method, data=b"" if method != "GET" else None)
+        with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
+
+    def create_backfill(self, *args: str) -> None:
+        """``airflow backfill create ARGS``, recovering from SQLite's lock conflicts with the running scheduler.
+
+        SQLite lets one writer in at a time; when the CLI loses a lock upgrade to the scheduler half-way, it
+        leaves a backfill without all its runs, which blocks every later one. Cancel that one and try again,
+        as an operator would (on PostgreSQL, what production uses, this does not happen).
+        """
+        import time
+
+        for attempt in range(4):
+            result = self.home.run("backfill", "create", *args, check=False)
+            if result.returncode == 0:
+                return
+            if "database is locked" not in result.stderr or attempt == 3:
+                raise AssertionError(f"airflow backfill create failed:\n{result.stderr[-4000:]}")
+            dag_id = args[args.index("--dag-id") + 1]
+            for backfill in self.get(f"/api/v2/backfills?dag_id={dag_id}")["backfills"]:
+                if not backfill.get("completed_at"):
+                    self.get(f"/api/v2/backfills/{backfill['id']}/cancel", method="PUT")
+            time.sleep(3)
 
     def runs(self, dag_id: str) -> list[dict]:
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns?limit=500&order_by=logical_date")["dag_runs"]

@@ -183,8 +183,8 @@ class LongPortClient:
         return _RawAnswer(path, response.status_code, response.headers, body)
 
     @staticmethod
-    def _decode(answer: _RawAnswer) -> Any:
-        """The envelope's ``data`` (a dict gets the answer's ``x-trace-id`` under ``_trace_id``), or a classified error."""
+    def _decode(answer: _RawAnswer) -> tuple[Any, str | None]:
+        """The envelope's ``data`` and the answer's ``x-trace-id``, or a classified error."""
         trace_id = answer.headers.get("x-trace-id")
         try:
             payload = json.loads(answer.body, parse_float=Decimal)
@@ -207,13 +207,14 @@ class LongPortClient:
             error = LongPortAPIError(code, str(payload.get("message", "")), trace_id=trace_id, http_status=answer.status)
             error.retry_after = parse_retry_after(answer.headers.get("Retry-After"))  # type: ignore[attr-defined]
             raise error
-        data = payload.get("data")
-        if isinstance(data, dict):
-            data["_trace_id"] = trace_id
-        return data
+        return payload.get("data"), trace_id
 
-    def get(self, path: str, params: Mapping[str, str], *, first: _RawAnswer | LongPortError | None = None) -> Any:
+    def get(
+        self, path: str, params: Mapping[str, str], *, first: _RawAnswer | LongPortError | None = None
+    ) -> tuple[Any, str | None]:
         """GET ``path`` with retries: every attempt is paced, freshly signed, and bounded by the retry policy.
+
+        Returns the envelope's ``data`` and the ``x-trace-id`` of the answer that carried it.
 
         :param first: the outcome of a first attempt already made (by the prefetching thread).
         """
@@ -300,20 +301,19 @@ class LongPortClient:
     ) -> Page:
         """One raw page of records as the API sent them (both ends of ``[start_time, end_time]`` inclusive)."""
         params = self.cash_flow_params(start_time, end_time, page=page, size=size, business_type=business_type, symbol=symbol)
-        return self._rows(self.get(CASHFLOW_PATH, params))
+        return self._page(params)
 
-    @staticmethod
-    def _rows(data: Any) -> Page:
+    def _page(self, params: Mapping[str, str], first: _RawAnswer | LongPortError | None = None) -> Page:
+        """One page of the cash-flow endpoint, retried, as a list that knows its trace id."""
+        data, trace_id = self.get(CASHFLOW_PATH, params, first=first)
         page = Page()
-        if not isinstance(data, Mapping):
-            return page
-        page.trace_id = data.get("_trace_id")
-        rows = data.get("list")
+        page.trace_id = trace_id
+        rows = data.get("list") if isinstance(data, Mapping) else None
         if rows is None:
             return page
         if not isinstance(rows, list):
             raise LongPortTransportError(
-                f"GET {CASHFLOW_PATH} answered with data.list of type {type(rows).__name__}", trace_id=page.trace_id
+                f"GET {CASHFLOW_PATH} answered with data.list of type {type(rows).__name__}", trace_id=trace_id
             )
         page.extend(rows)
         return page
@@ -347,12 +347,9 @@ class LongPortClient:
                 # the count is exact for a well-formed page; it is only a hint, the decoded page decides.
                 return isinstance(answer, _RawAnswer) and answer.status == 200 and answer.body.count(_RECORD_KEY) >= size
 
-            def decode(page: int, answer: _RawAnswer | LongPortError) -> Page:
-                return self._rows(self.get(CASHFLOW_PATH, params(page), first=answer))
-
-            pages = iter_pages_pipelined(fetch_raw, looks_full, decode, size)
+            pages = iter_pages_pipelined(fetch_raw, looks_full, lambda page, answer: self._page(params(page), answer), size)
         else:
-            pages = iter_pages(lambda page: self._rows(self.get(CASHFLOW_PATH, params(page))), size)
+            pages = iter_pages(lambda page: self._page(params(page)), size)
 
         kept = 0
         for number, rows in enumerate(pages, start=1):
@@ -360,7 +357,7 @@ class LongPortClient:
                 try:
                     record = parse_cash_flow(raw)
                 except RecordError as error:
-                    raise RecordError(f"{error} (page {number}, trace id {getattr(rows, 'trace_id', None)})") from None
+                    raise RecordError(f"{error} (page {number}, trace id {rows.trace_id})") from None
                 if window.contains(record.business_time):
                     kept += 1
                     yield record

@@ -90,7 +90,3 @@ class LongPortTransportError(LongPortError):
         super().__init__(f"{message}{trace}")
 
     retryable = True
-
-
-class RetriesExhausted(LongPortError):
-    """The retry budget ran out; ``__cause__`` is the last failure."""

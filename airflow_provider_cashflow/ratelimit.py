@@ -101,7 +101,6 @@ class RateLimiter:
         self._sleep = sleep
         self._window = _FileWindow(shared_file) if shared_file else _MemoryWindow()
         self._lock = threading.Lock()
-        self.waited = 0.0
 
     def delay_needed(self, calls: list[float], now: float, hold_until: float = 0.0) -> float:
         """Seconds to wait before a call at ``now`` fits the budget (0 if it fits now)."""
@@ -133,7 +132,6 @@ class RateLimiter:
                         break
                 self._sleep(delay)  # outside the file lock, so other processes can check their own turn
                 waited += delay
-        self.waited += waited
         return waited
 
     def penalize(self, seconds: float) -> None:

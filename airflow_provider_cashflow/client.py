@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 import requests
 import urllib3
@@ -25,6 +25,7 @@ from airflow_provider_cashflow.errors import (
     LongPortTransportError,
 )
 from airflow_provider_cashflow.models import BusinessType, CashFlow, RecordError, parse_cash_flow
+from airflow_provider_cashflow.page_decoder import decode_cash_flow_page
 from airflow_provider_cashflow.pagination import iter_pages, iter_pages_pipelined, validate_page_size
 from airflow_provider_cashflow.ratelimit import RateLimiter
 from airflow_provider_cashflow.retry import RetryPolicy, parse_retry_after
@@ -35,6 +36,7 @@ __all__ = ["CASHFLOW_PATH", "CallStats", "LongPortClient", "OAuthRefresher"]
 CASHFLOW_PATH = "/v1/asset/cashflow"
 _RECORD_KEY = b'"transaction_flow_name"'
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,12 @@ class Page(list):
 
     trace_id: str | None = None
 
+    @classmethod
+    def of(cls, rows: Iterable[Any], trace_id: str | None) -> Page:
+        page = cls(rows)
+        page.trace_id = trace_id
+        return page
+
 
 @dataclass
 class CallStats:
@@ -60,6 +68,7 @@ class CallStats:
     rate_wait: float = 0.0
     backoff_wait: float = 0.0
     token_refreshes: int = 0
+    careful_pages: int = 0  # pages the fast decoder passed on to the careful parser
 
 
 class OAuthRefresher:
@@ -210,14 +219,21 @@ class LongPortClient:
         return payload.get("data"), trace_id
 
     def get(
-        self, path: str, params: Mapping[str, str], *, first: _RawAnswer | LongPortError | None = None
-    ) -> tuple[Any, str | None]:
+        self,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        first: _RawAnswer | LongPortError | None = None,
+        decode: Callable[[_RawAnswer], T] | None = None,
+    ) -> T | tuple[Any, str | None]:
         """GET ``path`` with retries: every attempt is paced, freshly signed, and bounded by the retry policy.
 
         Returns the envelope's ``data`` and the ``x-trace-id`` of the answer that carried it.
 
         :param first: the outcome of a first attempt already made (by the prefetching thread).
+        :param decode: turns a successful answer into the result instead; raises the API's errors like ``_decode``.
         """
+        decode = decode or self._decode
         started = time.monotonic()
         attempt = 0
         refreshed = False
@@ -230,7 +246,7 @@ class LongPortClient:
                     answer, first = first, None
                     if isinstance(answer, LongPortError):
                         raise answer
-                return self._decode(answer)
+                return decode(answer)
             except LongPortAPIError as error:
                 if error.token_expired and self.refresher is not None and not refreshed:
                     self._refresh_token()
@@ -304,19 +320,30 @@ class LongPortClient:
         return self._page(params)
 
     def _page(self, params: Mapping[str, str], first: _RawAnswer | LongPortError | None = None) -> Page:
-        """One page of the cash-flow endpoint, retried, as a list that knows its trace id."""
+        """One page of the cash-flow endpoint, retried, as raw API records."""
         data, trace_id = self.get(CASHFLOW_PATH, params, first=first)
-        page = Page()
-        page.trace_id = trace_id
-        rows = data.get("list") if isinstance(data, Mapping) else None
-        if rows is None:
-            return page
-        if not isinstance(rows, list):
-            raise LongPortTransportError(
-                f"GET {CASHFLOW_PATH} answered with data.list of type {type(rows).__name__}", trace_id=trace_id
-            )
-        page.extend(rows)
-        return page
+        return Page.of(_rows(data, trace_id), trace_id)
+
+    def _flows(self, params: Mapping[str, str], first: _RawAnswer | LongPortError | None = None, number: int = 1) -> Page:
+        """One page of the cash-flow endpoint, retried, as :class:`CashFlow` records.
+
+        :param number: the page's number, for the error that names a record the API got wrong.
+        """
+
+        def decode(answer: _RawAnswer) -> Page:
+            trace_id = answer.headers.get("x-trace-id")
+            records = decode_cash_flow_page(answer.body)
+            if records is not None:
+                return Page.of(records, trace_id)
+            data, trace_id = self._decode(answer)  # raises the API's own error, if that is what it was
+            with self._stats_lock:
+                self.stats.careful_pages += 1
+            try:
+                return Page.of(map(parse_cash_flow, _rows(data, trace_id)), trace_id)
+            except RecordError as error:
+                raise RecordError(f"{error} (page {number}, trace id {trace_id})") from None
+
+        return self.get(CASHFLOW_PATH, params, first=first, decode=decode)
 
     def iter_cash_flows(
         self,
@@ -347,21 +374,32 @@ class LongPortClient:
                 # the count is exact for a well-formed page; it is only a hint, the decoded page decides.
                 return isinstance(answer, _RawAnswer) and answer.status == 200 and answer.body.count(_RECORD_KEY) >= size
 
-            pages = iter_pages_pipelined(fetch_raw, looks_full, lambda page, answer: self._page(params(page), answer), size)
+            pages = iter_pages_pipelined(
+                fetch_raw, looks_full, lambda page, answer: self._flows(params(page), answer, page), size
+            )
         else:
-            pages = iter_pages(lambda page: self._page(params(page)), size)
+            pages = iter_pages(lambda page: self._flows(params(page), number=page), size)
 
         kept = 0
-        for number, rows in enumerate(pages, start=1):
-            for raw in rows:
-                try:
-                    record = parse_cash_flow(raw)
-                except RecordError as error:
-                    raise RecordError(f"{error} (page {number}, trace id {rows.trace_id})") from None
-                if window.contains(record.business_time):
+        start, end = window.start, window.end
+        for number, records in enumerate(pages, start=1):
+            for record in records:
+                if start <= record.business_time < end:
                     kept += 1
                     yield record
             log.info(
                 "page %d: %d records, %d in %s so far (%d calls, %.2f s waited for the rate limit)",
-                number, len(rows), kept, window, self.stats.calls, self.stats.rate_wait,
+                number, len(records), kept, window, self.stats.calls, self.stats.rate_wait,
             )
+
+
+def _rows(data: Any, trace_id: str | None) -> list[Any]:
+    """The envelope data's ``list``: a missing one is an empty page, anything but a list an error."""
+    rows = data.get("list") if isinstance(data, Mapping) else None
+    if rows is None:
+        return []
+    if not isinstance(rows, list):
+        raise LongPortTransportError(
+            f"GET {CASHFLOW_PATH} answered with data.list of type {type(rows).__name__}", trace_id=trace_id
+        )
+    return rows

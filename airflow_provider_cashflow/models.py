@@ -114,6 +114,8 @@ def _as_int(value: Any, name: str) -> int:
         return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():  # 2.0 in the JSON
+        return int(value)
     raise RecordError(f"field {name!r} must be an integer code, got {value!r}")
 
 
@@ -134,7 +136,10 @@ def _as_decimal(value: Any) -> Decimal:
 
 def _as_time(value: Any) -> datetime:
     seconds = _as_int(value, "business_time")
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise RecordError(f"field 'business_time' must be Unix seconds within years 1-9999, got {value!r}") from None
 
 
 def _preview(raw: Mapping[str, Any]) -> str:
@@ -179,7 +184,7 @@ def parse_cash_flow(raw: Mapping[str, Any]) -> CashFlow:
             symbol or None,
             description,
         ))
-    except (KeyError, TypeError, InvalidOperation):
+    except (KeyError, TypeError, InvalidOperation, ValueError, OverflowError, OSError):
         pass
     return _parse_carefully(raw)
 

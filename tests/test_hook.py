@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -260,9 +261,23 @@ def test_test_connection_names_a_bad_connection_field(sandbox: Sandbox, monkeypa
 def test_a_record_missing_a_field_names_the_field_and_the_trace_id(sandbox: Sandbox) -> None:
     from airflow_provider_cashflow.models import RecordError
 
-    sandbox.state.faults.schedule("missing_field")
-    with pytest.raises(RecordError, match=r"lacks required field 'currency'.*page 1, trace id [0-9a-f]{32}"):
-        list(CashflowHook().iter_cash_flows(END - DAY, END))
+    sandbox.state.faults.schedule("type_drift", "missing_field")
+    hook = CashflowHook()
+    with pytest.raises(RecordError, match=r"lacks required field 'currency'.*page 2, trace id [0-9a-f]{32}"):
+        list(hook.iter_cash_flows(END - 3 * DAY, END, page_size=20))
+    assert hook.client.stats.careful_pages == 1  # the fast decoder passed the page on; the careful one named the field
+
+
+def test_documented_type_drift_changes_no_record_and_keeps_the_fast_path(sandbox: Sandbox) -> None:
+    start, end = END - 3 * DAY, END
+    sandbox.state.faults.schedule(*["type_drift"] * 3)
+    hook = CashflowHook()
+    drifted = list(hook.iter_cash_flows(start, end, page_size=25))
+    assert sandbox.state.snapshot()["faults"].get("type_drift") == 3
+    assert [r.to_dict() | {"balance": r.balance.normalize()} for r in drifted] == [
+        r | {"balance": Decimal(r["balance"]).normalize()} for r in expected(sandbox.dataset, start, end)
+    ]
+    assert hook.client.stats.careful_pages == 0
 
 
 def test_a_body_that_is_not_json_reports_the_trace_id(sandbox: Sandbox) -> None:

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 __all__ = ["FAULT_KINDS", "FaultPlan"]
 
 FAULT_KINDS = ("5xx", "429", "reset", "truncated", "html", "stall")
-# Not transient, so never drawn at random: a page whose first record lacks its currency.
-DATA_FAULTS = ("missing_field",)
+# Not transient, so never drawn at random: a page whose first record lacks its currency, and a page with the
+# documented type drift (codes as text, balance as a JSON number, time as an integer).
+DATA_FAULTS = ("missing_field", "type_drift")
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from airflow_provider_cashflow.auth import canonical_request, sign
+from airflow_provider_cashflow.sandbox.faults import DATA_FAULTS
 from airflow_provider_cashflow.sandbox.state import Credentials, SandboxState, apply_control
 
 __all__ = ["SandboxServer"]
@@ -156,7 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(429, 429002, "api request is limited")
         state.after_authenticated_call()
         fault = state.faults.next_fault()
-        if fault and fault != "missing_field":
+        if fault and fault not in DATA_FAULTS:
             state.count_fault(fault)
             self._inject(fault, state)
         try:
@@ -172,6 +173,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "missing_field" and rows:
             state.count_fault(fault)
             del rows[0]["currency"]
+        elif fault == "type_drift":
+            state.count_fault(fault)
+            rows = [_drifted(row) for row in rows]
         if state.latency:
             time.sleep(state.latency)  # a wide-area round trip, as to the live service
         state.count("pages_served")
@@ -236,6 +240,16 @@ class _Reset(Exception):
 
 class _Answered(Exception):
     pass
+
+
+def _drifted(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **row,
+        "direction": str(row["direction"]),
+        "business_type": str(row["business_type"]),
+        "balance": float(row["balance"]),  # as a JSON number; these amounts have two decimals, which floats keep
+        "business_time": int(row["business_time"]),
+    }
 
 
 def _param_error(message: str) -> ApiError:

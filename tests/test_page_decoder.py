@@ -1,0 +1,126 @@
+"""The fast page decoder against the careful parser: it may pass a page on, but never disagree with it."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings, strategies as st
+
+from airflow_provider_cashflow.models import RecordError, parse_cash_flow
+from airflow_provider_cashflow.page_decoder import decode_cash_flow_page
+
+# JSON texts per field: what the live service sends, the documented drift, and junk; as raw JSON so that number
+# literals such as 1.0, 1e400 or -0.0 reach both decoders exactly as written.
+CANONICAL = {
+    "transaction_flow_name": ['"BuyContract-Stocks"', '"入金"', '""'],
+    "direction": ["1", "2"],
+    "business_type": ["1", "2", "3", "0"],
+    "balance": ['"-248.60"', '"0"', '"1000000.123456"', '"-0.01"'],
+    "currency": ['"USD"', '"HKD"'],
+    "business_time": ['"1621507957"', '"0"', '"1793491200"'],
+    "symbol": ['"AAPL.US"', '""', "null"],
+    "description": ['"AAPL"', '""', '"贵州茅台"'],
+}
+DRIFT = {
+    "transaction_flow_name": ["5", "null", "true"],
+    "direction": ['"1"', '"2"', '"7"', "7", "1.0", "1.5", '"1.0"', '"1e0"', '" 1"', '"+1"', "true", '"x"', "null", '""',
+                  '"-1"', '"01"', '"١"'],
+    "business_type": ['"2"', "null", '""', "1.0", '"1.0"', "-3", '"x"', "false"],
+    "balance": ["-248.6", "-248.60", "0", "-0.0", "1e400", "1E+2", '"NaN"', '"-Infinity"', '"sNaN"', '" 1.5 "', '"1_0"',
+                '"١"', '"abc"', "true", "null", '""', "12345678901234567890.123456789"],
+    "currency": ["1", "null", '"usd"'],
+    "business_time": ["1621507957", "1621507957.0", "1621507957.5", '"1621507957.0"', '"1e9"', '" 1621507957"',
+                      '"1_621_507_957"', '"-5"', "-5", '"+5"', "99999999999999999999", '"99999999999999"', '"x"', "null",
+                      "true", '""', '"١٢"'],
+    "symbol": ["5", "true", '"600519.SH"'],
+    "description": ["null", "5", "[]"],
+}
+OPTIONAL = ("business_type", "symbol", "description")
+
+
+def _careful(body: bytes) -> list[Any] | RecordError:
+    rows = json.loads(body, parse_float=Decimal)["data"]["list"]
+    try:
+        return [parse_cash_flow(row) for row in rows]
+    except RecordError as error:
+        return error
+
+
+def _exact(records: list[Any]) -> list[tuple[tuple[type, str], ...]]:
+    # repr tells Decimal("1.0") from Decimal("1") and an enum member from its int, which == does not
+    return [tuple((type(value), repr(value)) for value in record) for record in records]
+
+
+def _body(rows: list[dict[str, str]], code: str = "0") -> bytes:
+    texts = ["{" + ", ".join(f'"{key}": {value}' for key, value in row.items()) + "}" for row in rows]
+    return f'{{"code": {code}, "message": "success", "data": {{"list": [{", ".join(texts)}]}}}}'.encode()
+
+
+def _record(pools: dict[str, list[str]]) -> st.SearchStrategy[dict[str, str]]:
+    fields = {key: st.sampled_from(values) for key, values in pools.items()}
+    present = st.fixed_dictionaries({key: st.booleans() for key in pools})
+    return st.tuples(st.fixed_dictionaries(fields), present).map(
+        lambda pair: {k: v for k, v in pair[0].items() if k not in OPTIONAL or pair[1][k]}
+    )
+
+
+def _drifted() -> st.SearchStrategy[dict[str, str]]:
+    merged = {key: CANONICAL[key] + DRIFT[key] for key in CANONICAL}
+    missing = st.sampled_from([None, *CANONICAL])
+    return st.tuples(_record(merged), missing).map(lambda pair: {k: v for k, v in pair[0].items() if k != pair[1]})
+
+
+@settings(max_examples=400, deadline=None)
+@given(rows=st.lists(_drifted(), min_size=1, max_size=4))
+@example(rows=[{**{k: v[0] for k, v in CANONICAL.items()}, "business_time": '"1621507957.0"'}])
+@example(rows=[{**{k: v[0] for k, v in CANONICAL.items()}, "balance": '"NaN"'}])
+def test_the_fast_path_never_disagrees_with_the_careful_parser(rows: list[dict[str, str]]) -> None:
+    body = _body(rows)
+    fast = decode_cash_flow_page(body)
+    careful = _careful(body)
+    if fast is not None:
+        assert not isinstance(careful, RecordError), f"fast path accepted what the careful parser refuses: {careful}"
+        assert _exact(fast) == _exact(careful)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(_record(CANONICAL), max_size=5))
+def test_the_fast_path_takes_every_page_of_the_usual_shape(rows: list[dict[str, str]]) -> None:
+    body = _body(rows)
+    fast = decode_cash_flow_page(body)
+    assert fast is not None
+    assert _exact(fast) == _exact(_careful(body))
+
+
+def test_the_documented_drift_stays_on_the_fast_path() -> None:
+    usual = {k: v[0] for k, v in CANONICAL.items()}
+    drift = {**usual, "direction": '"1"', "business_type": '"1"', "balance": "-248.60", "business_time": "1621507957"}
+    fast = decode_cash_flow_page(_body([drift]))
+    assert fast is not None and fast == decode_cash_flow_page(_body([usual]))
+    assert str(fast[0].balance) == "-248.60"  # a JSON number keeps its digits: no float on the way
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"code": 401003, "message": "token expired", "data": null}',
+        b'{"code": "0", "message": "success", "data": {"list": []}}',
+        b'{"code": 0.0, "message": "success", "data": {"list": []}}',
+        b'{"code": 0, "message": "success", "data": null}',
+        b'{"code": 0, "message": "success", "data": {}}',
+        b'{"code": 0, "message": "success", "data": {"list": {}}}',
+        b'{"message": "success"}',
+        b"<html>502 Bad Gateway</html>",
+        b'{"code":0,"message":"success","data":{"list":[{"transaction_flow_name":"Buy',
+        b"",
+    ],
+)
+def test_anything_but_a_plain_success_is_left_to_the_careful_path(body: bytes) -> None:
+    assert decode_cash_flow_page(body) is None
+
+
+def test_an_empty_page_is_an_empty_list() -> None:
+    assert decode_cash_flow_page(b'{"code": 0, "message": "success", "data": {"list": []}}') == []

@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import requests
 import urllib3
@@ -29,12 +29,14 @@ from airflow_provider_cashflow.page_decoder import decode_cash_flow_page
 from airflow_provider_cashflow.pagination import iter_pages, iter_pages_pipelined, validate_page_size
 from airflow_provider_cashflow.ratelimit import RateLimiter
 from airflow_provider_cashflow.retry import RetryPolicy, parse_retry_after
+from airflow_provider_cashflow.transport import SignallingAdapter, signal_when_sent
 from airflow_provider_cashflow.windows import Window
 
 __all__ = ["CASHFLOW_PATH", "CallStats", "LongPortClient", "OAuthRefresher"]
 
 CASHFLOW_PATH = "/v1/asset/cashflow"
 _RECORD_KEY = b'"transaction_flow_name"'
+_LONGER_THAN_A_PAGE_DECODES = 0.1  # seconds; a 10,000-record page decodes in ~15 ms
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -157,6 +159,8 @@ class LongPortClient:
         self.stats = CallStats()
         self._stats_lock = threading.Lock()  # the prefetch threads count too
         self.session = requests.Session()
+        self.session.mount("http://", SignallingAdapter())
+        self.session.mount("https://", SignallingAdapter())
         self.session.headers["Content-Type"] = "application/json; charset=utf-8"
         self.session.headers["User-Agent"] = f"airflow-provider-cashflow/{__version__}"
 
@@ -171,16 +175,25 @@ class LongPortClient:
 
     # one call ------------------------------------------------------------------------------------------
 
-    def _send(self, path: str, params: Mapping[str, str]) -> _RawAnswer:
-        """One paced, freshly signed HTTP round trip; the body is not looked at yet."""
-        waited = self.limiter.acquire()
+    def _send(self, path: str, params: Mapping[str, str], on_sent: Callable[[], None] | None = None) -> _RawAnswer:
+        """One paced, freshly signed HTTP round trip; the body is not looked at yet.
+
+        :param on_sent: called once the request has left, or before a rate-limit wait longer than decoding a page.
+        """
+
+        def before_sleep(delay: float) -> None:
+            if on_sent is not None and delay > _LONGER_THAN_A_PAGE_DECODES:
+                on_sent()
+
+        waited = self.limiter.acquire(before_sleep=before_sleep)
         with self._stats_lock:
             self.stats.rate_wait += waited
             self.stats.calls += 1
         try:
-            response = self.session.get(
-                self.base_url + path, params=params, auth=self.auth, timeout=self.timeout, stream=True
-            )
+            with signal_when_sent(on_sent):
+                response = self.session.get(
+                    self.base_url + path, params=params, auth=self.auth, timeout=self.timeout, stream=True
+                )
             # One read of the whole body instead of requests' 10 KB chunks: each chunk is a socket read that must
             # win the GIL back from the thread parsing the previous page, and a page is ~2 MB.
             body = response.raw.read(decode_content=True)
@@ -324,17 +337,19 @@ class LongPortClient:
         data, trace_id = self.get(CASHFLOW_PATH, params, first=first)
         return Page.of(_rows(data, trace_id), trace_id)
 
-    def _flows(self, params: Mapping[str, str], first: _RawAnswer | LongPortError | None = None, number: int = 1) -> Page:
+    def _flows(
+        self, params: Mapping[str, str], first: _RawAnswer | LongPortError | None = None, number: int = 1
+    ) -> Sequence[CashFlow]:
         """One page of the cash-flow endpoint, retried, as :class:`CashFlow` records.
 
         :param number: the page's number, for the error that names a record the API got wrong.
         """
 
-        def decode(answer: _RawAnswer) -> Page:
-            trace_id = answer.headers.get("x-trace-id")
+        def decode(answer: _RawAnswer) -> Sequence[CashFlow]:
             records = decode_cash_flow_page(answer.body)
             if records is not None:
-                return Page.of(records, trace_id)
+                records.trace_id = answer.headers.get("x-trace-id")
+                return records
             data, trace_id = self._decode(answer)  # raises the API's own error, if that is what it was
             with self._stats_lock:
                 self.stats.careful_pages += 1
@@ -363,9 +378,9 @@ class LongPortClient:
 
         if prefetch:
 
-            def fetch_raw(page: int) -> _RawAnswer | LongPortError:
+            def fetch_raw(page: int, on_sent: Callable[[], None]) -> _RawAnswer | LongPortError:
                 try:
-                    return self._send(CASHFLOW_PATH, params(page))
+                    return self._send(CASHFLOW_PATH, params(page), on_sent)
                 except LongPortError as error:  # retried on the decoding side, with the full retry policy
                     return error
 

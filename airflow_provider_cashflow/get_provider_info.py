@@ -43,6 +43,11 @@ CONN_FIELDS: dict[str, dict] = {
         "description": "Length of the rate-limit window (LongPort: 30 s).",
         "schema": {"type": ["number", "null"], "default": 30},
     },
+    "rate_limit_min_interval": {
+        "label": "Rate limit: least seconds between calls",
+        "description": "Least gap between two calls of this account (LongPort: 0.02 s); 0 turns the gap off.",
+        "schema": {"type": ["number", "null"], "default": 0.02},
+    },
 }
 
 UI_FIELD_BEHAVIOUR: dict = {
@@ -58,6 +63,7 @@ UI_FIELD_BEHAVIOUR: dict = {
         "max_attempts": "8",
         "rate_limit_calls": "30",
         "rate_limit_period": "30",
+        "rate_limit_min_interval": "0.02",
     },
 }
 

@@ -15,6 +15,8 @@ R = TypeVar("R")
 
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE  # fewest calls under a 30-calls-per-30-s budget
+_LEFT = threading.Event()  # what a request that will never be sent answers to "has it left?"
+_LEFT.set()
 
 
 def validate_page_size(page_size: int | None) -> int:
@@ -41,7 +43,7 @@ def iter_pages(fetch: Callable[[int], Sequence[T]], page_size: int, first_page: 
 
 
 def iter_pages_pipelined(
-    fetch_raw: Callable[[int], R],
+    fetch_raw: Callable[[int, Callable[[], None]], R],
     is_full: Callable[[R], bool],
     decode: Callable[[int, R], Sequence[T]],
     page_size: int,
@@ -49,38 +51,57 @@ def iter_pages_pipelined(
 ) -> Iterator[Sequence[T]]:
     """Like :func:`iter_pages`, with the network one page ahead of the decoding.
 
-    A fetcher thread only requests and receives: as soon as page n's raw body looks full it requests page
-    n+1, so the server's work on it overlaps this thread's ``decode(n, raw)`` and the caller's work. Only the
-    fetcher's own thread can do that without delay: decoding holds the GIL for a whole page. The decision to
-    stop still rests on the decoded page, so no page is requested that the plain loop would not request.
+    ``fetch_raw(page, sent)`` requests and receives a page and calls ``sent()`` once its request has left (or
+    must wait for the rate limit). As soon as page n's raw body looks full, the fetcher requests page n+1, and
+    hands page n over only after n+1's request has left: decoding holds the GIL for a whole page, and a sender
+    that has to win it back for every step before its socket write loses ~20 ms a page. The server's work on
+    n+1 then overlaps this thread's ``decode(n, raw)`` and the caller's work. The decision to stop still rests
+    on the decoded page, so no page is requested that the plain loop would not request.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="longport-fetch") as pool:
+    # two workers: the one holding page n back until page n+1's request, which the other one sends, has left
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="longport-fetch") as pool:
         futures: dict[int, Future[R]] = {}
+        sent: dict[int, threading.Event] = {}
         lock = threading.Lock()
         page = first_page  # the page this thread is decoding or handing out
+        stopped = False
 
-        def request(number: int) -> None:
+        def request(number: int) -> threading.Event:
             with lock:
+                if stopped:
+                    return _LEFT
                 if number not in futures:
-                    futures[number] = pool.submit(fetch_ahead, number)
+                    sent[number] = threading.Event()
+                    futures[number] = pool.submit(fetch_ahead, number, sent[number])
+                return sent[number]
 
-        def fetch_ahead(number: int) -> R:
-            raw = fetch_raw(number)
+        def fetch_ahead(number: int, has_left: threading.Event) -> R:
+            try:
+                raw = fetch_raw(number, has_left.set)
+            finally:
+                has_left.set()
             # at most one page beyond the one being consumed: memory stays a few pages, whatever the total
             if is_full(raw) and number <= page + 1:
-                request(number + 1)
+                request(number + 1).wait()
             return raw
 
-        request(page)
-        while True:
-            rows = decode(page, futures.pop(page).result())
-            full = len(rows) >= page_size
-            if full:
-                request(page + 1)
-            if rows:
-                yield rows
-            if not full:
-                for late in futures.values():  # only after a body that looked full but was not
+        try:
+            request(page)
+            while True:
+                rows = decode(page, futures.pop(page).result())
+                full = len(rows) >= page_size
+                if full:
+                    request(page + 1)
+                if rows:
+                    yield rows
+                if not full:
+                    return
+                page += 1
+        finally:
+            # after a body that looked full but was not, or a caller that stopped early: nothing more is sent,
+            # and no fetcher is left waiting for a request that will not leave
+            with lock:
+                stopped = True
+                for number, late in futures.items():
                     late.cancel()
-                return
-            page += 1
+                    sent[number].set()

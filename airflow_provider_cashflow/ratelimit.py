@@ -105,7 +105,7 @@ class RateLimiter:
     def delay_needed(self, calls: list[float], now: float, hold_until: float = 0.0) -> float:
         """Seconds to wait before a call at ``now`` fits the budget (0 if it fits now)."""
         delay = hold_until - now
-        if calls:
+        if calls and self.min_interval:
             # the margin covers the jitter between leaving here and arriving there, for the gap as for the window;
             # on a loaded worker it reaches tens of milliseconds (a wider gap only slows bursts, not throughput)
             gap = self.min_interval + min(self.margin, 0.05)
@@ -114,8 +114,11 @@ class RateLimiter:
             delay = max(delay, calls[-self.max_calls] + self.period + self.margin - now)
         return max(delay, 0.0)
 
-    def acquire(self) -> float:
-        """Block until a call may be made, record it, and return how long this call waited."""
+    def acquire(self, before_sleep: Callable[[float], None] | None = None) -> float:
+        """Block until a call may be made, record it, and return how long this call waited.
+
+        :param before_sleep: called with the delay before each wait, if there is one.
+        """
         waited = 0.0
         with self._lock:
             while True:
@@ -130,6 +133,8 @@ class RateLimiter:
                     if delay <= 0:
                         calls.append(now)
                         break
+                if before_sleep is not None:
+                    before_sleep(delay)
                 self._sleep(delay)  # outside the file lock, so other processes can check their own turn
                 waited += delay
         return waited

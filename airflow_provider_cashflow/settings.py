@@ -20,7 +20,7 @@ def _extra_value(extra: Mapping[str, Any], name: str) -> Any:
     return None if value == "" else value
 
 
-def _number(value: Any, name: str, conn_id: str, *, integer: bool) -> float | int | None:
+def _number(value: Any, name: str, conn_id: str, *, integer: bool, zero: bool = False) -> float | int | None:
     if value is None:
         return None
     try:
@@ -28,8 +28,9 @@ def _number(value: Any, name: str, conn_id: str, *, integer: bool) -> float | in
     except (TypeError, ValueError):
         kind = "a whole number" if integer else "a number"
         raise LongPortConfigError(f"connection {conn_id!r}: extra {name!r} must be {kind}, got {value!r}") from None
-    if number <= 0:
-        raise LongPortConfigError(f"connection {conn_id!r}: extra {name!r} must be positive, got {value!r}")
+    if number < 0 or (number == 0 and not zero):
+        kind = "zero or more" if zero else "positive"
+        raise LongPortConfigError(f"connection {conn_id!r}: extra {name!r} must be {kind}, got {value!r}")
     return number
 
 
@@ -47,6 +48,7 @@ class LongPortSettings:
     max_attempts: int
     rate_limit_calls: int = 30
     rate_limit_period: float = 30.0
+    rate_limit_min_interval: float = 0.02
 
     def __repr__(self) -> str:
         return f"LongPortSettings(conn_id={self.conn_id!r}, base_url={self.base_url!r}, app_key={self.app_key!r}, mode={self.mode!r})"
@@ -84,6 +86,9 @@ class LongPortSettings:
         max_attempts = _number(_extra_value(extra, "max_attempts"), "max_attempts", conn_id, integer=True) or 8
         rate_calls = _number(_extra_value(extra, "rate_limit_calls"), "rate_limit_calls", conn_id, integer=True) or 30
         rate_period = _number(_extra_value(extra, "rate_limit_period"), "rate_limit_period", conn_id, integer=False) or 30.0
+        min_interval = _number(
+            _extra_value(extra, "rate_limit_min_interval"), "rate_limit_min_interval", conn_id, integer=False, zero=True
+        )
         return cls(
             conn_id=conn_id,
             base_url=base_url,
@@ -95,6 +100,7 @@ class LongPortSettings:
             max_attempts=int(max_attempts),
             rate_limit_calls=int(rate_calls),
             rate_limit_period=float(rate_period),
+            rate_limit_min_interval=0.02 if min_interval is None else float(min_interval),
         )
 
     @staticmethod

@@ -199,6 +199,8 @@ def test_bad_input_fails_before_any_call(sandbox: Sandbox, kwargs: dict, message
         ({"extra": {"access_token": ""}}, "no access_token"),
         ({"host": "", "extra": {"region": "mars"}}, "region 'mars'"),
         ({"extra": {"timeout": "soon"}}, "'timeout' must be a number"),
+        ({"extra": {"rate_limit_min_interval": "-0.1"}}, "'rate_limit_min_interval' must be zero or more"),
+        ({"extra": {"rate_limit_calls": "0"}}, "'rate_limit_calls' must be positive"),
     ],
 )
 def test_bad_connections_are_named_before_any_call(sandbox: Sandbox, monkeypatch, changes, message) -> None:
@@ -206,6 +208,15 @@ def test_bad_connections_are_named_before_any_call(sandbox: Sandbox, monkeypatch
     with pytest.raises(LongPortConfigError, match=message):
         CashflowHook("longport_bad").iter_cash_flows(END - DAY, END)
     assert sandbox.state.snapshot()["calls"] == 0
+
+
+def test_rate_limit_extras_reach_the_limiter(sandbox: Sandbox, monkeypatch) -> None:
+    extra = {"rate_limit_calls": "12", "rate_limit_period": "6", "rate_limit_min_interval": "0"}
+    set_connection(monkeypatch, "longport_paced", _conn(sandbox, extra=extra))
+    limiter = CashflowHook("longport_paced").client.limiter
+    assert (limiter.max_calls, limiter.period, limiter.min_interval) == (12, 6.0, 0.0)
+    set_connection(monkeypatch, "longport_plain", _conn(sandbox))
+    assert CashflowHook("longport_plain").client.limiter.min_interval == 0.02
 
 
 def test_region_picks_the_default_endpoint(sandbox: Sandbox, monkeypatch) -> None:

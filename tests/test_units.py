@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 import pytest
 from hypothesis import given, strategies as st
@@ -76,7 +77,7 @@ def test_pages_until_a_short_page(total: int, size: int, pipelined: bool) -> Non
     data = list(range(total))
     asked: list[int] = []
 
-    def fetch(page: int) -> list[int]:
+    def fetch(page: int, sent: Callable[[], None] | None = None) -> list[int]:
         asked.append(page)
         return data[(page - 1) * size: page * size]
 
@@ -96,8 +97,9 @@ def test_pipelined_paging_reads_at_most_one_page_ahead() -> None:
     consumed: list[int] = []
     done = threading.Event()
 
-    def fetch(page: int) -> list[int]:
+    def fetch(page: int, sent: Callable[[], None]) -> list[int]:
         asked.append(page)
+        sent()
         return [page, page]
 
     pages = iter_pages_pipelined(fetch, lambda rows: True, lambda page, rows: rows, 2)
@@ -108,6 +110,54 @@ def test_pipelined_paging_reads_at_most_one_page_ahead() -> None:
         if len(consumed) == 20:
             break
     done.set()
+
+
+@pytest.mark.parametrize("says_when_sent", [True, False])
+def test_a_page_is_decoded_only_once_the_next_request_has_left(says_when_sent: bool) -> None:
+    import threading
+
+    events: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def fetch(page: int, sent: Callable[[], None]) -> list[int]:
+        time.sleep(0.002)  # signing and connecting
+        if says_when_sent:  # a proxy connection does not say; the pager must then wait for the whole call
+            with lock:
+                events.append(("left", page))
+            sent()
+        time.sleep(0.01)  # the server's work
+        return [page] * 3 if page < 6 else [page]
+
+    def decode(page: int, rows: list[int]) -> list[int]:
+        with lock:
+            events.append(("decode", page))
+        return rows
+
+    got = [x for rows in iter_pages_pipelined(fetch, lambda rows: len(rows) == 3, decode, 3) for x in rows]
+    assert got == [p for p in range(1, 6) for _ in range(3)] + [6]
+    if says_when_sent:
+        for page in range(1, 6):
+            assert events.index(("left", page + 1)) < events.index(("decode", page)), events
+
+
+def test_stopping_early_sends_nothing_more_and_leaves_no_fetcher_waiting() -> None:
+    import threading
+
+    asked: list[int] = []
+
+    def fetch(page: int, sent: Callable[[], None]) -> list[int]:
+        asked.append(page)
+        if page >= 3:
+            time.sleep(0.05)  # still on its way when the caller stops
+        sent()
+        return [page, page]
+
+    pages = iter_pages_pipelined(fetch, lambda rows: True, lambda page, rows: rows, 2)
+    assert next(pages) == [1, 1] and next(pages) == [2, 2]
+    started = time.monotonic()
+    pages.close()
+    assert time.monotonic() - started < 1
+    assert max(asked) <= 4 and not [t for t in threading.enumerate() if t.name.startswith("longport-fetch")]
 
 
 @pytest.mark.parametrize("bad", [0, 10001, -1, 2.5, "50", True])
@@ -154,6 +204,17 @@ def test_limiter_keeps_any_30_s_under_30_calls_and_is_not_slower() -> None:
     assert stamps[29] - stamps[0] < 30 * 0.08  # a burst is paced by the gap, not spread over the window
     elapsed = stamps[-1] - stamps[0]
     assert 60.0 <= elapsed <= 61.0, elapsed  # the ideal is 60 s, plus the two 0.25 s margins
+
+
+def test_a_zero_min_interval_turns_the_gap_off_but_not_the_window() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(3, 1.0, 0.0, clock=fake.clock, sleep=fake.sleep)
+    stamps = []
+    for _ in range(4):
+        limiter.acquire()
+        stamps.append(fake.now)
+    assert stamps[:3] == [stamps[0]] * 3  # a burst goes at once
+    assert stamps[3] - stamps[0] >= 1.0  # the window still holds
 
 
 def test_penalty_holds_every_sharer() -> None:

@@ -106,7 +106,9 @@ class CashflowHook(BaseHook):
         return LongPortClient(
             settings.base_url,
             auth,
-            limiter=shared_limiter(settings.app_key, settings.rate_limit_calls, settings.rate_limit_period),
+            limiter=shared_limiter(
+                settings.app_key, settings.rate_limit_calls, settings.rate_limit_period, settings.rate_limit_min_interval
+            ),
             retry_policy=self._retry_policy or RetryPolicy(max_attempts=settings.max_attempts),
             timeout=settings.timeout,
             refresher=refresher,

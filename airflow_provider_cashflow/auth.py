@@ -1,4 +1,4 @@
-"""Request signing (``requests`` auth objects): HMAC-SHA256 app-key mode and OAuth bearer mode."""
+"""Request signing (``requests`` auth objects): HMAC-SHA256 app-key mode, OAuth bearer mode and its refresh."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import hashlib
 import hmac
 import threading
 import time
-from typing import Callable
+from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
 
-__all__ = ["BearerAuth", "SignatureAuth", "canonical_request", "sign"]
+from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
+
+__all__ = ["BearerAuth", "OAuthRefresher", "SignatureAuth", "canonical_request", "sign"]
 
 _SIGNED_HEADERS = "authorization;x-api-key;x-timestamp"
 
@@ -136,3 +138,49 @@ class BearerAuth(requests.auth.AuthBase):
         request.headers["Authorization"] = f"Bearer {self.access_token}"
         request.headers["X-Timestamp"] = str(int(time.time()))
         return request
+
+
+class OAuthRefresher:
+    """Trades a refresh token for a new OAuth access token at ``POST {base}/oauth2/token``.
+
+    :param token_url: the token endpoint.
+    :param client_id: the OAuth client id.
+    :param refresh_token: the refresh token; replaced by the rotated one the server returns.
+    """
+
+    def __init__(self, token_url: str, client_id: str, refresh_token: str):
+        self.token_url = token_url
+        self.client_id = client_id
+        self._refresh_token = refresh_token
+
+    def __repr__(self) -> str:
+        return f"OAuthRefresher(token_url={self.token_url!r}, client_id={self.client_id!r})"
+
+    def refresh(self, session: requests.Session, timeout: float) -> str:
+        response = session.post(
+            self.token_url,
+            data={"grant_type": "refresh_token", "client_id": self.client_id, "refresh_token": self._refresh_token},
+            timeout=timeout,
+        )
+        trace_id = response.headers.get("x-trace-id")
+        try:
+            payload = response.json()
+        except ValueError:
+            raise LongPortTransportError(
+                f"OAuth token refresh answered HTTP {response.status_code} with a body that is not JSON",
+                trace_id=trace_id,
+            ) from None
+        token = payload.get("access_token") if isinstance(payload, Mapping) else None
+        if response.status_code != 200 or not token:
+            code = payload.get("code") if isinstance(payload, Mapping) else None
+            message = (payload.get("error_description") or payload.get("message") or payload.get("error")) if isinstance(payload, Mapping) else None
+            raise LongPortAPIError(
+                int(code) if isinstance(code, int) else 401003,
+                f"OAuth token refresh failed: {message or 'no access_token in the answer'}; "
+                "authorize again in a browser and store the new refresh_token in the connection",
+                trace_id=trace_id,
+                http_status=response.status_code,
+            )
+        if payload.get("refresh_token"):
+            self._refresh_token = payload["refresh_token"]
+        return str(token)

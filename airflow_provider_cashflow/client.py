@@ -18,6 +18,7 @@ import requests
 import urllib3
 
 from airflow_provider_cashflow import __version__
+from airflow_provider_cashflow.auth import OAuthRefresher
 from airflow_provider_cashflow.errors import (
     LongPortAPIError,
     LongPortConfigError,
@@ -32,7 +33,7 @@ from airflow_provider_cashflow.retry import RetryPolicy, parse_retry_after
 from airflow_provider_cashflow.transport import SignallingAdapter, signal_when_sent
 from airflow_provider_cashflow.windows import Window
 
-__all__ = ["CASHFLOW_PATH", "CallStats", "LongPortClient", "OAuthRefresher"]
+__all__ = ["CASHFLOW_PATH", "CallStats", "LongPortClient"]
 
 CASHFLOW_PATH = "/v1/asset/cashflow"
 _RECORD_KEY = b'"transaction_flow_name"'
@@ -71,52 +72,6 @@ class CallStats:
     backoff_wait: float = 0.0
     token_refreshes: int = 0
     careful_pages: int = 0  # pages the fast decoder passed on to the careful parser
-
-
-class OAuthRefresher:
-    """Trades a refresh token for a new OAuth access token at ``POST {base}/oauth2/token``.
-
-    :param token_url: the token endpoint.
-    :param client_id: the OAuth client id.
-    :param refresh_token: the refresh token; replaced by the rotated one the server returns.
-    """
-
-    def __init__(self, token_url: str, client_id: str, refresh_token: str):
-        self.token_url = token_url
-        self.client_id = client_id
-        self._refresh_token = refresh_token
-
-    def __repr__(self) -> str:
-        return f"OAuthRefresher(token_url={self.token_url!r}, client_id={self.client_id!r})"
-
-    def refresh(self, session: requests.Session, timeout: float) -> str:
-        response = session.post(
-            self.token_url,
-            data={"grant_type": "refresh_token", "client_id": self.client_id, "refresh_token": self._refresh_token},
-            timeout=timeout,
-        )
-        trace_id = response.headers.get("x-trace-id")
-        try:
-            payload = response.json()
-        except ValueError:
-            raise LongPortTransportError(
-                f"OAuth token refresh answered HTTP {response.status_code} with a body that is not JSON",
-                trace_id=trace_id,
-            ) from None
-        token = payload.get("access_token") if isinstance(payload, Mapping) else None
-        if response.status_code != 200 or not token:
-            code = payload.get("code") if isinstance(payload, Mapping) else None
-            message = (payload.get("error_description") or payload.get("message") or payload.get("error")) if isinstance(payload, Mapping) else None
-            raise LongPortAPIError(
-                int(code) if isinstance(code, int) else 401003,
-                f"OAuth token refresh failed: {message or 'no access_token in the answer'}; "
-                "authorize again in a browser and store the new refresh_token in the connection",
-                trace_id=trace_id,
-                http_status=response.status_code,
-            )
-        if payload.get("refresh_token"):
-            self._refresh_token = payload["refresh_token"]
-        return str(token)
 
 
 class LongPortClient:

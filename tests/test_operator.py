@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import sys
-from pathlib import Path
 
 import pytest
 

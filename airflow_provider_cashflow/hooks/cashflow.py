@@ -8,8 +8,8 @@ from typing import Any, Iterator
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_cashflow.auth import BearerAuth, SignatureAuth
-from airflow_provider_cashflow.client import LongPortClient, OAuthRefresher
+from airflow_provider_cashflow.auth import BearerAuth, OAuthRefresher, SignatureAuth
+from airflow_provider_cashflow.client import LongPortClient
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_cashflow.models import BusinessType, CashFlow

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 from airflow_provider_cashflow.auth import canonical_request, sign
 from airflow_provider_cashflow.sandbox.faults import DATA_FAULTS
-from airflow_provider_cashflow.sandbox.state import Credentials, SandboxState, apply_control
+from airflow_provider_cashflow.sandbox.state import SandboxState, apply_control
 
 __all__ = ["SandboxServer"]
 

@@ -295,3 +295,25 @@ def test_a_body_that_is_not_json_reports_the_trace_id(sandbox: Sandbox) -> None:
     hook = CashflowHook(retry_policy=RetryPolicy(max_attempts=1))
     with pytest.raises(LongPortTransportError, match=r"HTTP 502 with a body that is not JSON \(text/html.*trace id [0-9a-f]{32}"):
         list(hook.iter_cash_flows(END - DAY, END))
+
+
+def test_the_transport_says_when_a_request_has_left_before_its_answer_exists(sandbox: Sandbox) -> None:
+    from airflow_provider_cashflow.client import CASHFLOW_PATH
+
+    client = CashflowHook().client
+    params = client.cash_flow_params(int((END - DAY).timestamp()), int(END.timestamp()), size=5)
+    served_when_left: list[int] = []
+    sandbox.state.latency = 0.5  # the server holds the answer back; the request has left long before it exists
+    try:
+        client._send(CASHFLOW_PATH, params, on_sent=lambda: served_when_left.append(sandbox.state.snapshot()["pages_served"]))
+    finally:
+        sandbox.state.latency = 0.0
+    assert served_when_left == [0] and sandbox.state.snapshot()["pages_served"] == 1
+
+
+def test_the_signalling_adapter_covers_http_and_https() -> None:
+    from airflow_provider_cashflow.transport import SignallingAdapter, _HTTPConnection, _HTTPSConnection
+
+    manager = SignallingAdapter().poolmanager  # builds pools only; nothing is connected
+    assert manager.connection_from_url("http://127.0.0.1:9").ConnectionCls is _HTTPConnection
+    assert manager.connection_from_url("https://openapi.longportapp.com").ConnectionCls is _HTTPSConnection

@@ -12,6 +12,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,7 +25,7 @@ from airflow_provider_cashflow.sandbox.process import SandboxProcess  # noqa: E4
 
 END = datetime(2026, 11, 1, tzinfo=timezone.utc)
 PAGE = 10_000
-REPEATS = 5
+REPEATS = 7
 
 
 def _conn(base_url: str, **extra: object) -> str:
@@ -56,8 +57,6 @@ PACING = {"off": {"rate_limit_calls": 100000, "rate_limit_period": 1, "rate_limi
 
 
 def worker_hook(base_url: str, start: int, end: int, size: int, pacing: str) -> dict:
-    import tempfile
-
     os.environ["AIRFLOW_CONN_LONGPORT_DEFAULT"] = _conn(base_url, **PACING[pacing])
     from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 
@@ -116,18 +115,21 @@ def _child(*args: object) -> dict:
 
 # the run ------------------------------------------------------------------------------------------------------
 
+def _client_turn(pages: list[list[float]]) -> float:
+    """Median seconds from the server's answer to one page until the next request arrived, on the server's clock."""
+    return statistics.median(nxt[0] - prev[1] for prev, nxt in zip(pages, pages[1:]))
+
+
 def _window(sandbox: SandboxProcess, days: int) -> tuple[int, int]:
     return int((END - timedelta(days=days)).timestamp()), int(END.timestamp()) - 1
 
 
-def main() -> int:
-    rows: list[str] = []
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-          flush=True)
-    # 1. hook vs SDK, same server, same page size, no rate limit; on bare loopback and with a WAN-like latency
+def bench_speed() -> list[str]:
+    """Hook vs SDK: same server, same page size, no rate limit; on bare loopback and with a WAN-like latency."""
+    rows = []
     rows.append(f"| client | pacing | server answer delay | records | calls | median s (of {REPEATS}) | records/s "
-                "| time / SDK time |")
-    rows.append("|---|---|---|---|---|---|---|---|")
+                "| client's turn between pages | time / SDK time |")
+    rows.append("|---|---|---|---|---|---|---|---|---|")
     clients = {"sdk": ("official SDK `longbridge==5.3.0` paging loop", "none", ()),
                "off": ("`CashflowHook.iter_cash_flows`", "off, like the SDK", ("off",)),
                "default": ("`CashflowHook.iter_cash_flows`", "LongPort's limits (default)", ("default",))}
@@ -138,22 +140,28 @@ def main() -> int:
             start, end = _window(sb, 60)
             for _ in range(REPEATS):  # interleaved, so a drift in the machine's speed touches every client alike
                 for name, (_, _, extra) in clients.items():
-                    runs[name].append(_child("sdk" if name == "sdk" else "hook", sb.base_url, start, end, PAGE, *extra))
+                    run = _child("sdk" if name == "sdk" else "hook", sb.base_url, start, end, PAGE, *extra)
+                    run["turn"] = _client_turn(sb.stats()["recent_pages"][-run["calls"]:])
+                    runs[name].append(run)
         assert len({r["records"] for rs in runs.values() for r in rs}) == 1, runs
         sdk = statistics.median(r["seconds"] for r in runs["sdk"])
         delay = "none (loopback)" if latency == "0" else f"{latency} ms"
         for name, (label, pacing, _) in clients.items():
             seconds = statistics.median(r["seconds"] for r in runs[name])
+            turn = statistics.median(r["turn"] for r in runs[name])
             n, calls = runs[name][0]["records"], runs[name][0]["calls"]
             ratio = "" if name == "sdk" else f"**{seconds / sdk:.2f}**"
-            rows.append(f"| {label} | {pacing} | {delay} | {n:,} | {calls} | {seconds:.2f} | {n / seconds:,.0f} | {ratio} |")
+            rows.append(f"| {label} | {pacing} | {delay} | {n:,} | {calls} | {seconds:.2f} | {n / seconds:,.0f} | "
+                        f"{turn * 1000:.1f} ms | {ratio} |")
         print("\n".join(rows[-len(clients):]), flush=True)
-    # 2. operator memory and calls, 100k and 1M records
-    rows.append("")
+    return rows
+
+
+def bench_memory() -> list[str]:
+    """Operator memory and calls at 100k and 1M records."""
+    rows = []
     rows.append("| operator to file:// | records | API calls (minimum) | seconds | bytes | RSS before | peak RSS | growth |")
     rows.append("|---|---|---|---|---|---|---|---|")
-    import tempfile
-
     for total in (100_000, 1_000_000):
         with SandboxProcess("--records", str(total), "--days", "365", "--end", END.isoformat(), "--no-rate-limit") as sb:
             start, end = _window(sb, 365)
@@ -165,7 +173,11 @@ def main() -> int:
                             f"{r['bytes']:,} | {r['baseline_mib']:.0f} MiB | {r['peak_mib']:.0f} MiB | "
                             f"{r['peak_mib'] - r['baseline_mib']:.0f} MiB |")
                 print(rows[-1], flush=True)
-    # 3. paced: 61 pages through the real rate limit
+    return rows
+
+
+def bench_paced() -> list[str]:
+    """61 pages through the sandbox's real rate limit."""
     with SandboxProcess("--days", "30", "--per-day", "30", "--end", END.isoformat(), "--app-key", DEMO.app_key) as sb:
         start, end = _window(sb, 30)
         records = sb.records(start, end + 1)
@@ -174,11 +186,21 @@ def main() -> int:
             os.environ["BENCH_TMP"] = tmp
             r = _child("paced", sb.base_url, start, end)
         stats = sb.stats()
-    rows.append("")
-    rows.append("| paced extraction (page size 1) | calls | seconds | ideal | rejected by the server |")
-    rows.append("|---|---|---|---|---|")
-    rows.append(f"| 30 calls / 30 s, 0.02 s apart | {r['calls']} | {r['seconds']:.1f} | 60.0 | {stats['rejected_rate_limit']} |")
-    print("\n" + "\n".join(rows), flush=True)
+    return ["| paced extraction (page size 1) | calls | seconds | ideal | rejected by the server |", "|---|---|---|---|---|",
+            f"| 30 calls / 30 s, 0.02 s apart | {r['calls']} | {r['seconds']:.1f} | 60.0 | {stats['rejected_rate_limit']} |"]
+
+
+SECTIONS = {"speed": bench_speed, "memory": bench_memory, "paced": bench_paced}
+
+
+def main(sections: list[str]) -> int:
+    unknown = [name for name in sections if name not in SECTIONS]
+    if unknown:
+        raise SystemExit(f"unknown benchmark sections {unknown}; choose from {', '.join(SECTIONS)} (none: all)")
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+          flush=True)
+    tables = [SECTIONS[name]() for name in sections or SECTIONS]
+    print("\n" + "\n\n".join("\n".join(table) for table in tables), flush=True)
     return 0
 
 
@@ -189,4 +211,4 @@ if __name__ == "__main__":
         typed = [int(a) if a.isdigit() else a for a in args]
         print(json.dumps(fn(*typed)))
         sys.exit(0)
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

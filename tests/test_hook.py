@@ -317,3 +317,12 @@ def test_the_signalling_adapter_covers_http_and_https() -> None:
     manager = SignallingAdapter().poolmanager  # builds pools only; nothing is connected
     assert manager.connection_from_url("http://127.0.0.1:9").ConnectionCls is _HTTPConnection
     assert manager.connection_from_url("https://openapi.longportapp.com").ConnectionCls is _HTTPSConnection
+
+
+def test_the_sandbox_keeps_when_each_page_arrived_and_was_answered(sandbox: Sandbox) -> None:
+    list(CashflowHook().iter_cash_flows(END - 3 * DAY, END, page_size=20))
+    stats = sandbox.state.snapshot()
+    pages = stats["recent_pages"]
+    assert len(pages) == stats["pages_served"] > 2
+    assert all(arrived <= answered for arrived, answered in pages)
+    assert all(prev[1] <= nxt[0] for prev, nxt in zip(pages, pages[1:]))  # one page at a time: the gaps are the client's

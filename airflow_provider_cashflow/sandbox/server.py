@@ -182,6 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
         state.count("records_served", len(rows))
         state.faults.page_served()
         self._envelope(200, 0, "success", {"list": rows})
+        state.page_answered(self.arrived, time.monotonic())
 
     def _inject(self, fault: str, state: SandboxState) -> None:
         if fault == "5xx":

@@ -44,6 +44,9 @@ class _Budget:
             return None
 
 
+_RECENT_PAGES = 1000
+
+
 @dataclass
 class SandboxState:
     """Everything the server knows and counts; tests read and change it in-process or over /__sandbox/."""
@@ -76,6 +79,9 @@ class SandboxState:
             "rejected_params": 0,
             "faults": {},
             "authenticated_calls": 0,
+            # [arrived, answered] of the last pages served, on the server's monotonic clock: the gaps between one
+            # answer and the next arrival are the client's turn, which the benchmarks compare
+            "recent_pages": [],
         }
 
     def count(self, key: str, n: int = 1) -> None:
@@ -90,6 +96,12 @@ class SandboxState:
     def count_fault(self, kind: str) -> None:
         with self._lock:
             self.stats["faults"][kind] = self.stats["faults"].get(kind, 0) + 1
+
+    def page_answered(self, arrived: float, answered: float) -> None:
+        with self._lock:
+            recent = self.stats["recent_pages"]
+            recent.append([round(arrived, 6), round(answered, 6)])
+            del recent[:-_RECENT_PAGES]
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

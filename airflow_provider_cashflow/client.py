@@ -287,9 +287,9 @@ class LongPortClient:
         params = self.cash_flow_params(start_time, end_time, page=page, size=size, business_type=business_type, symbol=symbol)
         return self._page(params)
 
-    def _page(self, params: Mapping[str, str], first: _RawAnswer | LongPortError | None = None) -> Page:
+    def _page(self, params: Mapping[str, str]) -> Page:
         """One page of the cash-flow endpoint, retried, as raw API records."""
-        data, trace_id = self.get(CASHFLOW_PATH, params, first=first)
+        data, trace_id = self.get(CASHFLOW_PATH, params)
         return Page.of(_rows(data, trace_id), trace_id)
 
     def _flows(

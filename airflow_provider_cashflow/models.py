@@ -147,49 +147,14 @@ def _preview(raw: Mapping[str, Any]) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-_UTC = timezone.utc
-_DIRECTIONS = {int(d): d for d in Direction}
-_BUSINESS_TYPES = {int(b): b for b in BusinessType}
-_new_cash_flow = tuple.__new__
-
-
 def parse_cash_flow(raw: Mapping[str, Any]) -> CashFlow:
     """Build a :class:`CashFlow` from one API record.
 
     Tolerates the documented type drift (codes as ``"1"`` or ``1``, balance as text or number, a missing
     ``business_type``, ``symbol`` null or empty) and raises :class:`RecordError` naming the field otherwise.
+    Whole pages take :mod:`~airflow_provider_cashflow.page_decoder`'s fast path; this is the definition it
+    is held to, and what decides every record that path passes on.
     """
-    # Fast path for the shape the live service sends; anything else (drift, gaps, junk) raises inside it and
-    # takes the careful path, which accepts or names the field.
-    try:
-        name, currency, balance, moment = raw["transaction_flow_name"], raw["currency"], raw["balance"], raw["business_time"]
-        direction, business_type = raw["direction"], raw["business_type"]
-        symbol, description = raw.get("symbol"), raw.get("description")
-        if not (
-            type(name) is str and type(currency) is str and type(balance) is str and type(moment) is str
-            and type(direction) is int and type(business_type) is int and moment.isdigit()
-            and (symbol is None or type(symbol) is str) and type(description) is str
-        ):
-            raise TypeError
-        amount = Decimal(balance)
-        if not amount.is_finite():
-            raise TypeError
-        return _new_cash_flow(CashFlow, (
-            name,
-            _DIRECTIONS[direction],
-            _BUSINESS_TYPES[business_type],
-            amount,
-            currency,
-            datetime.fromtimestamp(int(moment), _UTC),
-            symbol or None,
-            description,
-        ))
-    except (KeyError, TypeError, InvalidOperation, ValueError, OverflowError, OSError):
-        pass
-    return _parse_carefully(raw)
-
-
-def _parse_carefully(raw: Mapping[str, Any]) -> CashFlow:
     if not isinstance(raw, Mapping):
         raise RecordError(f"cash flow record must be a JSON object, got {type(raw).__name__}: {raw!r:.200}")
     business_type = raw.get("business_type")

@@ -1,8 +1,9 @@
 """The fast path for a cash-flow answer: the whole body decoded by ``msgspec`` in one pass, into typed fields.
 
 ``json.loads`` plus :func:`~airflow_provider_cashflow.models.parse_cash_flow` spends about 30 ms of Python on a
-10,000-record page; this takes about 10 ms, which is what lets the hook keep pace with the official SDK's Rust
-parser. ``msgspec`` costs nothing to install: Airflow 3's task SDK already depends on it.
+10,000-record page; this decodes it in about 7 ms (records are then built as they are read), which is what
+lets the hook keep pace with the official SDK's Rust parser. ``msgspec`` costs nothing to install: Airflow 3's
+task SDK already depends on it.
 
 It is a fast path only. It accepts a strict subset of what the careful parser accepts and, for that subset,
 builds the very same records (a property test holds it to that). Anything else (an error envelope, a
@@ -22,6 +23,7 @@ import msgspec
 from airflow_provider_cashflow.models import BusinessType, CashFlow, Direction
 
 __all__ = ["DecodedPage", "decode_cash_flow_page"]
+
 
 class _Record(msgspec.Struct, kw_only=True, gc=False):
     # In the API's order: msgspec matches each key fastest when it is the field after the last one.

@@ -169,8 +169,8 @@ def test_token_expiring_mid_backfill_fails_clearly_then_clearing_completes(stack
     sandbox.control(access_token=ROTATED_TOKEN)  # the user renews the token ...
     home.run("connections", "delete", "longport_default")
     home.run("connections", "add", "longport_default", "--conn-json", _conn(sandbox.base_url, ROTATED_TOKEN))
-    home.run("tasks", "clear", DAG_ID, "--only-failed", "--yes",
-             "--start-date", FIRST.date().isoformat(), "--end-date", LAST.date().isoformat())  # ... and clears
+    home.run_beside_scheduler("tasks", "clear", DAG_ID, "--only-failed", "--yes",
+                              "--start-date", FIRST.date().isoformat(), "--end-date", LAST.date().isoformat())  # ... and clears
     import time
 
     time.sleep(3)

@@ -116,7 +116,7 @@ class AirflowServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"airflow standalone exited: {Path(self.log.name).read_text()[-3000:]}")
+                raise RuntimeError(f"airflow standalone exited: {self.log_tail()}")
             try:
                 health = self._request("/api/v2/monitor/health")
                 if all(health.get(part, {}).get("status") == "healthy" for part in ("scheduler", "dag_processor")):

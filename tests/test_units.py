@@ -14,6 +14,7 @@ from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigErr
 from airflow_provider_cashflow.pagination import iter_pages, iter_pages_pipelined, validate_page_size
 from airflow_provider_cashflow.ratelimit import RateLimiter, shared_limiter
 from airflow_provider_cashflow.retry import RetryPolicy, parse_retry_after
+from airflow_provider_cashflow.sandbox.faults import FaultPlan
 from airflow_provider_cashflow.windows import Window
 
 UTC = timezone.utc
@@ -303,3 +304,11 @@ def test_split_by_day_puts_every_record_on_its_day_in_order(start, length, offse
     assert [r for _, records in parts for r in records] == flows  # nothing lost, doubled or reordered
     for part, records in parts:
         assert all(part.contains(r.business_time) for r in records)
+
+
+def test_an_unknown_fault_kind_is_refused_with_every_kind_the_sandbox_knows() -> None:
+    for attempt in (lambda: FaultPlan(kinds=("nope",)), lambda: FaultPlan().schedule("nope")):
+        with pytest.raises(ValueError, match="nope") as error:
+            attempt()
+        assert "stall" in str(error.value) and "type_drift" in str(error.value)
+    FaultPlan(kinds=("type_drift",)).schedule("missing_field", "5xx")  # data faults are known kinds too

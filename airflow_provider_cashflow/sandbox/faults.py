@@ -13,6 +13,7 @@ FAULT_KINDS = ("5xx", "429", "reset", "truncated", "html", "stall")
 # Not transient, so never drawn at random: a page whose first record lacks its currency, and a page with the
 # documented type drift (codes as text, balance as a JSON number, time as an integer).
 DATA_FAULTS = ("missing_field", "type_drift")
+_KNOWN = FAULT_KINDS + DATA_FAULTS
 
 
 @dataclass
@@ -39,9 +40,9 @@ class FaultPlan:
     scheduled: deque[str] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
-        unknown = [kind for kind in (*self.kinds, self.fail_kind) if kind not in FAULT_KINDS + DATA_FAULTS]
+        unknown = [kind for kind in (*self.kinds, self.fail_kind) if kind not in _KNOWN]
         if unknown:
-            raise ValueError(f"unknown fault kinds {unknown}; known: {', '.join(FAULT_KINDS)}")
+            raise ValueError(f"unknown fault kinds {unknown}; known: {', '.join(_KNOWN)}")
         if not 0 <= self.rate <= 1:
             raise ValueError("fault rate must be between 0 and 1")
         self._rng = random.Random(self.seed)
@@ -53,8 +54,8 @@ class FaultPlan:
     def schedule(self, *kinds: str) -> None:
         """Inject exactly these faults into the next calls, in order."""
         for kind in kinds:
-            if kind not in FAULT_KINDS + DATA_FAULTS:
-                raise ValueError(f"unknown fault kind {kind!r}")
+            if kind not in _KNOWN:
+                raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(_KNOWN)}")
         with self._lock:
             self.scheduled.extend(kinds)
 

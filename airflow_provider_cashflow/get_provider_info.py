@@ -1,9 +1,8 @@
-"""Provider metadata for Airflow's discovery; must import nothing but the standard library."""
+"""Provider metadata for Airflow's discovery; must import nothing but the standard library (and ``defaults``)."""
 
 from __future__ import annotations
 
-GLOBAL_BASE_URL = "https://openapi.longportapp.com"
-REGION_BASE_URLS = {"global": GLOBAL_BASE_URL, "cn": "https://openapi.longport.cn"}
+from airflow_provider_cashflow.defaults import GLOBAL_BASE_URL
 
 # The connection's custom fields, declared once: Airflow >= 3.2 reads them from here, and the hook's legacy
 # form methods (Airflow < 3.2) are derived from the same table.

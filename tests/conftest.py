@@ -48,6 +48,17 @@ def truth(dataset: Dataset, start: datetime, end: datetime) -> list[dict]:
     return list(dataset.window(int(start.timestamp()), int(end.timestamp())))
 
 
+_TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test carries the marker of its tier, the folder it lives in (``make test-fast`` runs ``-m unit``)."""
+    for item in items:
+        tier = next((part for part in item.path.parts if part in _TIERS), None)
+        if tier is not None:
+            item.add_marker(getattr(pytest.mark, tier))
+
+
 @pytest.fixture(autouse=True)
 def _airflow_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     # Tests that need no metadata DB still import Airflow; keep it away from ~/airflow.

@@ -14,7 +14,7 @@ from typing import Any
 from airflow.sdk import DAG
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
-from airflow_provider_cashflow.models import FIELD_NAMES, parse_cash_flow
+from airflow_provider_cashflow.domain.models import FIELD_NAMES, parse_cash_flow
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 
 _counter = iter(range(1_000_000))

@@ -8,16 +8,16 @@ from typing import Any, Iterator
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_cashflow.auth import BearerAuth, OAuthRefresher, SignatureAuth
-from airflow_provider_cashflow.client import LongPortClient
+from airflow_provider_cashflow.client.auth import BearerAuth, OAuthRefresher, SignatureAuth
+from airflow_provider_cashflow.client.client import LongPortClient
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
-from airflow_provider_cashflow.models import BusinessType, CashFlow
-from airflow_provider_cashflow.pagination import validate_page_size
-from airflow_provider_cashflow.ratelimit import shared_limiter
-from airflow_provider_cashflow.retry import RetryPolicy
-from airflow_provider_cashflow.settings import LongPortSettings
-from airflow_provider_cashflow.windows import Window
+from airflow_provider_cashflow.domain.models import BusinessType, CashFlow
+from airflow_provider_cashflow.client.pagination import validate_page_size
+from airflow_provider_cashflow.client.ratelimit import shared_limiter
+from airflow_provider_cashflow.client.retry import RetryPolicy
+from airflow_provider_cashflow.client.settings import LongPortSettings
+from airflow_provider_cashflow.domain.windows import Window
 
 __all__ = ["CashflowHook", "validate_business_type", "validate_symbol"]
 

@@ -10,13 +10,13 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError
-from airflow_provider_cashflow.formats import resolve_compression
-from airflow_provider_cashflow.models import RecordError
+from airflow_provider_cashflow.output.formats import resolve_compression
+from airflow_provider_cashflow.domain.models import RecordError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook, validate_business_type, validate_symbol
-from airflow_provider_cashflow.output import OutputSpec, write_window
-from airflow_provider_cashflow.pagination import validate_page_size
-from airflow_provider_cashflow.partitions import PARTITIONINGS, OutOfOrderError
-from airflow_provider_cashflow.windows import Window
+from airflow_provider_cashflow.output.writer import OutputSpec, write_window
+from airflow_provider_cashflow.client.pagination import validate_page_size
+from airflow_provider_cashflow.output.partitions import PARTITIONINGS, OutOfOrderError
+from airflow_provider_cashflow.domain.windows import Window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -18,13 +18,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-from airflow_provider_cashflow.auth import canonical_request, sign
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH
+from airflow_provider_cashflow.client.auth import canonical_request, sign
 from airflow_provider_cashflow.sandbox.faults import DATA_FAULTS
 from airflow_provider_cashflow.sandbox.state import SandboxState, apply_control
 
 __all__ = ["SandboxServer"]
 
-CASHFLOW_PATH = "/v1/asset/cashflow"
 TIMESTAMP_SKEW = 300  # seconds a request's X-Timestamp may differ from the server clock
 
 

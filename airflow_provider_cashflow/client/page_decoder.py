@@ -1,6 +1,6 @@
 """The fast path for a cash-flow answer: the whole body decoded by ``msgspec`` in one pass, into typed fields.
 
-``json.loads`` plus :func:`~airflow_provider_cashflow.models.parse_cash_flow` spends about 30 ms of Python on a
+``json.loads`` plus :func:`~airflow_provider_cashflow.domain.models.parse_cash_flow` spends about 30 ms of Python on a
 10,000-record page; this decodes it in about 7 ms (records are then built as they are read), which is what
 lets the hook keep pace with the official SDK's Rust parser. ``msgspec`` costs nothing to install: Airflow 3's
 task SDK already depends on it.
@@ -20,7 +20,7 @@ from typing import Iterator, List, Optional, Sequence, Union, overload
 
 import msgspec
 
-from airflow_provider_cashflow.models import BusinessType, CashFlow, Direction
+from airflow_provider_cashflow.domain.models import BusinessType, CashFlow, Direction
 
 __all__ = ["DecodedPage", "decode_cash_flow_page"]
 

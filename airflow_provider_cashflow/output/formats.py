@@ -9,7 +9,7 @@ import json
 from typing import Any, BinaryIO, Protocol
 
 from airflow_provider_cashflow.errors import LongPortConfigError
-from airflow_provider_cashflow.models import FIELD_NAMES, CashFlow
+from airflow_provider_cashflow.domain.models import FIELD_NAMES, CashFlow
 
 __all__ = ["FORMATS", "RecordWriter", "open_writer", "resolve_compression"]
 

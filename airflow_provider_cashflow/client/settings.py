@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from airflow_provider_cashflow.errors import LongPortConfigError
-from airflow_provider_cashflow.get_provider_info import GLOBAL_BASE_URL, REGION_BASE_URLS
+from airflow_provider_cashflow.defaults import GLOBAL_BASE_URL, REGION_BASE_URLS
 
 __all__ = ["LongPortSettings"]
 

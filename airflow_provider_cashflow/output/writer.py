@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Iterable
 
 from airflow_provider_cashflow.errors import LongPortConfigError
-from airflow_provider_cashflow.formats import open_writer
-from airflow_provider_cashflow.models import CashFlow
-from airflow_provider_cashflow.partitions import split
-from airflow_provider_cashflow.storage import atomic_write, open_target, prepare_target
-from airflow_provider_cashflow.windows import Window
+from airflow_provider_cashflow.output.formats import open_writer
+from airflow_provider_cashflow.domain.models import CashFlow
+from airflow_provider_cashflow.output.partitions import split
+from airflow_provider_cashflow.output.storage import atomic_write, open_target, prepare_target
+from airflow_provider_cashflow.domain.windows import Window
 
 __all__ = ["OutputSpec", "write_window"]
 
@@ -91,7 +91,7 @@ class OutputSpec:
     def check(self, window: Window) -> None:
         """Everything that can fail before the first API call: scheme, filesystem, folder, pyarrow."""
         if self.file_format == "parquet":
-            from airflow_provider_cashflow.formats import require_pyarrow
+            from airflow_provider_cashflow.output.formats import require_pyarrow
 
             require_pyarrow()
         parts = list(window.days()) if self.partition_by == "day" else [window]

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
-from airflow_provider_cashflow.models import parse_cash_flow
+from airflow_provider_cashflow.domain.models import parse_cash_flow
 from airflow_provider_cashflow.sandbox import Sandbox
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 

@@ -18,24 +18,24 @@ import requests
 import urllib3
 
 from airflow_provider_cashflow import __version__
-from airflow_provider_cashflow.auth import OAuthRefresher
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH
+from airflow_provider_cashflow.client.auth import OAuthRefresher
 from airflow_provider_cashflow.errors import (
     LongPortAPIError,
     LongPortConfigError,
     LongPortError,
     LongPortTransportError,
 )
-from airflow_provider_cashflow.models import BusinessType, CashFlow, RecordError, parse_cash_flow
-from airflow_provider_cashflow.page_decoder import decode_cash_flow_page
-from airflow_provider_cashflow.pagination import iter_pages, iter_pages_pipelined, validate_page_size
-from airflow_provider_cashflow.ratelimit import RateLimiter
-from airflow_provider_cashflow.retry import RetryPolicy, parse_retry_after
-from airflow_provider_cashflow.transport import SignallingAdapter, signal_when_sent
-from airflow_provider_cashflow.windows import Window
+from airflow_provider_cashflow.domain.models import BusinessType, CashFlow, RecordError, parse_cash_flow
+from airflow_provider_cashflow.client.page_decoder import decode_cash_flow_page
+from airflow_provider_cashflow.client.pagination import iter_pages, iter_pages_pipelined, validate_page_size
+from airflow_provider_cashflow.client.ratelimit import RateLimiter
+from airflow_provider_cashflow.client.retry import RetryPolicy, parse_retry_after
+from airflow_provider_cashflow.client.transport import SignallingAdapter, signal_when_sent
+from airflow_provider_cashflow.domain.windows import Window
 
 __all__ = ["CASHFLOW_PATH", "CallStats", "LongPortClient"]
 
-CASHFLOW_PATH = "/v1/asset/cashflow"
 _RECORD_KEY = b'"transaction_flow_name"'
 _LONGER_THAN_A_PAGE_DECODES = 0.1  # seconds; a 10,000-record page decodes in ~15 ms
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class LongPortClient:
     """Calls the cash-flow endpoint with retries and pacing, and pages through a window.
 
     :param base_url: scheme and host, e.g. ``https://openapi.longportapp.com``.
-    :param auth: a :class:`~airflow_provider_cashflow.auth.SignatureAuth` or ``BearerAuth``.
+    :param auth: a :class:`~airflow_provider_cashflow.client.auth.SignatureAuth` or ``BearerAuth``.
     :param limiter: the rate limiter shared by every client of the same account.
     :param retry_policy: bounds of retries for one call.
     :param timeout: connect and read timeout in seconds for one attempt.

@@ -152,7 +152,7 @@ def parse_cash_flow(raw: Mapping[str, Any]) -> CashFlow:
 
     Tolerates the documented type drift (codes as ``"1"`` or ``1``, balance as text or number, a missing
     ``business_type``, ``symbol`` null or empty) and raises :class:`RecordError` naming the field otherwise.
-    Whole pages take :mod:`~airflow_provider_cashflow.page_decoder`'s fast path; this is the definition it
+    Whole pages take :mod:`~airflow_provider_cashflow.client.page_decoder`'s fast path; this is the definition it
     is held to, and what decides every record that path passes on.
     """
     if not isinstance(raw, Mapping):

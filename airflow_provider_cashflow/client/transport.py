@@ -2,7 +2,7 @@
 
 ``requests`` sends and waits in one call. The pipelined pager needs the moment in between: it holds a decoded
 page back until the next page's request is on the wire, so that the decoding thread does not take the GIL from
-the sending one (see :func:`~airflow_provider_cashflow.pagination.iter_pages_pipelined`).
+the sending one (see :func:`~airflow_provider_cashflow.client.pagination.iter_pages_pipelined`).
 """
 
 from __future__ import annotations

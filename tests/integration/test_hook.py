@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from airflow_provider_cashflow.auth import _TimestampClock
+from airflow_provider_cashflow.client.auth import _TimestampClock
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError, LongPortTransportError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
-from airflow_provider_cashflow.models import parse_cash_flow
-from airflow_provider_cashflow.retry import RetryPolicy
+from airflow_provider_cashflow.domain.models import parse_cash_flow
+from airflow_provider_cashflow.client.retry import RetryPolicy
 from airflow_provider_cashflow.sandbox import FAULT_KINDS, Sandbox
 
 from conftest import DAY, END, UNLIMITED, set_connection, truth
@@ -269,7 +269,7 @@ def test_test_connection_names_a_bad_connection_field(sandbox: Sandbox, monkeypa
 
 
 def test_a_record_missing_a_field_names_the_field_and_the_trace_id(sandbox: Sandbox) -> None:
-    from airflow_provider_cashflow.models import RecordError
+    from airflow_provider_cashflow.domain.models import RecordError
 
     sandbox.state.faults.schedule("type_drift", "missing_field")
     hook = CashflowHook()
@@ -298,7 +298,7 @@ def test_a_body_that_is_not_json_reports_the_trace_id(sandbox: Sandbox) -> None:
 
 
 def test_the_transport_says_when_a_request_has_left_before_its_answer_exists(sandbox: Sandbox) -> None:
-    from airflow_provider_cashflow.client import CASHFLOW_PATH
+    from airflow_provider_cashflow.client.client import CASHFLOW_PATH
 
     client = CashflowHook().client
     params = client.cash_flow_params(int((END - DAY).timestamp()), int(END.timestamp()), size=5)
@@ -312,7 +312,7 @@ def test_the_transport_says_when_a_request_has_left_before_its_answer_exists(san
 
 
 def test_the_signalling_adapter_covers_http_and_https() -> None:
-    from airflow_provider_cashflow.transport import SignallingAdapter, _HTTPConnection, _HTTPSConnection
+    from airflow_provider_cashflow.client.transport import SignallingAdapter, _HTTPConnection, _HTTPSConnection
 
     manager = SignallingAdapter().poolmanager  # builds pools only; nothing is connected
     assert manager.connection_from_url("http://127.0.0.1:9").ConnectionCls is _HTTPConnection

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from airflow_provider_cashflow.models import CashFlow
-from airflow_provider_cashflow.windows import Window
+from airflow_provider_cashflow.domain.models import CashFlow
+from airflow_provider_cashflow.domain.windows import Window
 
 __all__ = ["PARTITIONINGS", "OutOfOrderError", "split"]
 

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from airflow_provider_cashflow.models import parse_cash_flow
+from airflow_provider_cashflow.domain.models import parse_cash_flow
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 
 from airflow_support import EXAMPLE_DAGS, AirflowHome, longport_connection

@@ -9,13 +9,13 @@ from typing import Callable
 import pytest
 from hypothesis import given, strategies as st
 
-from airflow_provider_cashflow.auth import _TimestampClock
+from airflow_provider_cashflow.client.auth import _TimestampClock
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError, LongPortTransportError
-from airflow_provider_cashflow.pagination import iter_pages, iter_pages_pipelined, validate_page_size
-from airflow_provider_cashflow.ratelimit import RateLimiter, shared_limiter
-from airflow_provider_cashflow.retry import RetryPolicy, parse_retry_after
+from airflow_provider_cashflow.client.pagination import iter_pages, iter_pages_pipelined, validate_page_size
+from airflow_provider_cashflow.client.ratelimit import RateLimiter, shared_limiter
+from airflow_provider_cashflow.client.retry import RetryPolicy, parse_retry_after
 from airflow_provider_cashflow.sandbox.faults import FaultPlan
-from airflow_provider_cashflow.windows import Window
+from airflow_provider_cashflow.domain.windows import Window
 
 UTC = timezone.utc
 
@@ -251,7 +251,7 @@ def test_processes_of_one_machine_share_the_budget(tmp_path) -> None:
 
     script = (
         "import sys, time\n"
-        "from airflow_provider_cashflow.ratelimit import RateLimiter\n"
+        "from airflow_provider_cashflow.client.ratelimit import RateLimiter\n"
         f"limiter = RateLimiter(5, 1.0, 0.02, margin=0.01, shared_file={str(tmp_path / 'calls')!r})\n"
         "for _ in range(6):\n"
         "    limiter.acquire(); print(time.time(), flush=True)\n"
@@ -291,8 +291,8 @@ def test_the_shared_window_forgets_calls_older_than_the_period(tmp_path) -> None
     offsets=st.lists(st.floats(min_value=0, max_value=1, exclude_max=True), max_size=60),
 )
 def test_split_by_day_puts_every_record_on_its_day_in_order(start, length, offsets) -> None:
-    from airflow_provider_cashflow.models import CashFlow, Direction
-    from airflow_provider_cashflow.partitions import split
+    from airflow_provider_cashflow.domain.models import CashFlow, Direction
+    from airflow_provider_cashflow.output.partitions import split
     from decimal import Decimal
 
     window = Window.of(start, start + length)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-from airflow_provider_cashflow.models import RecordError, parse_cash_flow
-from airflow_provider_cashflow.page_decoder import decode_cash_flow_page
+from airflow_provider_cashflow.domain.models import RecordError, parse_cash_flow
+from airflow_provider_cashflow.client.page_decoder import decode_cash_flow_page
 
 # JSON texts per field: what the live service sends, the documented drift, and junk; as raw JSON so that number
 # literals such as 1.0, 1e400 or -0.0 reach both decoders exactly as written.

@@ -1,0 +1,1 @@
+"""The domain: the typed cash-flow record and half-open time windows."""

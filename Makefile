@@ -4,8 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Real servers and tools the tests start (each feature adds its own): installed by `make test` when missing.
+DEBIAN_PACKAGES :=
 
-.PHONY: demo test test-fast bench venv clean
+.PHONY: demo test test-fast bench venv clean debian-packages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +19,10 @@ $(STAMP): $(PY) pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)
+debian-packages:
+	@[ -z "$(strip $(DEBIAN_PACKAGES))" ] || bash scripts/ensure-debian-packages.sh $(DEBIAN_PACKAGES)
+
+test: $(STAMP) debian-packages
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

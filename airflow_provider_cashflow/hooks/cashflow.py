@@ -6,10 +6,9 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any, Iterator
 
-from airflow.sdk import BaseHook
-
 from airflow_provider_cashflow.client.auth import BearerAuth, OAuthRefresher, SignatureAuth
 from airflow_provider_cashflow.client.client import LongPortClient
+from airflow_provider_cashflow.compat import BaseHook
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_cashflow.domain.models import BusinessType, CashFlow

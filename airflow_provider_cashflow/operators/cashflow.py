@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Sequence
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_cashflow.compat import AirflowFailException
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError
 from airflow_provider_cashflow.output.formats import resolve_compression
 from airflow_provider_cashflow.domain.models import RecordError

@@ -196,19 +196,24 @@ class CashflowHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
+        """WTForms fields for Airflow 3.0 and 3.1, whose UI builds the form from them (wtforms is all they need:
+        those Airflows' UI swaps in stand-ins for these classes and reads label, description, default, choices)."""
         from wtforms import IntegerField, PasswordField, StringField
+        from wtforms.validators import Optional, any_of
 
         widgets: dict[str, Any] = {}
         for name, spec in CONN_FIELDS.items():
-            kinds = spec["schema"]["type"]
-            if spec["schema"].get("format") == "password":
-                widgets[name] = PasswordField(lazy_gettext(spec["label"]), widget=BS3PasswordFieldWidget())
-            elif "integer" in kinds:
-                widgets[name] = IntegerField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
-            else:
-                widgets[name] = StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
+            schema = spec["schema"]
+            validators = [Optional()]
+            if "enum" in schema:
+                validators.append(any_of([value for value in schema["enum"] if value is not None]))
+            if schema.get("format") == "password":
+                field: Any = PasswordField
+            elif "integer" in schema["type"]:
+                field = IntegerField
+            else:  # wtforms' number fields are not among the classes Airflow accepts: numbers travel as text
+                field = StringField
+            widgets[name] = field(
+                spec["label"], validators=validators, description=spec["description"], default=schema.get("default")
+            )
         return widgets
-
-

@@ -59,17 +59,3 @@ AIRFLOW_VERSION = airflow_version()
 #: Task retry policies (AIP-105) exist: ``retry_policy=`` on an operator is honoured.
 HAS_RETRY_POLICIES = AIRFLOW_VERSION >= (3, 3)
 
-
-def retry_policy_classes() -> Any:
-    """``airflow.sdk``'s retry-policy module (``ExceptionRetryPolicy``, ``RetryRule``, ``RetryAction``,
-    ``RetryDecision``); raises ``ImportError`` saying which Airflow is needed on Airflow < 3.3."""
-    try:
-        from airflow.sdk.definitions import retry_policy
-    except ImportError:
-        from airflow import __version__
-
-        raise ImportError(
-            f"task retry policies need Airflow >= 3.3 (AIP-105); this is Airflow {__version__}. "
-            "Leave retry_policy unset there: the operator already fails at once on errors a retry cannot cure"
-        ) from None
-    return retry_policy

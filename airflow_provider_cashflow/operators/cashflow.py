@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_cashflow.compat import AirflowFailException
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError
+from airflow_provider_cashflow.operators.retry_policy import default_retry_policy
 from airflow_provider_cashflow.output.formats import resolve_compression
 from airflow_provider_cashflow.domain.models import RecordError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook, validate_business_type, validate_symbol
@@ -78,6 +79,9 @@ class CashflowOperator(BaseOperator):
     :param max_xcom_bytes: fail instead of pushing a larger XCom (``None``: no limit, e.g. with the object
         storage XCom backend).
     :param parquet_row_group_size: records per Parquet row group.
+
+    On Airflow >= 3.3 its ``retry_policy`` defaults to
+    :func:`~airflow_provider_cashflow.operators.retry_policy.longport_retry_policy` (pass your own to replace it).
     """
 
     template_fields: Sequence[str] = (
@@ -114,6 +118,7 @@ class CashflowOperator(BaseOperator):
         parquet_row_group_size: int = 50_000,
         **kwargs: Any,
     ) -> None:
+        default_retry_policy(kwargs)
         if output_path and "outlets" not in kwargs:
             asset = _default_asset(output_path)
             if asset is not None:

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Real servers and tools the tests start (each feature adds its own): installed by `make test` when missing.
 DEBIAN_PACKAGES :=
 
-.PHONY: demo test test-fast bench venv clean debian-packages
+.PHONY: demo test test-fast bench venv clean debian-packages compat
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,5 +34,9 @@ demo: $(STAMP)
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) benchmarks/run.py $(SECTIONS)
 
+# One venv per Airflow 3 minor x Python (in .compat/), the real-Airflow slice of the suite in each; CELLS="3.0-3.11 ..."
+compat: $(STAMP)
+	$(PY) scripts/compat.py $(CELLS)
+
 clean:
-	rm -rf $(VENV) .demo .pytest_cache
+	rm -rf $(VENV) .demo .pytest_cache .compat

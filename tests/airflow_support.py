@@ -37,10 +37,12 @@ class AirflowHome:
             **env,
         }
 
-    def run(self, *args: str, check: bool = True, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([AIRFLOW, *args], capture_output=True, text=True, timeout=timeout, env={**self.env, **env})
+    def run(self, *args: str, check: bool = True, timeout: float = 600, program: str = AIRFLOW,
+            **env: str) -> subprocess.CompletedProcess[str]:
+        """``airflow ARGS`` (or ``program ARGS``) in this home."""
+        result = subprocess.run([program, *args], capture_output=True, text=True, timeout=timeout, env={**self.env, **env})
         if check and result.returncode != 0:
-            raise AssertionError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+            raise AssertionError(f"{Path(program).name} {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
         return result
 
     def run_beside_scheduler(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

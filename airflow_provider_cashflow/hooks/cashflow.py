@@ -11,6 +11,7 @@ from airflow_provider_cashflow.client.client import LongPortClient
 from airflow_provider_cashflow.compat import BaseHook
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_cashflow.hooks.redaction import restore_secrets
 from airflow_provider_cashflow.domain.models import BusinessType, CashFlow
 from airflow_provider_cashflow.client.pagination import validate_page_size
 from airflow_provider_cashflow.client.ratelimit import shared_limiter
@@ -80,7 +81,11 @@ class CashflowHook(BaseHook):
 
     @cached_property
     def settings(self) -> LongPortSettings:
-        settings = LongPortSettings.from_connection(self.get_connection(self.longport_conn_id))
+        return self._settings_from(self.get_connection(self.longport_conn_id))
+
+    @staticmethod
+    def _settings_from(conn: Any) -> LongPortSettings:
+        settings = LongPortSettings.from_connection(conn)
         for secret in (settings.app_secret, settings.access_token, settings.refresh_token):
             _mask(secret)
         return settings
@@ -163,8 +168,16 @@ class CashflowHook(BaseHook):
         )
 
     def test_connection(self) -> tuple[bool, str]:
-        """One cheap signed call (the last minute, one record); the API's own error text on failure."""
+        """One cheap signed call (the last minute, one record); the API's own error text on failure.
+
+        The UI's Test button sends saved secrets as ``***``: the saved connection's own secrets are used instead
+        where they can be read, and otherwise nothing is sent and the message says how to test it.
+        """
         try:
+            conn, problem = restore_secrets(self.get_connection(self.longport_conn_id), self.get_connection)
+            if problem:
+                return False, problem
+            self.__dict__["settings"] = self._settings_from(conn)
             client = self.client
         except Exception as error:  # a bad connection: the UI shows what to fix
             return False, str(error)

@@ -108,6 +108,7 @@ class AirflowServer:
         self.port = free_port()
         self.url = f"http://localhost:{self.port}"
         home.env.update({
+            "AIRFLOW__API__HOST": "127.0.0.1",  # loopback only
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",

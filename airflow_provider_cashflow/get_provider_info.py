@@ -47,6 +47,14 @@ CONN_FIELDS: dict[str, dict] = {
         "description": "Least gap between two calls of this account (LongPort: 0.02 s); 0 turns the gap off.",
         "schema": {"type": ["number", "null"], "default": 0.02},
     },
+    "ca_bundle": {
+        "label": "CA bundle (path)",
+        "description": (
+            "PEM file of extra CAs to trust, e.g. a corporate TLS proxy's, on every worker. Empty: the default "
+            "store (REQUESTS_CA_BUNDLE when set). Certificate verification cannot be turned off."
+        ),
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 UI_FIELD_BEHAVIOUR: dict = {
@@ -63,6 +71,7 @@ UI_FIELD_BEHAVIOUR: dict = {
         "rate_limit_calls": "30",
         "rate_limit_period": "30",
         "rate_limit_min_interval": "0.02",
+        "ca_bundle": "/etc/ssl/certs/corporate-proxy-ca.pem",
     },
 }
 

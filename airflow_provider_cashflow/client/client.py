@@ -20,6 +20,7 @@ import urllib3
 from airflow_provider_cashflow import __version__
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH
 from airflow_provider_cashflow.client.auth import OAuthRefresher
+from airflow_provider_cashflow.client.base_url import require_secure_base_url, validate_ca_bundle
 from airflow_provider_cashflow.errors import (
     LongPortAPIError,
     LongPortConfigError,
@@ -84,6 +85,9 @@ class LongPortClient:
     :param timeout: connect and read timeout in seconds for one attempt.
     :param refresher: OAuth refresher used once when the token has expired (bearer mode only).
     :param on_new_secret: called with every secret the client derives (a refreshed token), to mask it.
+    :param ca_bundle: PEM file (or ``c_rehash`` folder) of the CAs to trust instead of the default store, e.g. a
+        corporate proxy's; ``None`` keeps the default (certifi, or ``REQUESTS_CA_BUNDLE`` when set).
+        Certificate verification is always on.
     """
 
     def __init__(
@@ -97,12 +101,14 @@ class LongPortClient:
         refresher: OAuthRefresher | None = None,
         on_new_secret: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        ca_bundle: str | None = None,
     ):
         if not base_url.startswith(("http://", "https://")):
             raise LongPortConfigError(
                 f"base URL {base_url!r} has no http:// or https:// scheme; set the connection's host to e.g. "
                 "https://openapi.longportapp.com"
             )
+        require_secure_base_url(base_url)
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.limiter = limiter or RateLimiter()
@@ -118,6 +124,7 @@ class LongPortClient:
         self.session.mount("https://", SignallingAdapter())
         self.session.headers["Content-Type"] = "application/json; charset=utf-8"
         self.session.headers["User-Agent"] = f"airflow-provider-cashflow/{__version__}"
+        self.session.verify = validate_ca_bundle(ca_bundle) or True
 
     def close(self) -> None:
         self.session.close()
@@ -147,7 +154,8 @@ class LongPortClient:
         try:
             with signal_when_sent(on_sent):
                 response = self.session.get(
-                    self.base_url + path, params=params, auth=self.auth, timeout=self.timeout, stream=True
+                    self.base_url + path, params=params, auth=self.auth, timeout=self.timeout, stream=True,
+                    verify=self.session.verify,  # else REQUESTS_CA_BUNDLE would override the connection's ca_bundle
                 )
             # One read of the whole body instead of requests' 10 KB chunks: each chunk is a socket read that must
             # win the GIL back from the thread parsing the previous page, and a page is ~2 MB.

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Sequence
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError
-from airflow_provider_cashflow.output.formats import resolve_compression
+from airflow_provider_cashflow.output.formats import resolve_compression, validate_row_group_size
 from airflow_provider_cashflow.domain.models import RecordError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook, validate_business_type, validate_symbol
 from airflow_provider_cashflow.output.writer import OutputSpec, write_window
@@ -150,10 +150,12 @@ class CashflowOperator(BaseOperator):
         window = resolve_window(context, self.window_start, self.window_end)
         query = self._query()
         output = self._output_spec()
+        _check_max_xcom_bytes(self.max_xcom_bytes)
         hook = CashflowHook(self.longport_conn_id)
         self._base_url = hook.settings.base_url  # reads and checks the connection before any call
         if output is not None:
             output.check(window)
+        complete = self._complete(window)
         records = hook.iter_cash_flows(window.start, window.end, **query)
         try:
             if output is None:
@@ -162,6 +164,7 @@ class CashflowOperator(BaseOperator):
         finally:
             hook.close()
         manifest["api_calls"] = hook.client.stats.calls
+        manifest["complete"] = complete
         self._written = [f["path"] for f in manifest["files"]]
         self._emit_asset_events(context, manifest)
         return manifest
@@ -173,7 +176,20 @@ class CashflowOperator(BaseOperator):
             "page_size": validate_page_size(int(self.page_size) if str(self.page_size or "").isdigit() else self.page_size),
         }
 
+    def _complete(self, window: Window) -> bool:
+        """Whether the window had ended when the run began; if not, later records of it are not in this output."""
+        now = datetime.now(timezone.utc)
+        if window.end <= now:
+            return True
+        self.log.warning(
+            "the window %s ends in the future (now is %s): records after now are not written, and the manifest says "
+            "\"complete\": false; run this interval again once it has ended to get all of it",
+            window, now.isoformat(),
+        )
+        return False
+
     def _output_spec(self) -> OutputSpec | None:
+        validate_row_group_size(self.parquet_row_group_size)
         compression = resolve_compression(self.file_format, self.compression)
         if self.partition_by not in PARTITIONINGS:
             raise LongPortConfigError(f"partition_by must be one of {', '.join(PARTITIONINGS)}, got {self.partition_by!r}")
@@ -239,6 +255,13 @@ class CashflowOperator(BaseOperator):
             outputs.append(Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path))
         return OperatorLineage(
             inputs=[Dataset(namespace=f"longport://{host}", name="/v1/asset/cashflow")], outputs=outputs
+        )
+
+
+def _check_max_xcom_bytes(value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise LongPortConfigError(
+            f"max_xcom_bytes must be a whole number of bytes of 1 or more, or None for no limit, got {value!r}"
         )
 
 

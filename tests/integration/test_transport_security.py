@@ -113,7 +113,9 @@ def test_plain_http_to_a_remote_host_sends_nothing(proxy: CaptureProxy, monkeypa
     assert proxy.seen == []
 
 
-@pytest.mark.parametrize("name", ["127.0.0.1", "127.3.2.1", "localhost", "LOCALHOST", "[::1]", "::1", "::ffff:127.0.0.1"])
+@pytest.mark.parametrize(
+    "name", ["127.0.0.1", "127.3.2.1", "localhost", "LOCALHOST", "[::1]", "::1", "::ffff:127.0.0.1"]
+)
 def test_loopback_names(name: str) -> None:
     assert is_loopback(name)
 

@@ -44,6 +44,8 @@ def hint_for(code: int) -> str:
 class LongPortError(Exception):
     """Base class of every error this provider raises about the API."""
 
+    retry_after: float | None = None  # seconds the server asked to wait before the next attempt, if it said
+
 
 class LongPortConfigError(LongPortError, ValueError):
     """Bad configuration or input, found before any call was made."""
@@ -56,10 +58,20 @@ class LongPortAPIError(LongPortError):
     :param message: the API's own message.
     :param trace_id: the ``x-trace-id`` response header, for LongPort support.
     :param http_status: the HTTP status of the response.
+    :param retry_after: the ``Retry-After`` the server sent, in seconds.
     """
 
-    def __init__(self, code: int, message: str, *, trace_id: str | None = None, http_status: int | None = None):
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        trace_id: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ):
         self.code = code
+        self.retry_after = retry_after
         self.message = message
         self.trace_id = trace_id
         self.http_status = http_status

@@ -305,7 +305,7 @@ def test_the_transport_says_when_a_request_has_left_before_its_answer_exists(san
     served_when_left: list[int] = []
     sandbox.state.latency = 0.5  # the server holds the answer back; the request has left long before it exists
     try:
-        client._send(CASHFLOW_PATH, params, on_sent=lambda: served_when_left.append(sandbox.state.snapshot()["pages_served"]))
+        client.paced.send(CASHFLOW_PATH, params, on_sent=lambda: served_when_left.append(sandbox.state.snapshot()["pages_served"]))
     finally:
         sandbox.state.latency = 0.0
     assert served_when_left == [0] and sandbox.state.snapshot()["pages_served"] == 1

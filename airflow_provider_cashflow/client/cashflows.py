@@ -8,11 +8,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from airflow_provider_cashflow.client.envelope import Page, RawAnswer, open_envelope, page_rows
 from airflow_provider_cashflow.client.page_decoder import decode_cash_flow_page
 from airflow_provider_cashflow.client.paced_session import PacedSession
-from airflow_provider_cashflow.client.pagination import iter_pages, iter_pages_pipelined, validate_page_size
+from airflow_provider_cashflow.client.pagination import iter_pages, iter_pages_pipelined
 from airflow_provider_cashflow.client.retry_loop import RetryLoop
 from airflow_provider_cashflow.client.stats import CallStats
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH
-from airflow_provider_cashflow.domain.models import BusinessType, CashFlow, RecordError, parse_cash_flow
+from airflow_provider_cashflow.domain.models import CashFlow, RecordError, parse_cash_flow
+from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortError
 
@@ -22,23 +23,19 @@ _RECORD_KEY = b'"transaction_flow_name"'
 log = logging.getLogger(__name__)
 
 
-def cash_flow_params(
-    start_time: int,
-    end_time: int,
-    *,
-    page: int = 1,
-    size: int = 50,
-    business_type: int | None = None,
-    symbol: str | None = None,
-) -> dict[str, str]:
-    """Query parameters in the official SDK's order, unset ones left out."""
+def cash_flow_params(query: CashFlowQuery, page: int) -> dict[str, str]:
+    """Page ``page`` of ``query`` as query parameters, in the official SDK's order, unset ones left out.
+
+    The window is asked for in whole seconds covering it (see :meth:`Window.request_bounds`).
+    """
+    start_time, end_time = query.window.request_bounds()
     params = {"start_time": str(start_time), "end_time": str(end_time)}
-    if business_type is not None:
-        params["business_type"] = str(int(business_type))
-    if symbol:
-        params["symbol"] = symbol
+    if query.business_type is not None:
+        params["business_type"] = str(int(query.business_type))
+    if query.symbol:
+        params["symbol"] = query.symbol
     params["page"] = str(page)
-    params["size"] = str(size)
+    params["size"] = str(query.page_size)
     return params
 
 
@@ -73,8 +70,9 @@ class CashFlowEndpoint:
         self._retries = retries
         self.stats = stats
 
-    def raw_page(self, params: Mapping[str, str]) -> Page:
-        """One page, retried, as raw API records."""
+    def raw_page(self, query: CashFlowQuery, page: int) -> Page:
+        """Page ``page`` of ``query``, retried, as raw API records (both ends of the asked seconds inclusive)."""
+        params = cash_flow_params(query, page)
 
         def decode(answer: RawAnswer) -> Page:
             data, trace_id = open_envelope(answer)
@@ -96,29 +94,23 @@ class CashFlowEndpoint:
             first=first,
         )
 
-    def iter_cash_flows(
-        self,
-        window: Window,
-        *,
-        business_type: BusinessType | int | None = None,
-        symbol: str | None = None,
-        page_size: int | None = None,
-        prefetch: bool = True,
-    ) -> Iterator[CashFlow]:
-        """Every record with ``window.start <= business_time < window.end``, in the API's order (newest first)."""
-        size = validate_page_size(page_size)
-        start_time, end_time = window.request_bounds()
+    def iter_cash_flows(self, query: CashFlowQuery, *, prefetch: bool = True) -> Iterator[CashFlow]:
+        """Every record of ``query`` with ``start <= business_time < end``, in the API's order (newest first).
+
+        :param prefetch: request page n+1 while page n is decoded.
+        """
+        if prefetch:
+            pages = self._pipelined_pages(query)
+        else:
+            pages = iter_pages(lambda page: self.flows(cash_flow_params(query, page), page), query.page_size)
+        return self._cut(pages, query.window)
+
+    def _pipelined_pages(self, query: CashFlowQuery) -> Iterator[Sequence[CashFlow]]:
+        size = query.page_size
 
         def params(page: int) -> dict[str, str]:
-            return cash_flow_params(start_time, end_time, page=page, size=size, business_type=business_type, symbol=symbol)
+            return cash_flow_params(query, page)
 
-        if prefetch:
-            pages = self._pipelined_pages(params, size)
-        else:
-            pages = iter_pages(lambda page: self.flows(params(page), page), size)
-        return self._cut(pages, window)
-
-    def _pipelined_pages(self, params: Callable[[int], dict[str, str]], size: int) -> Iterator[Sequence[CashFlow]]:
         def fetch_raw(page: int, on_sent: Callable[[], None]) -> RawAnswer | LongPortError:
             try:
                 return self._session.send(CASHFLOW_PATH, params(page), on_sent)

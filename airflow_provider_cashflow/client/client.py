@@ -19,16 +19,16 @@ from typing import Any
 import requests
 
 from airflow_provider_cashflow.client.auth import OAuthRefresher
-from airflow_provider_cashflow.client.cashflows import CashFlowEndpoint, cash_flow_params
+from airflow_provider_cashflow.client.cashflows import CashFlowEndpoint
 from airflow_provider_cashflow.client.envelope import Page, open_envelope
 from airflow_provider_cashflow.client.paced_session import PacedSession
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
 from airflow_provider_cashflow.client.retry import RetryPolicy
 from airflow_provider_cashflow.client.retry_loop import RetryLoop
 from airflow_provider_cashflow.client.stats import CallStats
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH
-from airflow_provider_cashflow.domain.models import BusinessType, CashFlow
-from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, TIMEOUT
+from airflow_provider_cashflow.domain.models import CashFlow
+from airflow_provider_cashflow.domain.query import CashFlowQuery
 
 __all__ = ["CASHFLOW_PATH", "CallStats", "LongPortClient"]
 
@@ -54,7 +54,7 @@ class LongPortClient:
         *,
         limiter: RateLimiter | None = None,
         retry_policy: RetryPolicy | None = None,
-        timeout: float = 30.0,
+        timeout: float = TIMEOUT,
         refresher: OAuthRefresher | None = None,
         on_new_secret: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -123,32 +123,13 @@ class LongPortClient:
 
     # the endpoint ----------------------------------------------------------------------------------------
 
-    cash_flow_params = staticmethod(cash_flow_params)
+    def get_cash_flow_page(self, query: CashFlowQuery, page: int = 1) -> Page:
+        """Page ``page`` of ``query`` as the API sent it: raw records, not cut to the window."""
+        return self.endpoint.raw_page(query, page)
 
-    def get_cash_flow_page(
-        self,
-        start_time: int,
-        end_time: int,
-        *,
-        page: int = 1,
-        size: int = 50,
-        business_type: int | None = None,
-        symbol: str | None = None,
-    ) -> Page:
-        """One raw page of records as the API sent them (both ends of ``[start_time, end_time]`` inclusive)."""
-        params = cash_flow_params(start_time, end_time, page=page, size=size, business_type=business_type, symbol=symbol)
-        return self.endpoint.raw_page(params)
+    def iter_cash_flows(self, query: CashFlowQuery, *, prefetch: bool = True) -> Iterator[CashFlow]:
+        """Every record of ``query`` inside its window, in the API's order (newest first).
 
-    def iter_cash_flows(
-        self,
-        window: Window,
-        *,
-        business_type: BusinessType | int | None = None,
-        symbol: str | None = None,
-        page_size: int | None = None,
-        prefetch: bool = True,
-    ) -> Iterator[CashFlow]:
-        """Every record with ``window.start <= business_time < window.end``, in the API's order (newest first)."""
-        return self.endpoint.iter_cash_flows(
-            window, business_type=business_type, symbol=symbol, page_size=page_size, prefetch=prefetch
-        )
+        :param prefetch: request page n+1 while page n is decoded.
+        """
+        return self.endpoint.iter_cash_flows(query, prefetch=prefetch)

@@ -12,6 +12,7 @@ from airflow_provider_cashflow.client.envelope import RawAnswer
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
 from airflow_provider_cashflow.client.stats import CallStats
 from airflow_provider_cashflow.client.transport import SignallingAdapter, signal_when_sent
+from airflow_provider_cashflow.defaults import GLOBAL_BASE_URL
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortTransportError
 
 __all__ = ["PacedSession"]
@@ -37,7 +38,7 @@ class PacedSession:
         if not base_url.startswith(("http://", "https://")):
             raise LongPortConfigError(
                 f"base URL {base_url!r} has no http:// or https:// scheme; set the connection's host to e.g. "
-                "https://openapi.longportapp.com"
+                + GLOBAL_BASE_URL
             )
         self.base_url = base_url.rstrip("/")
         self.auth = auth

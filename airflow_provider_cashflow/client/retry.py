@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from airflow_provider_cashflow.defaults import BASE_DELAY, MAX_ATTEMPTS, MAX_DELAY, MAX_ELAPSED
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
 
 __all__ = ["RetryPolicy", "parse_retry_after"]
@@ -31,10 +32,10 @@ class RetryPolicy:
     :param max_delay: cap of one backoff (``Retry-After`` may ask for more, up to ``max_elapsed``).
     """
 
-    max_attempts: int = 8
-    max_elapsed: float = 300.0
-    base_delay: float = 1.0
-    max_delay: float = 30.0
+    max_attempts: int = MAX_ATTEMPTS
+    max_elapsed: float = MAX_ELAPSED
+    base_delay: float = BASE_DELAY
+    max_delay: float = MAX_DELAY
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Any, Sequence
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError
-from airflow_provider_cashflow.output.formats import resolve_compression
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL
 from airflow_provider_cashflow.domain.models import RecordError
-from airflow_provider_cashflow.hooks.cashflow import CashflowHook, validate_business_type, validate_symbol
-from airflow_provider_cashflow.output.writer import OutputSpec, write_window
-from airflow_provider_cashflow.client.pagination import validate_page_size
-from airflow_provider_cashflow.output.partitions import PARTITIONINGS, OutOfOrderError
+from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError
+from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+from airflow_provider_cashflow.output.formats import resolve_compression
+from airflow_provider_cashflow.output.partitions import PARTITIONINGS, OutOfOrderError
+from airflow_provider_cashflow.output.writer import OutputSpec, write_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -148,13 +149,13 @@ class CashflowOperator(BaseOperator):
 
     def _extract(self, context: Context) -> Any:
         window = resolve_window(context, self.window_start, self.window_end)
-        query = self._query()
+        query = self._query(window)
         output = self._output_spec()
         hook = CashflowHook(self.longport_conn_id)
         self._base_url = hook.settings.base_url  # reads and checks the connection before any call
         if output is not None:
             output.check(window)
-        records = hook.iter_cash_flows(window.start, window.end, **query)
+        records = hook.iter_query(query)
         try:
             if output is None:
                 return self._to_xcom(records, window)
@@ -166,12 +167,10 @@ class CashflowOperator(BaseOperator):
         self._emit_asset_events(context, manifest)
         return manifest
 
-    def _query(self) -> dict[str, Any]:
-        return {
-            "business_type": validate_business_type(self.business_type),
-            "symbol": validate_symbol(self.symbol),
-            "page_size": validate_page_size(int(self.page_size) if str(self.page_size or "").isdigit() else self.page_size),
-        }
+    def _query(self, window: Window) -> CashFlowQuery:
+        # a templated page_size arrives as text; digits are the number it was rendered from
+        page_size = int(self.page_size) if str(self.page_size or "").isdigit() else self.page_size
+        return CashFlowQuery.of(window, business_type=self.business_type, symbol=self.symbol, page_size=page_size)
 
     def _output_spec(self) -> OutputSpec | None:
         compression = resolve_compression(self.file_format, self.compression)
@@ -232,13 +231,13 @@ class CashflowOperator(BaseOperator):
             return None
         from urllib.parse import urlsplit
 
-        host = urlsplit(self._base_url or "https://openapi.longportapp.com").netloc
+        host = urlsplit(self._base_url or GLOBAL_BASE_URL).netloc
         outputs = []
         for path in self._written:
             parts = urlsplit(path)
             outputs.append(Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path))
         return OperatorLineage(
-            inputs=[Dataset(namespace=f"longport://{host}", name="/v1/asset/cashflow")], outputs=outputs
+            inputs=[Dataset(namespace=f"longport://{host}", name=CASHFLOW_PATH)], outputs=outputs
         )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
+from airflow_provider_cashflow.defaults import MAX_PAGE_SIZE
+
 __all__ = ["ApiError", "cash_flow_params"]
 
 
@@ -43,7 +45,7 @@ def cash_flow_params(query: str) -> dict[str, Any]:
     size = raw.get("size", ["50"])[-1]
     if not page.isdigit() or int(page) < 1:
         raise _param_error("page must be an integer >= 1")
-    if not size.isdigit() or not 1 <= int(size) <= 10000:
-        raise _param_error("size must be an integer from 1 to 10000")
+    if not size.isdigit() or not 1 <= int(size) <= MAX_PAGE_SIZE:
+        raise _param_error(f"size must be an integer from 1 to {MAX_PAGE_SIZE}")
     params["page"], params["size"] = int(page), int(size)
     return params

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, OAUTH_TOKEN_PATH
 from airflow_provider_cashflow.client.auth import canonical_request, sign
 from airflow_provider_cashflow.sandbox.faults import DATA_FAULTS, drifted
 from airflow_provider_cashflow.sandbox.params import ApiError, cash_flow_params
@@ -89,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
                 token = state.issue_token()
                 expires = datetime.now(timezone.utc) + timedelta(days=90)
                 self._envelope(200, 0, "success", {"token": token, "expired_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")})
-            elif path == "/oauth2/token" and method == "POST":
+            elif path == OAUTH_TOKEN_PATH and method == "POST":
                 self._oauth_token(state, body)
             elif path.startswith("/__sandbox/"):
                 self._control(state, method, path, query, body)

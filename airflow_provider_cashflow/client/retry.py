@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 
 from airflow_provider_cashflow.defaults import BASE_DELAY, MAX_ATTEMPTS, MAX_DELAY, MAX_ELAPSED
-from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
+from airflow_provider_cashflow.errors import LongPortError
 
 __all__ = ["RetryPolicy", "parse_retry_after"]
 
@@ -46,11 +46,7 @@ class RetryPolicy:
 
     @staticmethod
     def is_retryable(error: BaseException) -> bool:
-        if isinstance(error, LongPortTransportError):
-            return True
-        if isinstance(error, LongPortAPIError):
-            return error.retryable
-        return False
+        return isinstance(error, LongPortError) and error.retryable
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Wait before attempt ``attempt + 1`` (``attempt`` counts from 1): full jitter over an exponential cap."""

@@ -10,13 +10,12 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL
-from airflow_provider_cashflow.domain.models import RecordError
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
-from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError
+from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.output.formats import resolve_compression
-from airflow_provider_cashflow.output.partitions import PARTITIONINGS, OutOfOrderError
+from airflow_provider_cashflow.output.partitions import PARTITIONINGS
 from airflow_provider_cashflow.output.writer import OutputSpec, write_window
 
 if TYPE_CHECKING:
@@ -140,12 +139,10 @@ class CashflowOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         try:
             return self._extract(context)
-        except (LongPortConfigError, RecordError, OutOfOrderError) as error:
-            raise AirflowFailException(str(error)) from error  # a task retry cannot fix these
-        except LongPortAPIError as error:
+        except LongPortError as error:
             if error.retryable:
-                raise
-            raise AirflowFailException(str(error)) from error
+                raise  # Airflow's task retries may cure it
+            raise AirflowFailException(str(error)) from error  # a task retry would fail the same way
 
     def _extract(self, context: Context) -> Any:
         window = resolve_window(context, self.window_start, self.window_end)

@@ -7,6 +7,8 @@ from decimal import Decimal, InvalidOperation
 from enum import IntEnum
 from typing import Any, Mapping, NamedTuple
 
+from airflow_provider_cashflow.errors import RecordError  # importable from here too, where it was first defined
+
 __all__ = ["BusinessType", "CashFlow", "Direction", "RecordError", "parse_cash_flow", "FIELD_NAMES"]
 
 
@@ -40,10 +42,6 @@ class BusinessType(_OpenIntEnum):
     CASH = 1
     STOCK = 2
     FUND = 3
-
-
-class RecordError(ValueError):
-    """A record from the API that cannot be parsed; the message names the field."""
 
 
 FIELD_NAMES: tuple[str, ...] = (

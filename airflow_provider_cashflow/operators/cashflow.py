@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any, Sequence
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError
-from airflow_provider_cashflow.output.formats import resolve_compression, validate_row_group_size
-from airflow_provider_cashflow.domain.models import RecordError
-from airflow_provider_cashflow.hooks.cashflow import CashflowHook, validate_business_type, validate_symbol
-from airflow_provider_cashflow.output.writer import OutputSpec, write_window
-from airflow_provider_cashflow.client.pagination import validate_page_size
-from airflow_provider_cashflow.output.partitions import PARTITIONINGS, OutOfOrderError
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL
+from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
+from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+from airflow_provider_cashflow.output.formats import resolve_compression, validate_row_group_size
+from airflow_provider_cashflow.output.partitions import PARTITIONINGS
+from airflow_provider_cashflow.output.writer import OutputSpec, write_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -139,16 +139,14 @@ class CashflowOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         try:
             return self._extract(context)
-        except (LongPortConfigError, RecordError, OutOfOrderError) as error:
-            raise AirflowFailException(str(error)) from error  # a task retry cannot fix these
-        except LongPortAPIError as error:
+        except LongPortError as error:
             if error.retryable:
-                raise
-            raise AirflowFailException(str(error)) from error
+                raise  # Airflow's task retries may cure it
+            raise AirflowFailException(str(error)) from error  # a task retry would fail the same way
 
     def _extract(self, context: Context) -> Any:
         window = resolve_window(context, self.window_start, self.window_end)
-        query = self._query()
+        query = self._query(window)
         output = self._output_spec()
         _check_max_xcom_bytes(self.max_xcom_bytes)
         hook = CashflowHook(self.longport_conn_id)
@@ -156,7 +154,7 @@ class CashflowOperator(BaseOperator):
         if output is not None:
             output.check(window)
         complete = self._complete(window)
-        records = hook.iter_cash_flows(window.start, window.end, **query)
+        records = hook.iter_query(query)
         try:
             if output is None:
                 return self._to_xcom(records, window)
@@ -169,12 +167,10 @@ class CashflowOperator(BaseOperator):
         self._emit_asset_events(context, manifest)
         return manifest
 
-    def _query(self) -> dict[str, Any]:
-        return {
-            "business_type": validate_business_type(self.business_type),
-            "symbol": validate_symbol(self.symbol),
-            "page_size": validate_page_size(int(self.page_size) if str(self.page_size or "").isdigit() else self.page_size),
-        }
+    def _query(self, window: Window) -> CashFlowQuery:
+        # a templated page_size arrives as text; digits are the number it was rendered from
+        page_size = int(self.page_size) if str(self.page_size or "").isdigit() else self.page_size
+        return CashFlowQuery.of(window, business_type=self.business_type, symbol=self.symbol, page_size=page_size)
 
     def _complete(self, window: Window) -> bool:
         """Whether the window had ended when the run began; if not, later records of it are not in this output."""
@@ -248,13 +244,13 @@ class CashflowOperator(BaseOperator):
             return None
         from urllib.parse import urlsplit
 
-        host = urlsplit(self._base_url or "https://openapi.longportapp.com").netloc
+        host = urlsplit(self._base_url or GLOBAL_BASE_URL).netloc
         outputs = []
         for path in self._written:
             parts = urlsplit(path)
             outputs.append(Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path))
         return OperatorLineage(
-            inputs=[Dataset(namespace=f"longport://{host}", name="/v1/asset/cashflow")], outputs=outputs
+            inputs=[Dataset(namespace=f"longport://{host}", name=CASHFLOW_PATH)], outputs=outputs
         )
 
 

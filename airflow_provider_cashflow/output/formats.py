@@ -8,7 +8,7 @@ import io
 import json
 from typing import Any, BinaryIO, Protocol
 
-from airflow_provider_cashflow.errors import LongPortConfigError
+from airflow_provider_cashflow.errors import LongPortConfigError, OutputFormatError
 from airflow_provider_cashflow.domain.models import FIELD_NAMES, CashFlow
 
 __all__ = ["FORMATS", "RecordWriter", "open_writer", "resolve_compression", "validate_row_group_size"]
@@ -158,7 +158,9 @@ class ParquetWriter:
         try:
             table = pa.Table.from_pydict(self._columns, schema=self._schema)
         except pa.ArrowInvalid as error:
-            raise ValueError(
+            # closed now, while its (temporary, soon discarded) file is still open: else its finaliser writes late
+            self._writer.close()
+            raise OutputFormatError(
                 f"a balance does not fit Parquet decimal(38, {PARQUET_BALANCE_SCALE}) without loss ({error}); "
                 "write this interval as jsonl or csv, which keep the exact text"
             ) from None

@@ -6,14 +6,11 @@ from typing import Iterable, Iterator
 
 from airflow_provider_cashflow.domain.models import CashFlow
 from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import OutOfOrderError  # importable from here too, where it was first defined
 
 __all__ = ["PARTITIONINGS", "OutOfOrderError", "split"]
 
 PARTITIONINGS = ("interval", "day")
-
-
-class OutOfOrderError(RuntimeError):
-    """The API broke its newest-first order, so a day already written would be incomplete."""
 
 
 def split(window: Window, records: Iterable[CashFlow], partition_by: str) -> Iterator[tuple[Window, Iterator[CashFlow]]]:

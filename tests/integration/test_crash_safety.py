@@ -118,7 +118,8 @@ def test_sigkill_on_file_keeps_the_previous_file_and_the_next_run_removes_only_i
 def test_sigkill_on_s3_leaves_no_object_and_the_next_run_aborts_only_its_upload(
     slow_sandbox: Sandbox, s3_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    set_connection(monkeypatch, "aws_moto", s3_server.connection())
+    # a connection id of its own: Airflow caches a filesystem per connection id, and test_s3's server is another
+    set_connection(monkeypatch, "aws_moto_crash", s3_server.connection())
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -141,14 +142,14 @@ def test_sigkill_on_s3_leaves_no_object_and_the_next_run_aborts_only_its_upload(
 
     start, end = END - 6 * DAY, END
     spec = {"start": start.isoformat(), "end": end.isoformat(), "s3_block_size": S3_BLOCK,
-            "kwargs": {"output_path": f"s3://lake/{key}", "output_conn_id": "aws_moto", "page_size": 2000}}
+            "kwargs": {"output_path": f"s3://lake/{key}", "output_conn_id": "aws_moto_crash", "page_size": 2000}}
     _kill_mid_write(spec, lambda: key in uploads().values(), tmp_path)
 
     assert s3.get_object(Bucket="lake", Key=key)["Body"].read() == b'{"previous": "run"}\n'
     assert sorted(uploads().values()) == sorted([key, "flows/other.jsonl"])  # the killed run's is still open
 
     slow_sandbox.state.latency = 0.0
-    manifest, _, _ = run_operator(start, end, output_path=f"s3://lake/{key}", output_conn_id="aws_moto")
+    manifest, _, _ = run_operator(start, end, output_path=f"s3://lake/{key}", output_conn_id="aws_moto_crash")
     listing = {o["Key"] for o in s3.list_objects_v2(Bucket="lake")["Contents"]}
     assert listing == {key, *others}
     for other, data in others.items():

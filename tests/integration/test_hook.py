@@ -258,14 +258,17 @@ def test_a_body_that_is_not_json_reports_the_trace_id(sandbox: Sandbox) -> None:
 
 
 def test_the_transport_says_when_a_request_has_left_before_its_answer_exists(sandbox: Sandbox) -> None:
-    from airflow_provider_cashflow.client.client import CASHFLOW_PATH
+    from airflow_provider_cashflow.client.cashflows import cash_flow_params
+    from airflow_provider_cashflow.defaults import CASHFLOW_PATH
+    from airflow_provider_cashflow.domain.query import CashFlowQuery
+    from airflow_provider_cashflow.domain.windows import Window
 
     client = CashflowHook().client
-    params = client.cash_flow_params(int((END - DAY).timestamp()), int(END.timestamp()), size=5)
+    params = cash_flow_params(CashFlowQuery(Window.of(END - DAY, END), page_size=5), page=1)
     served_when_left: list[int] = []
     sandbox.state.latency = 0.5  # the server holds the answer back; the request has left long before it exists
     try:
-        client._send(CASHFLOW_PATH, params, on_sent=lambda: served_when_left.append(sandbox.state.snapshot()["pages_served"]))
+        client.paced.send(CASHFLOW_PATH, params, on_sent=lambda: served_when_left.append(sandbox.state.snapshot()["pages_served"]))
     finally:
         sandbox.state.latency = 0.0
     assert served_when_left == [0] and sandbox.state.snapshot()["pages_served"] == 1

@@ -174,3 +174,22 @@ def test_missing_pyarrow_names_the_extra(sandbox, tmp_path, monkeypatch) -> None
     with pytest.raises(AirflowFailException, match=r"airflow-provider-cashflow\[parquet\]"):
         run_operator(END - DAY, END, output_path=f"file://{tmp_path}/x.parquet", file_format="parquet")
     assert sandbox.state.snapshot()["calls"] == 0
+
+
+def test_a_balance_parquet_cannot_hold_fails_the_task_without_retries_and_leaves_no_file(sandbox, tmp_path, monkeypatch) -> None:
+    from airflow_provider_cashflow.errors import OutputFormatError
+    from airflow_provider_cashflow.output import formats
+
+    monkeypatch.setattr(formats, "PARQUET_BALANCE_SCALE", 0)  # the sandbox's cents no longer fit: a real Arrow refusal
+    with pytest.raises(AirflowFailException, match=r"does not fit Parquet decimal\(38, 0\).*jsonl or csv") as info:
+        run_operator(END - DAY, END, output_path=f"file://{tmp_path}/x.parquet", file_format="parquet")
+    assert isinstance(info.value.__cause__, OutputFormatError) and isinstance(info.value.__cause__, ValueError)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_retryable_api_error_is_left_to_airflow_s_retries(sandbox, monkeypatch) -> None:
+    set_connection(monkeypatch, "longport_default", sandbox.connection(**UNLIMITED, max_attempts=1))
+    sandbox.state.faults.schedule("5xx")
+    with pytest.raises(LongPortAPIError, match="500000") as info:
+        run_operator(END - DAY, END)
+    assert info.value.retryable  # raised as it is, not as AirflowFailException: the task's retries apply

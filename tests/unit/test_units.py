@@ -11,7 +11,8 @@ from hypothesis import given, strategies as st
 
 from airflow_provider_cashflow.client.auth import _TimestampClock
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError, LongPortTransportError
-from airflow_provider_cashflow.client.pagination import iter_pages, iter_pages_pipelined, validate_page_size
+from airflow_provider_cashflow.client.pagination import iter_pages, iter_pages_pipelined
+from airflow_provider_cashflow.domain.query import validate_page_size
 from airflow_provider_cashflow.client.ratelimit import RateLimiter, shared_limiter
 from airflow_provider_cashflow.client.retry import RetryPolicy, parse_retry_after
 from airflow_provider_cashflow.sandbox.faults import FaultPlan

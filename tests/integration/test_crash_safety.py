@@ -159,3 +159,50 @@ def test_sigkill_on_s3_leaves_no_object_and_the_next_run_aborts_only_its_upload(
     rows = [json.loads(line) for line in body.decode("utf-8").splitlines()]
     assert rows == expected_rows(truth(slow_sandbox.dataset, start, end)) and manifest["records"] == len(rows)
     s3.abort_multipart_upload(Bucket="lake", Key="flows/other.jsonl", UploadId=foreign)
+
+
+def test_a_failure_mid_multipart_upload_aborts_it(
+    slow_sandbox: Sandbox, s3_server: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a kill but an exception (the API gives up) after the upload has become multipart: nothing stays open."""
+    import s3fs
+
+    from airflow_provider_cashflow.errors import LongPortAPIError
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "default_block_size", S3_BLOCK)
+    set_connection(monkeypatch, "aws_moto_abort", s3_server.connection())  # a fresh filesystem, with that block
+    set_connection(monkeypatch, "longport_default", slow_sandbox.connection(**UNLIMITED, max_attempts=1))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    s3 = s3_server.client()
+    key = "aborted/cashflow.jsonl"
+    s3.put_object(Bucket="lake", Key=key, Body=b"previous\n")
+    slow_sandbox.state.latency = 0.0
+    slow_sandbox.state.faults.fail_after_pages = 20  # ~7 MiB written: one 5 MiB part is uploaded by then
+    started = []
+    real_upload = s3fs.core.S3File._upload_chunk
+
+    def upload_chunk(self: Any, final: bool = False) -> Any:
+        started.append(self.key)
+        return real_upload(self, final)
+
+    monkeypatch.setattr(s3fs.core.S3File, "_upload_chunk", upload_chunk)
+    with pytest.raises(LongPortAPIError):
+        run_operator(END - 6 * DAY, END, output_path=f"s3://lake/{key}", output_conn_id="aws_moto_abort",
+                     page_size=2000)
+    assert started == [key]  # a part really went up before the failure
+    assert s3.get_object(Bucket="lake", Key=key)["Body"].read() == b"previous\n"
+    assert [u["Key"] for u in s3.list_multipart_uploads(Bucket="lake").get("Uploads", [])] == []
+
+
+def test_a_temporary_file_younger_than_the_run_is_left_to_its_writer(tmp_path: Path) -> None:
+    """Two runs of one target at once (a retry while a lost worker still writes) must not delete each other's file."""
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_cashflow.output.storage import remove_leftovers
+
+    target = ObjectStoragePath(f"file://{tmp_path}/cashflow.jsonl")
+    temporary = tmp_path / f".cashflow.jsonl.{HEX}.tmp"
+    temporary.write_bytes(b"still being written")
+    written = datetime.fromtimestamp(temporary.stat().st_mtime, timezone.utc)
+    assert remove_leftovers(target, before=written - DAY / 24) == [] and temporary.exists()
+    assert remove_leftovers(target, before=written + DAY / 24) == [str(temporary)] and not temporary.exists()

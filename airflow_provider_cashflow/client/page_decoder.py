@@ -14,10 +14,10 @@ the careful way, which either accepts the record or raises an error that names t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any, List, Optional, Union, overload
+from typing import Any, overload
 
 import msgspec
 
@@ -31,12 +31,12 @@ def _wire_type(field: Field) -> Any:
     if field.type is datetime:
         # Kept as the str or int it was: lax decoding to int would also take "1.0" or "1e9", which the careful
         # parser refuses; only digits are converted here.
-        return Union[int, str]
+        return int | str
     if field.type is str and field.optional:
-        return Optional[str]  # left out or null; the builder maps it as the careful parser does
+        return str | None  # left out or null; the builder maps it as the careful parser does
     # a code enum decodes 1 and "1" (lax); an unknown code becomes a pseudo-member (``_missing_``); a Decimal is
     # taken from text or a JSON number, exactly as written
-    return Optional[field.type] if field.nullable else field.type
+    return field.type | None if field.nullable else field.type
 
 
 # In CashFlow's order, which is the API's: msgspec matches each key fastest when it is the field after the last one.
@@ -52,18 +52,18 @@ _Record = msgspec.defstruct(
 
 
 class _Data(msgspec.Struct, gc=False):
-    rows: Optional[List[_Record]] = msgspec.field(default=None, name="list")  # type: ignore[valid-type]
+    rows: list[_Record] | None = msgspec.field(default=None, name="list")  # type: ignore[valid-type]
 
 
 class _Envelope(msgspec.Struct, gc=False):
     code: msgspec.Raw  # compared as text: lax decoding would turn "0" or 0.0 into a success the careful path refuses
-    data: Optional[_Data] = None
+    data: _Data | None = None
 
 
 # strict=False is the documented type drift: codes as "1" or 1, balance as text or number.
 _decoder = msgspec.json.Decoder(_Envelope, strict=False)
 _from_timestamp = datetime.fromtimestamp
-_UTC = timezone.utc
+_UTC = UTC
 
 
 class DecodedPage(Sequence[CashFlow]):

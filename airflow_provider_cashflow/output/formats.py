@@ -10,8 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, BinaryIO, Protocol
 
-from airflow_provider_cashflow.errors import LongPortConfigError, OutputFormatError
 from airflow_provider_cashflow.domain.models import FIELD_NAMES, FIELDS, CashFlow, Field
+from airflow_provider_cashflow.errors import LongPortConfigError, OutputFormatError
 
 __all__ = ["FORMATS", "RecordWriter", "open_writer", "resolve_compression"]
 
@@ -107,7 +107,7 @@ def parquet_schema() -> Any:
 
 def require_pyarrow() -> None:
     try:
-        import pyarrow  # noqa: F401
+        import pyarrow
         import pyarrow.parquet  # noqa: F401
     except ImportError:
         raise LongPortConfigError(
@@ -138,7 +138,7 @@ class ParquetWriter:
         self._appends = [column.append for column in self._columns]
 
     def write(self, flow: CashFlow) -> None:
-        for append, value in zip(self._appends, flow):
+        for append, value in zip(self._appends, flow, strict=True):
             append(value)
         self.records += 1
         if len(self._columns[0]) >= self._row_group_size:
@@ -151,7 +151,7 @@ class ParquetWriter:
             return
         try:
             # an enum code is an int to Arrow, as its column's int16 type asks
-            table = pa.Table.from_pydict(dict(zip(FIELD_NAMES, self._columns)), schema=self._schema)
+            table = pa.Table.from_pydict(dict(zip(FIELD_NAMES, self._columns, strict=True)), schema=self._schema)
         except pa.ArrowInvalid as error:
             # closed now, while its (temporary, soon discarded) file is still open: else its finaliser writes late
             self._writer.close()

@@ -58,6 +58,14 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": f"Least gap between two calls of this account (LongPort: {RATE_LIMIT_MIN_INTERVAL} s); 0 turns the gap off.",
         "schema": {"type": ["number", "null"], "default": RATE_LIMIT_MIN_INTERVAL},
     },
+    "ca_bundle": {
+        "label": "CA bundle (path)",
+        "description": (
+            "PEM file of extra CAs to trust, e.g. a corporate TLS proxy's, on every worker. Empty: the default "
+            "store (REQUESTS_CA_BUNDLE when set). Certificate verification cannot be turned off."
+        ),
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -68,6 +76,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "login": "your app key",
         "password": "your app secret",
         "access_token": "your access token",
+        "ca_bundle": "/etc/ssl/certs/corporate-proxy-ca.pem",
         # the other extras show their schema default as the placeholder
         **{name: str(spec["schema"]["default"]) for name, spec in CONN_FIELDS.items() if "default" in spec["schema"]},
     },

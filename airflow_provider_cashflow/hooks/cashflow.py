@@ -95,6 +95,7 @@ class CashflowHook(BaseHook):
             timeout=settings.timeout,
             refresher=refresher,
             on_new_secret=_mask,
+            ca_bundle=settings.ca_bundle,
         )
 
     def iter_cash_flows(

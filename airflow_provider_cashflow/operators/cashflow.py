@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -15,7 +15,7 @@ from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
-from airflow_provider_cashflow.output.formats import resolve_compression
+from airflow_provider_cashflow.output.formats import resolve_compression, validate_row_group_size
 from airflow_provider_cashflow.output.partitions import PARTITIONINGS
 from airflow_provider_cashflow.output.writer import OutputSpec, write_window
 
@@ -149,10 +149,12 @@ class CashflowOperator(BaseOperator):
         window = resolve_window(context, self.window_start, self.window_end)
         query = self._query(window)
         output = self._output_spec()
+        _check_max_xcom_bytes(self.max_xcom_bytes)
         hook = CashflowHook(self.longport_conn_id)
         self._base_url = hook.settings.base_url  # reads and checks the connection before any call
         if output is not None:
             output.check(window)
+        complete = self._complete(window)
         records = hook.iter_query(query)
         try:
             if output is None:
@@ -161,6 +163,7 @@ class CashflowOperator(BaseOperator):
         finally:
             hook.close()
         manifest["api_calls"] = hook.client.stats.calls
+        manifest["complete"] = complete
         self._written = [f["path"] for f in manifest["files"]]
         self._emit_asset_events(context, manifest)
         return manifest
@@ -172,7 +175,20 @@ class CashflowOperator(BaseOperator):
             page_size = int(page_size)
         return CashFlowQuery.of(window, business_type=self.business_type, symbol=self.symbol, page_size=page_size)
 
+    def _complete(self, window: Window) -> bool:
+        """Whether the window had ended when the run began; if not, later records of it are not in this output."""
+        now = datetime.now(UTC)
+        if window.end <= now:
+            return True
+        self.log.warning(
+            "the window %s ends in the future (now is %s): records after now are not written, and the manifest says "
+            "\"complete\": false; run this interval again once it has ended to get all of it",
+            window, now.isoformat(),
+        )
+        return False
+
     def _output_spec(self) -> OutputSpec | None:
+        validate_row_group_size(self.parquet_row_group_size)
         compression = resolve_compression(self.file_format, self.compression)
         if self.partition_by not in PARTITIONINGS:
             raise LongPortConfigError(f"partition_by must be one of {', '.join(PARTITIONINGS)}, got {self.partition_by!r}")
@@ -238,6 +254,13 @@ class CashflowOperator(BaseOperator):
             outputs.append(Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path))
         return OperatorLineage(
             inputs=[Dataset(namespace=f"longport://{host}", name=CASHFLOW_PATH)], outputs=outputs
+        )
+
+
+def _check_max_xcom_bytes(value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise LongPortConfigError(
+            f"max_xcom_bytes must be a whole number of bytes of 1 or more, or None for no limit, got {value!r}"
         )
 
 

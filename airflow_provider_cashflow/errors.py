@@ -7,6 +7,8 @@ Airflow retry the task only on one; any other error fails the task at once, sinc
 from __future__ import annotations
 
 __all__ = [
+    "RETRYABLE_CODES",
+    "TOKEN_EXPIRED_CODES",
     "LongPortAPIError",
     "LongPortConfigError",
     "LongPortError",
@@ -14,8 +16,6 @@ __all__ = [
     "OutOfOrderError",
     "OutputFormatError",
     "RecordError",
-    "RETRYABLE_CODES",
-    "TOKEN_EXPIRED_CODES",
     "hint_for",
 ]
 

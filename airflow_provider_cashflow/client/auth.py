@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import threading
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from airflow_provider_cashflow.client.envelope import Page, RawAnswer, open_envelope, page_rows
-from airflow_provider_cashflow.client.page_decoder import decode_cash_flow_page
 from airflow_provider_cashflow.client.paced_session import PacedSession
+from airflow_provider_cashflow.client.page_decoder import decode_cash_flow_page
 from airflow_provider_cashflow.client.pagination import iter_pages, iter_pages_pipelined
 from airflow_provider_cashflow.client.retry_loop import RetryLoop
 from airflow_provider_cashflow.client.stats import CallStats

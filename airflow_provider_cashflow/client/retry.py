@@ -50,7 +50,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Wait before attempt ``attempt + 1`` (``attempt`` counts from 1): full jitter over an exponential cap."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         # Full jitter spreads retries of workers that failed together; half the ceiling is kept as a floor so a
         # retry never hammers a struggling server immediately.
         delay = ceiling / 2 + self.rng.uniform(0, ceiling / 2)

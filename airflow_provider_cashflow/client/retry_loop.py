@@ -68,6 +68,7 @@ class RetryLoop:
         started = time.monotonic()
         attempt = 0
         refreshed = False
+        answer: RawAnswer | LongPortError
         while True:
             attempt += 1
             try:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_cashflow.client.base_url import require_secure_base_url, validate_ca_bundle
-from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.defaults import (
     DEFAULT_REGION,
     GLOBAL_BASE_URL,
@@ -18,6 +18,7 @@ from airflow_provider_cashflow.defaults import (
     REGION_BASE_URLS,
     TIMEOUT,
 )
+from airflow_provider_cashflow.errors import LongPortConfigError
 
 __all__ = ["LongPortSettings"]
 

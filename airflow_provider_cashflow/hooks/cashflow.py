@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any
 
 from airflow.sdk import BaseHook
 
@@ -145,7 +146,7 @@ class CashflowHook(BaseHook):
             return False, str(error)
         policy, client.retry_policy = client.retry_policy, RetryPolicy(max_attempts=2, max_elapsed=20)  # answer fast
         try:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             self.get_cash_flow_page(now - timedelta(minutes=1), now, page=1, page_size=1)
         except LongPortError as error:
             return False, str(error)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
@@ -169,12 +170,14 @@ class CashflowOperator(BaseOperator):
 
     def _query(self, window: Window) -> CashFlowQuery:
         # a templated page_size arrives as text; digits are the number it was rendered from
-        page_size = int(self.page_size) if str(self.page_size or "").isdigit() else self.page_size
+        page_size = self.page_size
+        if isinstance(page_size, str) and page_size.isdigit():
+            page_size = int(page_size)
         return CashFlowQuery.of(window, business_type=self.business_type, symbol=self.symbol, page_size=page_size)
 
     def _complete(self, window: Window) -> bool:
         """Whether the window had ended when the run began; if not, later records of it are not in this output."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if window.end <= now:
             return True
         self.log.warning(
@@ -267,7 +270,7 @@ def _default_asset(output_path: str) -> Any:
     if "://" not in prefix:
         return None
     folder = prefix.rsplit("/", 1)[0] if not prefix.endswith("/") else prefix.rstrip("/")
-    if folder.endswith(":/") or folder.endswith(":"):
+    if folder.endswith((":/", ":")):
         return None
     try:
         from airflow.sdk import Asset

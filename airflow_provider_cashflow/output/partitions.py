@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from airflow_provider_cashflow.domain.models import CashFlow
 from airflow_provider_cashflow.domain.windows import Window
@@ -29,12 +29,9 @@ def split(window: Window, records: Iterable[CashFlow], partition_by: str) -> Ite
     def records_of(index: int) -> Iterator[CashFlow]:
         part = parts[index]
         while True:
-            if held:
-                record = held.pop()
-            else:
-                record = next(source, None)
-                if record is None:
-                    return
+            record = held.pop() if held else next(source, None)
+            if record is None:
+                return
             moment = record.business_time
             if moment >= part.end:
                 raise OutOfOrderError(

@@ -6,9 +6,10 @@ import glob
 import logging
 import re
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Any, BinaryIO, Iterator
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
 
 from airflow_provider_cashflow.errors import LongPortConfigError
 
@@ -74,7 +75,7 @@ def atomic_write(path: Any) -> Iterator[BinaryIO]:
     object is uploaded under its own key but not completed until the end (an object store publishes an object only
     then); elsewhere a hidden sibling is written and moved over ``path``.
     """
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     upload = _s3_upload(path) if _is_s3(path) else _hidden_sibling(path)
     with upload as raw:
         yield raw
@@ -99,7 +100,7 @@ def remove_leftovers(path: Any, *, before: datetime) -> list[str]:
                 removed.append(candidate)
         if _is_s3(path):
             removed.extend(_abort_uploads(path, before))
-    except Exception as error:  # noqa: BLE001 - a leftover must never fail a run that has published its file
+    except Exception as error:
         log.warning("could not remove the leftovers of earlier runs next to %s: %s", path, error)
     if removed:
         log.info("removed %d leftover(s) of interrupted earlier runs for %s: %s", len(removed), path, removed)
@@ -107,8 +108,8 @@ def remove_leftovers(path: Any, *, before: datetime) -> list[str]:
 
 
 def _modified(fs: Any, candidate: str) -> datetime:
-    moment = fs.modified(candidate)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    moment: datetime = fs.modified(candidate)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _temporary_name(name: str) -> str:

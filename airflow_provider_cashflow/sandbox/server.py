@@ -7,19 +7,20 @@ Standard library only, so it starts fast and needs no Airflow.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import socket
 import struct
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH, OAUTH_TOKEN_PATH
 from airflow_provider_cashflow.client.auth import canonical_request, sign
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, OAUTH_TOKEN_PATH
 from airflow_provider_cashflow.sandbox.faults import DATA_FAULTS, drifted
 from airflow_provider_cashflow.sandbox.params import ApiError, cash_flow_params
 from airflow_provider_cashflow.sandbox.state import SandboxState, apply_control
@@ -87,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/v1/token/refresh" and method == "GET":
                 self._authenticate(state, method, path, query, body)
                 token = state.issue_token()
-                expires = datetime.now(timezone.utc) + timedelta(days=90)
+                expires = datetime.now(UTC) + timedelta(days=90)
                 self._envelope(200, 0, "success", {"token": token, "expired_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")})
             elif path == OAUTH_TOKEN_PATH and method == "POST":
                 self._oauth_token(state, body)
@@ -103,10 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reset()
 
     def finish(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):  # the connection was dropped on purpose
             super().finish()
-        except (OSError, ValueError):
-            pass  # the connection was dropped on purpose
 
     def _authenticate(self, state: SandboxState, method: str, path: str, query: str, body: bytes) -> str:
         """Check the caller like the live gateway does; returns the app key."""
@@ -255,5 +254,5 @@ class SandboxServer(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = self.socket.getsockname()[:2]  # what server_address holds, typed for a named socket too
         return f"http://{host}:{port}"

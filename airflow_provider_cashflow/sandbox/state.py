@@ -106,7 +106,8 @@ class SandboxState:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return json.loads(json.dumps(self.stats))
+            copy: dict[str, Any] = json.loads(json.dumps(self.stats))
+        return copy
 
     def budget(self, app_key: str) -> _Budget:
         with self._lock:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import ipaddress
 import ssl
 import threading
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
+from conftest import DAY, END, SPEC, UNLIMITED, set_connection, truth
+from operator_support import run_operator
 
 from airflow_provider_cashflow.client.auth import SignatureAuth
 from airflow_provider_cashflow.client.base_url import is_loopback
@@ -23,9 +26,6 @@ from airflow_provider_cashflow.client.client import LongPortClient
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import Dataset, Sandbox
-
-from conftest import DAY, END, SPEC, UNLIMITED, set_connection, truth
-from operator_support import run_operator
 
 PLAIN_HTTP_HOSTS = [
     "http://openapi.longportapp.com",  # the real API with a one-letter typo of the scheme
@@ -81,8 +81,13 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[CaptureProxy]:
 
 
 def _connection(host: str) -> dict:
-    return {"conn_type": "longport", "host": host, "login": "app-key", "password": "app-secret-value",
-            "extra": {"access_token": "access-token-value", "max_attempts": 1}}
+    return {
+        "conn_type": "longport",
+        "host": host,
+        "login": "app-key",
+        "password": "app-secret-value",
+        "extra": {"access_token": "access-token-value", "max_attempts": 1},
+    }
 
 
 def test_the_hook_goes_through_the_capture_proxy(proxy: CaptureProxy, monkeypatch) -> None:
@@ -156,19 +161,24 @@ def _self_signed_certificate(folder: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test proxy CA")])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = folder / "proxy-ca.pem", folder / "proxy-ca.key"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -209,7 +219,7 @@ def test_the_ca_bundle_extra_trusts_a_private_ca_and_wins_over_the_environment(t
 
 
 def test_requests_ca_bundle_is_honoured_without_the_extra(tls_sandbox, monkeypatch) -> None:
-    server, cert, conn = tls_sandbox
+    _, cert, conn = tls_sandbox
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
     set_connection(monkeypatch, "longport_tls", conn)
     ok, message = CashflowHook("longport_tls").test_connection()

@@ -7,6 +7,7 @@ __all__ = [
     "LongPortConfigError",
     "LongPortTransportError",
     "RETRYABLE_CODES",
+    "RateLimitStorageError",
     "TOKEN_EXPIRED_CODES",
     "hint_for",
 ]
@@ -88,5 +89,15 @@ class LongPortTransportError(LongPortError):
         self.http_status = http_status
         trace = f" (trace id {trace_id})" if trace_id else ""
         super().__init__(f"{message}{trace}")
+
+    retryable = True
+
+
+class RateLimitStorageError(LongPortError):
+    """The shared rate-limit storage (``rate_limit_storage``, e.g. Redis) did not answer.
+
+    Retryable: the task fails and Airflow retries it, rather than spending an unshared budget that would
+    overrun the account's limit on the other machines.
+    """
 
     retryable = True

@@ -34,7 +34,8 @@ CONN_FIELDS: dict[str, dict] = {
     },
     "rate_limit_calls": {
         "label": "Rate limit: calls per period",
-        "description": "Client-side budget shared by every task of this account in a worker (LongPort: 30).",
+        "description": "Client-side budget of this account (LongPort: 30), shared by every task on a machine, or "
+        "on every machine with a rate-limit storage.",
         "schema": {"type": ["integer", "null"], "default": 30},
     },
     "rate_limit_period": {
@@ -46,6 +47,12 @@ CONN_FIELDS: dict[str, dict] = {
         "label": "Rate limit: least seconds between calls",
         "description": "Least gap between two calls of this account (LongPort: 0.02 s); 0 turns the gap off.",
         "schema": {"type": ["number", "null"], "default": 0.02},
+    },
+    "rate_limit_storage": {
+        "label": "Rate limit: shared storage (Redis URL)",
+        "description": "Workers on several machines: keep the account's budget in this Redis, e.g. "
+        "redis://redis-host:6379/0, so that all of them share it. Empty: each machine keeps its own.",
+        "schema": {"type": ["string", "null"]},
     },
 }
 
@@ -63,6 +70,7 @@ UI_FIELD_BEHAVIOUR: dict = {
         "rate_limit_calls": "30",
         "rate_limit_period": "30",
         "rate_limit_min_interval": "0.02",
+        "rate_limit_storage": "redis://redis-host:6379/0",
     },
 }
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from airflow_provider_cashflow.client.ratelimit_redis import validate_storage_url
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.defaults import GLOBAL_BASE_URL, REGION_BASE_URLS
 
@@ -49,6 +50,7 @@ class LongPortSettings:
     rate_limit_calls: int = 30
     rate_limit_period: float = 30.0
     rate_limit_min_interval: float = 0.02
+    rate_limit_storage: str | None = None  # a Redis URL: the budget shared by every machine
 
     def __repr__(self) -> str:
         return f"LongPortSettings(conn_id={self.conn_id!r}, base_url={self.base_url!r}, app_key={self.app_key!r}, mode={self.mode!r})"
@@ -89,6 +91,9 @@ class LongPortSettings:
         min_interval = _number(
             _extra_value(extra, "rate_limit_min_interval"), "rate_limit_min_interval", conn_id, integer=False, zero=True
         )
+        storage = _extra_value(extra, "rate_limit_storage")
+        if storage is not None:
+            storage = validate_storage_url(str(storage), conn_id) or None
         return cls(
             conn_id=conn_id,
             base_url=base_url,
@@ -101,6 +106,7 @@ class LongPortSettings:
             rate_limit_calls=int(rate_calls),
             rate_limit_period=float(rate_period),
             rate_limit_min_interval=0.02 if min_interval is None else float(min_interval),
+            rate_limit_storage=storage,
         )
 
     @staticmethod

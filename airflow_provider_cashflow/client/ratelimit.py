@@ -13,8 +13,11 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, Protocol
+from typing import Protocol
+
+from airflow_provider_cashflow.defaults import RATE_LIMIT_CALLS, RATE_LIMIT_MIN_INTERVAL, RATE_LIMIT_PERIOD
 
 __all__ = ["BudgetStore", "RateLimiter", "shared_limiter"]
 
@@ -107,9 +110,9 @@ class RateLimiter:
 
     def __init__(
         self,
-        max_calls: int = 30,
-        period: float = 30.0,
-        min_interval: float = 0.02,
+        max_calls: int = RATE_LIMIT_CALLS,
+        period: float = RATE_LIMIT_PERIOD,
+        min_interval: float = RATE_LIMIT_MIN_INTERVAL,
         *,
         margin: float = 0.25,
         shared_file: str | None = None,
@@ -177,7 +180,11 @@ _SHARED_LOCK = threading.Lock()
 
 
 def shared_limiter(
-    app_key: str, max_calls: int = 30, period: float = 30.0, min_interval: float = 0.02, storage: str | None = None
+    app_key: str,
+    max_calls: int = RATE_LIMIT_CALLS,
+    period: float = RATE_LIMIT_PERIOD,
+    min_interval: float = RATE_LIMIT_MIN_INTERVAL,
+    storage: str | None = None,
 ) -> RateLimiter:
     """The limiter of an account, one per process.
 

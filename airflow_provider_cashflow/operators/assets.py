@@ -33,7 +33,7 @@ def folder_asset(output_path: str) -> Any:
     if "://" not in prefix:
         return None
     folder = prefix.rsplit("/", 1)[0] if not prefix.endswith("/") else prefix.rstrip("/")
-    if folder.endswith(":/") or folder.endswith(":"):
+    if folder.endswith((":/", ":")):
         return None
     try:
         from airflow.sdk import Asset

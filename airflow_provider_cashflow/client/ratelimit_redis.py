@@ -99,7 +99,9 @@ class RedisBudgetStore:
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         # a short retry heals a pooled connection that Redis closed; a Redis that stays down fails the call
         self._redis = redis.Redis.from_url(
-            url, socket_timeout=_TIMEOUT, socket_connect_timeout=_TIMEOUT,
+            url,
+            socket_timeout=_TIMEOUT,
+            socket_connect_timeout=_TIMEOUT,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), 2),
         )
         self._keys = [f"{prefix}:calls", f"{prefix}:hold"]

@@ -137,7 +137,7 @@ class CashflowOperator(BaseOperator):
         self._base_url: str | None = None
 
     @classmethod
-    def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
+    def partial(cls, **kwargs: Any) -> Any:
         """As ``BaseOperator.partial``; a mapped task gets the same default outlet as a plain one, and shows
         each mapped instance under its connection id."""
         _default_outlets(kwargs.get("output_path"), kwargs)

@@ -13,15 +13,15 @@ minor lacks (checked by installing 3.0.6, 3.1.8, 3.2.2 and 3.3.2):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 __all__ = [
     "AIRFLOW_VERSION",
+    "HAS_RETRY_POLICIES",
     "AirflowFailException",
     "BaseHook",
     "CronDataIntervalTimetable",
     "CronTriggerTimetable",
-    "HAS_RETRY_POLICIES",
     "airflow_version",
 ]
 
@@ -58,4 +58,3 @@ AIRFLOW_VERSION = airflow_version()
 
 #: Task retry policies (AIP-105) exist: ``retry_policy=`` on an operator is honoured.
 HAS_RETRY_POLICIES = AIRFLOW_VERSION >= (3, 3)
-

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 
 from airflow_provider_cashflow.errors import LongPortConfigError
 
@@ -20,11 +20,11 @@ def _aware_utc(value: datetime, name: str) -> datetime:
             f"{name}={value.isoformat()} is a naive datetime; pass a timezone-aware one "
             f"(e.g. datetime(..., tzinfo=timezone.utc) or pendulum.datetime(...)) so the window is unambiguous"
         )
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def utc_day(moment: datetime) -> date:
-    return moment.astimezone(timezone.utc).date()
+    return moment.astimezone(UTC).date()
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Window:
         """The window cut at UTC midnights, newest first (the API's order)."""
         day_end = self.end
         while day_end > self.start:
-            midnight = datetime.combine(utc_day(day_end - timedelta(microseconds=1)), time(), tzinfo=timezone.utc)
+            midnight = datetime.combine(utc_day(day_end - timedelta(microseconds=1)), time(), tzinfo=UTC)
             day_start = max(midnight, self.start)
             yield Window(day_start, day_end)
             day_end = day_start

@@ -9,10 +9,11 @@ back in, so the hook would sign with ``***`` and the API would blame the token, 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
-__all__ = ["REDACTED", "redacted_fields", "restore_secrets", "connection_id_under_test", "cannot_test_message"]
+__all__ = ["REDACTED", "cannot_test_message", "connection_id_under_test", "redacted_fields", "restore_secrets"]
 
 REDACTED = "***"
 SECRET_EXTRAS = ("access_token", "refresh_token")
@@ -47,9 +48,9 @@ def connection_id_under_test() -> str | None:
 
 
 def _same_endpoint(sent: Any, stored: Any) -> bool:
-    return (sent.host or "").strip().rstrip("/") == (stored.host or "").strip().rstrip("/") and (
-        sent.port or None
-    ) == (stored.port or None)
+    return (sent.host or "").strip().rstrip("/") == (stored.host or "").strip().rstrip("/") and (sent.port or None) == (
+        stored.port or None
+    )
 
 
 def restore_secrets(conn: Any, get_connection: Callable[[str], Any]) -> tuple[Any, str | None]:
@@ -77,7 +78,11 @@ def restore_secrets(conn: Any, get_connection: Callable[[str], Any]) -> tuple[An
             bare = key.removeprefix("extra__longport__")
             extra[key] = stored_extra.get(key, stored_extra.get(bare, stored_extra.get(f"extra__longport__{bare}")))
     restored = SimpleNamespace(  # what LongPortSettings.from_connection reads; no ORM object is touched
-        conn_id=conn.conn_id, host=conn.host, port=conn.port, login=conn.login, extra_dejson=extra,
+        conn_id=conn.conn_id,
+        host=conn.host,
+        port=conn.port,
+        login=conn.login,
+        extra_dejson=extra,
         password=stored.password if "password" in masked else conn.password,
     )
     return restored, None

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_cashflow.compat import AirflowFailException
-from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError
-from airflow_provider_cashflow.operators.retry_policy import default_retry_policy
-from airflow_provider_cashflow.output.formats import resolve_compression
-from airflow_provider_cashflow.domain.models import RecordError
-from airflow_provider_cashflow.hooks.cashflow import CashflowHook, validate_business_type, validate_symbol
-from airflow_provider_cashflow.output.writer import OutputSpec, write_window
-from airflow_provider_cashflow.client.pagination import validate_page_size
-from airflow_provider_cashflow.output.partitions import PARTITIONINGS, OutOfOrderError
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL
+from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
+from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+from airflow_provider_cashflow.operators.assets import account_path, default_outlet, emit_asset_events
+from airflow_provider_cashflow.operators.retry_policy import default_retry_policy
+from airflow_provider_cashflow.output.formats import resolve_compression, validate_row_group_size
+from airflow_provider_cashflow.output.partitions import PARTITIONINGS
+from airflow_provider_cashflow.output.writer import OutputSpec, write_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -66,7 +68,8 @@ class CashflowOperator(BaseOperator):
     :param symbol: one security code, e.g. ``AAPL.US``. (templated)
     :param page_size: records per API call, 1 to 10000; default 10000. (templated)
     :param output_path: ``ObjectStoragePath`` URL (``file://``, ``s3://``, ``gs://``, ...); ``{date}`` is
-        replaced by the partition's UTC date. ``None`` returns the records as XCom. (templated)
+        replaced by the partition's UTC date, ``{conn_id}`` by ``longport_conn_id`` (one folder per account
+        when the task is mapped over accounts). ``None`` returns the records as XCom. (templated)
     :param output_conn_id: connection for the storage (e.g. ``aws_default``). (templated)
     :param file_format: ``jsonl`` (default), ``csv`` or ``parquet``. (templated)
     :param compression: ``none``/``gzip`` for jsonl and csv; ``none``/``snappy``/``gzip``/``zstd`` for
@@ -119,10 +122,7 @@ class CashflowOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         default_retry_policy(kwargs)
-        if output_path and "outlets" not in kwargs:
-            asset = _default_asset(output_path)
-            if asset is not None:
-                kwargs["outlets"] = [asset]
+        _default_outlets(output_path, kwargs)
         super().__init__(**kwargs)
         self.longport_conn_id = longport_conn_id
         self.business_type = business_type
@@ -141,25 +141,39 @@ class CashflowOperator(BaseOperator):
         self._written: list[str] = []
         self._base_url: str | None = None
 
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """As ``BaseOperator.partial``; a mapped task gets the same default outlet as a plain one, and shows
+        each mapped instance under its connection id."""
+        _default_outlets(kwargs.get("output_path"), kwargs)
+        kwargs.setdefault("map_index_template", "{{ task.longport_conn_id }}")
+        return super().partial(**kwargs)
+
     def execute(self, context: Context) -> Any:
         try:
             return self._extract(context)
-        except (LongPortConfigError, RecordError, OutOfOrderError) as error:
-            raise AirflowFailException(str(error)) from error  # a task retry cannot fix these
-        except LongPortAPIError as error:
+        except LongPortError as error:
             if error.retryable:
-                raise
-            raise AirflowFailException(str(error)) from error
+                error.add_note(f"connection {self.longport_conn_id!r}")
+                raise  # Airflow's task retries may cure it
+            # a task retry would fail the same way; the connection id says which account, when a task maps over several
+            raise AirflowFailException(self._for_account(error)) from error
+
+    def _for_account(self, error: Exception) -> str:
+        text = str(error)
+        return text if repr(self.longport_conn_id) in text else f"connection {self.longport_conn_id!r}: {text}"
 
     def _extract(self, context: Context) -> Any:
         window = resolve_window(context, self.window_start, self.window_end)
-        query = self._query()
+        query = self._query(window)
         output = self._output_spec()
+        _check_max_xcom_bytes(self.max_xcom_bytes)
         hook = CashflowHook(self.longport_conn_id)
         self._base_url = hook.settings.base_url  # reads and checks the connection before any call
         if output is not None:
             output.check(window)
-        records = hook.iter_cash_flows(window.start, window.end, **query)
+        complete = self._complete(window)
+        records = hook.iter_query(query)
         try:
             if output is None:
                 return self._to_xcom(records, window)
@@ -167,27 +181,45 @@ class CashflowOperator(BaseOperator):
         finally:
             hook.close()
         manifest["api_calls"] = hook.client.stats.calls
+        manifest["complete"] = complete
         self._written = [f["path"] for f in manifest["files"]]
-        self._emit_asset_events(context, manifest)
+        if context.get("outlet_events") is not None:
+            emit_asset_events(list(self.outlets or []), context["outlet_events"], output.path, manifest)
         return manifest
 
-    def _query(self) -> dict[str, Any]:
-        return {
-            "business_type": validate_business_type(self.business_type),
-            "symbol": validate_symbol(self.symbol),
-            "page_size": validate_page_size(int(self.page_size) if str(self.page_size or "").isdigit() else self.page_size),
-        }
+    def _query(self, window: Window) -> CashFlowQuery:
+        # a templated page_size arrives as text; digits are the number it was rendered from
+        page_size = self.page_size
+        if isinstance(page_size, str) and page_size.isdigit():
+            page_size = int(page_size)
+        return CashFlowQuery.of(window, business_type=self.business_type, symbol=self.symbol, page_size=page_size)
+
+    def _complete(self, window: Window) -> bool:
+        """Whether the window had ended when the run began; if not, later records of it are not in this output."""
+        now = datetime.now(UTC)
+        if window.end <= now:
+            return True
+        self.log.warning(
+            "the window %s ends in the future (now is %s): records after now are not written, and the manifest says "
+            '"complete": false; run this interval again once it has ended to get all of it',
+            window,
+            now.isoformat(),
+        )
+        return False
 
     def _output_spec(self) -> OutputSpec | None:
+        validate_row_group_size(self.parquet_row_group_size)
         compression = resolve_compression(self.file_format, self.compression)
         if self.partition_by not in PARTITIONINGS:
-            raise LongPortConfigError(f"partition_by must be one of {', '.join(PARTITIONINGS)}, got {self.partition_by!r}")
+            raise LongPortConfigError(
+                f"partition_by must be one of {', '.join(PARTITIONINGS)}, got {self.partition_by!r}"
+            )
         if not self.output_path:
             if self.partition_by != "interval":
                 raise LongPortConfigError("partition_by='day' needs output_path: XCom holds one value per run")
             return None
         return OutputSpec(
-            path=self.output_path,
+            path=account_path(self.output_path, self.longport_conn_id),
             conn_id=self.output_conn_id or None,
             file_format=self.file_format,
             compression=compression,
@@ -213,21 +245,6 @@ class CashflowOperator(BaseOperator):
         self.log.info("returning %d records of %s as XCom", len(rows), window)
         return rows
 
-    def _emit_asset_events(self, context: Any, manifest: dict[str, Any]) -> None:
-        events = context.get("outlet_events")
-        if events is None:
-            return
-        from airflow.sdk import Asset
-
-        for outlet in self.outlets or []:
-            if isinstance(outlet, Asset):
-                events[outlet].extra = {
-                    "records": manifest["records"],
-                    "files": len(manifest["files"]),
-                    "interval_start": manifest["interval"]["start"],
-                    "interval_end": manifest["interval"]["end"],
-                }
-
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """LongPort as input, the written files as outputs; ``None`` without the openlineage provider."""
         try:
@@ -237,27 +254,23 @@ class CashflowOperator(BaseOperator):
             return None
         from urllib.parse import urlsplit
 
-        host = urlsplit(self._base_url or "https://openapi.longportapp.com").netloc
+        host = urlsplit(self._base_url or GLOBAL_BASE_URL).netloc
         outputs = []
         for path in self._written:
             parts = urlsplit(path)
             outputs.append(Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path))
-        return OperatorLineage(
-            inputs=[Dataset(namespace=f"longport://{host}", name="/v1/asset/cashflow")], outputs=outputs
+        return OperatorLineage(inputs=[Dataset(namespace=f"longport://{host}", name=CASHFLOW_PATH)], outputs=outputs)
+
+
+def _check_max_xcom_bytes(value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise LongPortConfigError(
+            f"max_xcom_bytes must be a whole number of bytes of 1 or more, or None for no limit, got {value!r}"
         )
 
 
-def _default_asset(output_path: str) -> Any:
-    """An Asset for the fixed folder in front of the first placeholder, so downstream DAGs can be triggered."""
-    prefix = output_path.split("{", 1)[0]
-    if "://" not in prefix:
-        return None
-    folder = prefix.rsplit("/", 1)[0] if not prefix.endswith("/") else prefix.rstrip("/")
-    if folder.endswith(":/") or folder.endswith(":"):
-        return None
-    try:
-        from airflow.sdk import Asset
-
-        return Asset(uri=folder, name=f"longport_cashflow:{folder}")
-    except Exception:  # an unusual URI must not stop the DAG from parsing
-        return None
+def _default_outlets(output_path: str | None, kwargs: dict[str, Any]) -> None:
+    if output_path and "outlets" not in kwargs:
+        outlet = default_outlet(output_path)
+        if outlet is not None:
+            kwargs["outlets"] = [outlet]

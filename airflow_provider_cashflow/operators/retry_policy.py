@@ -9,7 +9,8 @@
 
 What it decides, first match wins:
 
-- configuration and data errors (``LongPortConfigError``, ``RecordError``, ``OutOfOrderError``): fail at once;
+- configuration and data errors (``LongPortConfigError``, ``RecordError``, ``OutOfOrderError``,
+  ``OutputFormatError``): fail at once;
 - an API error a retry cannot cure (``retryable`` is false: a rejected signature, app key or token, a forbidden IP,
   rejected parameters): fail at once, with the API's own message as the reason;
 - the API's rate limit (codes 429001, 429002, or HTTP 429): retry after ``rate_limit_delay``, doubled on each
@@ -28,14 +29,18 @@ from datetime import timedelta
 from typing import Any
 
 from airflow_provider_cashflow.compat import HAS_RETRY_POLICIES
-from airflow_provider_cashflow.domain.models import RecordError
-from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
-from airflow_provider_cashflow.output.partitions import OutOfOrderError
+from airflow_provider_cashflow.errors import (
+    LongPortConfigError,
+    LongPortError,
+    OutOfOrderError,
+    OutputFormatError,
+    RecordError,
+)
 
 __all__ = ["RATE_LIMIT_CODES", "error_class", "longport_retry_policy"]
 
 RATE_LIMIT_CODES = frozenset({429001, 429002})
-NEVER_RETRY = (LongPortConfigError, RecordError, OutOfOrderError)
+NEVER_RETRY = (LongPortConfigError, RecordError, OutOfOrderError, OutputFormatError)
 
 
 def error_class(error: BaseException) -> str:
@@ -89,13 +94,18 @@ if HAS_RETRY_POLICIES:
         """LongPort's error classes as retry decisions; anything else as Airflow decides by default."""
 
         def __init__(self, *, rate_limit_delay: timedelta, server_delay: timedelta, max_delay: timedelta) -> None:
-            never = RetryRule(exception=list(NEVER_RETRY), action=RetryAction.FAIL,
-                              reason="bad configuration or data: a retry cannot fix it")
+            never = RetryRule(
+                exception=list(NEVER_RETRY),
+                action=RetryAction.FAIL,
+                reason="bad configuration or data: a retry cannot fix it",
+            )
             super().__init__(rules=[never])
             self.delays = {"rate_limit": rate_limit_delay, "transient": server_delay}
             self.max_delay = max_delay
 
-        def evaluate(self, exception: BaseException, try_number: int, max_tries: int, context: Any = None) -> RetryDecision:
+        def evaluate(
+            self, exception: BaseException, try_number: int, max_tries: int, context: Any = None
+        ) -> RetryDecision:
             kind = error_class(exception)
             if kind == "fatal":
                 return RetryDecision.fail(reason=f"a retry cannot cure this: {exception}"[:500])

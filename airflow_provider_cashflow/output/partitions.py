@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from airflow_provider_cashflow.domain.models import CashFlow
 from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import OutOfOrderError  # importable from here too, where it was first defined
 
 __all__ = ["PARTITIONINGS", "OutOfOrderError", "split"]
 
 PARTITIONINGS = ("interval", "day")
-
-
-class OutOfOrderError(RuntimeError):
-    """The API broke its newest-first order, so a day already written would be incomplete."""
 
 
 def split(window: Window, records: Iterable[CashFlow], partition_by: str) -> Iterator[tuple[Window, Iterator[CashFlow]]]:
@@ -32,12 +29,9 @@ def split(window: Window, records: Iterable[CashFlow], partition_by: str) -> Ite
     def records_of(index: int) -> Iterator[CashFlow]:
         part = parts[index]
         while True:
-            if held:
-                record = held.pop()
-            else:
-                record = next(source, None)
-                if record is None:
-                    return
+            record = held.pop() if held else next(source, None)
+            if record is None:
+                return
             moment = record.business_time
             if moment >= part.end:
                 raise OutOfOrderError(

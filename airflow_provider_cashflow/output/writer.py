@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO
 
+from airflow_provider_cashflow.domain.models import CashFlow
+from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.output.formats import open_writer
-from airflow_provider_cashflow.domain.models import CashFlow
 from airflow_provider_cashflow.output.partitions import split
 from airflow_provider_cashflow.output.storage import atomic_write, open_target, prepare_target
-from airflow_provider_cashflow.domain.windows import Window
 
 __all__ = ["OutputSpec", "write_window"]
 

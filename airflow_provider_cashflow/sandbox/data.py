@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import bisect
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 __all__ = ["Dataset", "DatasetSpec"]
 
@@ -81,7 +82,7 @@ class Dataset:
 
     def __init__(self, spec: DatasetSpec = DatasetSpec()):
         self.spec = spec
-        end = spec.end or datetime.now(timezone.utc)
+        end = spec.end or datetime.now(UTC)
         if end.tzinfo is None:
             raise ValueError("DatasetSpec.end must be timezone-aware")
         self.end = int(end.timestamp())
@@ -116,7 +117,7 @@ class Dataset:
         self.contents = array("q", (c for _, c in rows))
         self._neg_times = array("q", (-t for t in self.times))
         self._templates = templates
-        self._filtered: dict[tuple[int | None, str | None], array] = {}
+        self._filtered: dict[tuple[int | None, str | None], array[int]] = {}
 
     def __len__(self) -> int:
         return len(self.times)
@@ -126,6 +127,7 @@ class Dataset:
         c = self.contents[index]
         h = _mix(self.spec.seed * 7_777_777 + c)
         name, direction, business_type, kind, sign, magnitude = _TEMPLATES[self._templates[c]]
+        symbol: str | None
         if kind == "stock":
             symbol, description, currency = _STOCKS[h % len(_STOCKS)]
         elif kind == "fund":
@@ -145,7 +147,7 @@ class Dataset:
             "description": description,
         }
 
-    def indices(self, start_time: int, end_time: int, business_type: int | None = None, symbol: str | None = None) -> range | array:
+    def indices(self, start_time: int, end_time: int, business_type: int | None = None, symbol: str | None = None) -> range | array[int]:
         """Indices of records with ``start_time <= t <= end_time`` (both inclusive, like the server)."""
         lo = bisect.bisect_left(self._neg_times, -end_time)
         hi = bisect.bisect_right(self._neg_times, -start_time)
@@ -156,7 +158,7 @@ class Dataset:
         b = bisect.bisect_left(matching, hi)
         return matching[a:b]
 
-    def _matching(self, business_type: int | None, symbol: str | None) -> array:
+    def _matching(self, business_type: int | None, symbol: str | None) -> array[int]:
         key = (business_type, symbol or None)
         if key not in self._filtered:
             self._filtered[key] = array(

@@ -202,6 +202,8 @@ def quiet_sandbox() -> Iterator[Sandbox]:
     # that names a storage scheme
     ObjectStoragePath("file:///").fs  # noqa: B018
     Asset(uri="s3://bucket/key")
+    with pytest.raises(AirflowFailException):  # and the first DAG a process parses and runs sets up its machinery
+        run_operator(None, None)
     with Sandbox(Dataset(SPEC), rate_limit=False) as server:
         yield server
 

@@ -45,7 +45,10 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "rate_limit_calls": {
         "label": "Rate limit: calls per period",
-        "description": f"Client-side budget shared by every task of this account in a worker (LongPort: {RATE_LIMIT_CALLS}).",
+        "description": (
+            f"Client-side budget of this account (LongPort: {RATE_LIMIT_CALLS}), shared by every task on a machine, "
+            "or on every machine with a rate-limit storage."
+        ),
         "schema": {"type": ["integer", "null"], "default": RATE_LIMIT_CALLS},
     },
     "rate_limit_period": {
@@ -58,6 +61,20 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": f"Least gap between two calls of this account (LongPort: {RATE_LIMIT_MIN_INTERVAL} s); 0 turns the gap off.",
         "schema": {"type": ["number", "null"], "default": RATE_LIMIT_MIN_INTERVAL},
     },
+    "ca_bundle": {
+        "label": "CA bundle (path)",
+        "description": (
+            "PEM file of extra CAs to trust, e.g. a corporate TLS proxy's, on every worker. Empty: the default "
+            "store (REQUESTS_CA_BUNDLE when set). Certificate verification cannot be turned off."
+        ),
+        "schema": {"type": ["string", "null"]},
+    },
+    "rate_limit_storage": {
+        "label": "Rate limit: shared storage (Redis URL)",
+        "description": "Workers on several machines: keep the account's budget in this Redis, e.g. "
+        "redis://redis-host:6379/0, so that all of them share it. Empty: each machine keeps its own.",
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -68,6 +85,8 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "login": "your app key",
         "password": "your app secret",
         "access_token": "your access token",
+        "ca_bundle": "/etc/ssl/certs/corporate-proxy-ca.pem",
+        "rate_limit_storage": "redis://redis-host:6379/0",
         # the other extras show their schema default as the placeholder
         **{name: str(spec["schema"]["default"]) for name, spec in CONN_FIELDS.items() if "default" in spec["schema"]},
     },

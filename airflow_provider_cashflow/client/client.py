@@ -45,6 +45,9 @@ class LongPortClient:
     :param timeout: connect and read timeout in seconds for one attempt.
     :param refresher: OAuth refresher used once when the token has expired (bearer mode only).
     :param on_new_secret: called with every secret the client derives (a refreshed token), to mask it.
+    :param ca_bundle: PEM file (or ``c_rehash`` folder) of the CAs to trust instead of the default store, e.g. a
+        corporate proxy's; ``None`` keeps the default (certifi, or ``REQUESTS_CA_BUNDLE`` when set).
+        Certificate verification is always on, and plain ``http://`` is refused for any host but loopback.
     """
 
     def __init__(
@@ -58,9 +61,10 @@ class LongPortClient:
         refresher: OAuthRefresher | None = None,
         on_new_secret: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        ca_bundle: str | None = None,
     ):
         self.stats = CallStats()
-        self.paced = PacedSession(base_url, auth, limiter or RateLimiter(), timeout, self.stats)
+        self.paced = PacedSession(base_url, auth, limiter or RateLimiter(), timeout, self.stats, ca_bundle=ca_bundle)
         self.refresher = refresher
         self._on_new_secret = on_new_secret or (lambda _value: None)
         self.retries = RetryLoop(

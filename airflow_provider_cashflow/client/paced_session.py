@@ -8,6 +8,7 @@ import requests
 import urllib3
 
 from airflow_provider_cashflow import __version__
+from airflow_provider_cashflow.client.base_url import require_secure_base_url, validate_ca_bundle
 from airflow_provider_cashflow.client.envelope import RawAnswer
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
 from airflow_provider_cashflow.client.stats import CallStats
@@ -30,16 +31,25 @@ class PacedSession:
     :param limiter: the rate limiter shared by every client of the same account.
     :param timeout: connect and read timeout in seconds for one attempt.
     :param stats: counts the calls and the time waited for the limiter.
+    :param ca_bundle: the CAs to trust instead of the default store (see :class:`LongPortClient`).
     """
 
     def __init__(
-        self, base_url: str, auth: requests.auth.AuthBase, limiter: RateLimiter, timeout: float, stats: CallStats
+        self,
+        base_url: str,
+        auth: requests.auth.AuthBase,
+        limiter: RateLimiter,
+        timeout: float,
+        stats: CallStats,
+        *,
+        ca_bundle: str | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise LongPortConfigError(
                 f"base URL {base_url!r} has no http:// or https:// scheme; set the connection's host to e.g. "
                 + GLOBAL_BASE_URL
             )
+        require_secure_base_url(base_url)
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.limiter = limiter
@@ -50,6 +60,7 @@ class PacedSession:
         self.session.mount("https://", SignallingAdapter())
         self.session.headers["Content-Type"] = "application/json; charset=utf-8"
         self.session.headers["User-Agent"] = f"airflow-provider-cashflow/{__version__}"
+        self.session.verify = validate_ca_bundle(ca_bundle) or True
 
     def close(self) -> None:
         self.session.close()
@@ -70,7 +81,8 @@ class PacedSession:
         try:
             with signal_when_sent(on_sent):
                 response = self.session.get(
-                    self.base_url + path, params=params, auth=self.auth, timeout=self.timeout, stream=True
+                    self.base_url + path, params=params, auth=self.auth, timeout=self.timeout, stream=True,
+                    verify=self.session.verify,  # else REQUESTS_CA_BUNDLE would override the connection's ca_bundle
                 )
             # One read of the whole body instead of requests' 10 KB chunks: each chunk is a socket read that must
             # win the GIL back from the thread parsing the previous page, and a page is ~2 MB.

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, Protocol
 from airflow_provider_cashflow.domain.models import FIELD_NAMES, FIELDS, CashFlow, Field
 from airflow_provider_cashflow.errors import LongPortConfigError, OutputFormatError
 
-__all__ = ["FORMATS", "RecordWriter", "open_writer", "resolve_compression"]
+__all__ = ["FORMATS", "RecordWriter", "open_writer", "resolve_compression", "validate_row_group_size"]
 
 # format -> (allowed compressions, default)
 FORMATS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -35,6 +35,15 @@ def resolve_compression(file_format: str, compression: str | None) -> str:
             f"compression {compression!r} does not fit file_format {file_format!r}; use one of {', '.join(allowed)}"
         )
     return chosen
+
+
+def validate_row_group_size(value: object) -> int:
+    """A positive whole number of records per Parquet row group."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise LongPortConfigError(
+            f"parquet_row_group_size must be a whole number of records of 1 or more (default 50000), got {value!r}"
+        )
+    return value
 
 
 class RecordWriter(Protocol):

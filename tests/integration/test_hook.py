@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from airflow_provider_cashflow.client.auth import _TimestampClock
-from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError, LongPortTransportError
+from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.domain.models import parse_cash_flow
 from airflow_provider_cashflow.client.retry import RetryPolicy
@@ -167,46 +167,6 @@ def test_a_replayed_signature_is_re_signed_and_retried(sandbox: Sandbox) -> None
     assert a == b and len(a) == 3
     assert sandbox.state.snapshot()["rejected_replay"] == 1
     assert second.client.stats.retries == 1
-
-
-@pytest.mark.parametrize(
-    "kwargs,message",
-    [
-        ({"start": datetime(2026, 11, 1), "end": END}, "naive datetime"),
-        ({"start": END, "end": END - DAY}, "reversed"),
-        ({"start": END, "end": END}, "empty"),
-        ({"business_type": 4}, "business_type must be 1"),
-        ({"business_type": "cash"}, "business_type must be 1"),
-        ({"page_size": 0}, "1 to 10000"),
-        ({"page_size": 10001}, "1 to 10000"),
-        ({"symbol": "AAPL.US,TSLA.US"}, "one security code"),
-    ],
-)
-def test_bad_input_fails_before_any_call(sandbox: Sandbox, kwargs: dict, message: str) -> None:
-    args = {"start": END - DAY, "end": END, **kwargs}
-    with pytest.raises(ValueError, match=message):
-        CashflowHook().iter_cash_flows(args.pop("start"), args.pop("end"), **args)
-    assert sandbox.state.snapshot()["calls"] == 0
-
-
-@pytest.mark.parametrize(
-    "changes,message",
-    [
-        ({"host": "openapi.longportapp.com"}, "has no scheme"),
-        ({"host": "ftp://example.com"}, "not an http"),
-        ({"login": ""}, "no login"),
-        ({"extra": {"access_token": ""}}, "no access_token"),
-        ({"host": "", "extra": {"region": "mars"}}, "region 'mars'"),
-        ({"extra": {"timeout": "soon"}}, "'timeout' must be a number"),
-        ({"extra": {"rate_limit_min_interval": "-0.1"}}, "'rate_limit_min_interval' must be zero or more"),
-        ({"extra": {"rate_limit_calls": "0"}}, "'rate_limit_calls' must be positive"),
-    ],
-)
-def test_bad_connections_are_named_before_any_call(sandbox: Sandbox, monkeypatch, changes, message) -> None:
-    set_connection(monkeypatch, "longport_bad", _conn(sandbox, **changes))
-    with pytest.raises(LongPortConfigError, match=message):
-        CashflowHook("longport_bad").iter_cash_flows(END - DAY, END)
-    assert sandbox.state.snapshot()["calls"] == 0
 
 
 def test_rate_limit_extras_reach_the_limiter(sandbox: Sandbox, monkeypatch) -> None:

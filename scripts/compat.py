@@ -146,8 +146,8 @@ def main(argv: list[str]) -> int:
         result = run_cell(*cell.split("-"), uv=uv, log_dir=log_dir)
         print(f"    {result.status} (install {result.build:.0f} s, tests {result.tests:.0f} s) {result.detail}", flush=True)
         results.append(result)
+        (ROOT / "matrix.md").write_text(table(results) + "\n")  # after every cell: a long run stopped keeps its cells
     matrix = table(results)
-    (ROOT / "matrix.md").write_text(matrix + "\n")
     print(f"\n{matrix}\n\n(also in {(ROOT / 'matrix.md').relative_to(REPO)}; logs in {log_dir.relative_to(REPO)}/)")
     # The closing line CI reads: tests over all cells; a cell that failed before its tests counts as one failure.
     passed, failed = (sum(int(n) for r in results for n in re.findall(rf"(\d+) {kind}", r.detail))

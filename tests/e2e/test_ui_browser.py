@@ -116,12 +116,21 @@ def _toast(driver: Any, ui: dict[str, Any], containing: str, shot: str) -> str:
                 pass
         return [text for text in texts if text]
 
+    seen: list[str] = []
+
+    def look() -> str | None:
+        shown = toasts()
+        seen.extend(t for t in shown if t not in seen)
+        return next((t for t in shown if containing in t), None)
+
+    driver.implicitly_wait(0)  # poll: a toast lives a few seconds, an implicit wait could outlast it
     try:
-        return _wait(lambda: next((t for t in toasts() if containing in t), None), f"a toast saying {containing!r}")
+        return _wait(look, f"a toast saying {containing!r}", timeout=60)
     except AssertionError as error:
-        raise AssertionError(f"{error}; toasts shown: {toasts()}") from None
+        raise AssertionError(f"{error}; toasts seen: {seen}") from None
     finally:
         _shot(driver, ui, shot)
+        driver.implicitly_wait(10)
 
 
 def _press_test(driver: Any, conn_id: str) -> None:

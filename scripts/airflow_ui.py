@@ -76,7 +76,9 @@ def healthy(url: str) -> bool:
             health = json.loads(response.read())
     except (OSError, ValueError):
         return False
-    return all(health.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler", "dag_processor"))
+    return all(
+        health.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler", "dag_processor")
+    )
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -87,12 +89,20 @@ def save_connection(url: str, password: str, connection: dict[str, object]) -> N
     """Saves a connection through the REST API, as the UI does. Not the CLI: it drops port 0, and the port must be 0
     for Airflow 3.3's list Test button, which sends 0 for the hidden port field and refuses a saved connection whose
     port differs (the provider ignores port 0)."""
-    login = urllib.request.Request(f"{url}/auth/token", data=json.dumps({"username": USER, "password": password}).encode(),
-                                   headers={"Content-Type": "application/json"}, method="POST")
+    login = urllib.request.Request(
+        f"{url}/auth/token",
+        data=json.dumps({"username": USER, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(login, timeout=30) as response:
         token = json.loads(response.read())["access_token"]
-    request = urllib.request.Request(f"{url}/api/v2/connections", data=json.dumps(connection).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        f"{url}/api/v2/connections",
+        data=json.dumps(connection).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
     urllib.request.urlopen(request, timeout=30).close()
 
 
@@ -108,28 +118,39 @@ def main() -> int:
     password = login_password(HOME)
     print("==> starting the LongPort sandbox on loopback", flush=True)
     with SandboxProcess() as sandbox:
-        print(f"==> preparing Airflow in {HOME.relative_to(REPO)}/ (db migrate, pool longport_api)",
-              flush=True)
+        print(f"==> preparing Airflow in {HOME.relative_to(REPO)}/ (db migrate, pool longport_api)", flush=True)
         airflow(env, "db", "migrate")
         airflow(env, "pools", "set", "longport_api", "4", "LongPort cash-flow API budget")
         airflow(env, "connections", "delete", "longport_default", check=False)  # the sandbox's port is new
         print("==> starting airflow standalone (about a minute)", flush=True)
         log = (HOME / "standalone.log").open("w")
-        server = subprocess.Popen([AIRFLOW, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+        server = subprocess.Popen(
+            [AIRFLOW, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             while not healthy(url):
                 if server.poll() is not None:
                     raise SystemExit(f"airflow standalone exited; see {HOME / 'standalone.log'}")
                 time.sleep(2)
-            save_connection(url, password, {
-                "connection_id": "longport_default", "conn_type": "longport", "host": sandbox.base_url, "port": 0,
-                "login": DEMO.app_key, "password": DEMO.app_secret, "extra": json.dumps({"access_token": DEMO.access_token}),
-            })
-            print(f"\n    Airflow UI:  {url}\n    login:       {USER} / {password}\n"
-                  f"    connection:  Admin -> Connections -> longport_default (the sandbox at {sandbox.base_url})\n"
-                  f"    log:         {HOME.relative_to(REPO)}/standalone.log\n\nCtrl-C stops Airflow and the sandbox.",
-                  flush=True)
+            save_connection(
+                url,
+                password,
+                {
+                    "connection_id": "longport_default",
+                    "conn_type": "longport",
+                    "host": sandbox.base_url,
+                    "port": 0,
+                    "login": DEMO.app_key,
+                    "password": DEMO.app_secret,
+                    "extra": json.dumps({"access_token": DEMO.access_token}),
+                },
+            )
+            print(
+                f"\n    Airflow UI:  {url}\n    login:       {USER} / {password}\n"
+                f"    connection:  Admin -> Connections -> longport_default (the sandbox at {sandbox.base_url})\n"
+                f"    log:         {HOME.relative_to(REPO)}/standalone.log\n\nCtrl-C stops Airflow and the sandbox.",
+                flush=True,
+            )
             server.wait()
             return server.returncode or 0
         except KeyboardInterrupt:

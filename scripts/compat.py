@@ -94,8 +94,20 @@ def run_cell(airflow: str, python: str, uv: str, log_dir: Path) -> Result:
         steps = []
         if not (venv / "bin" / "python").exists():
             steps.append([uv, "venv", "--quiet", "--python", exe, str(venv)])
-        steps.append([uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
-                      f"apache-airflow=={release.version}", *release.pins, "-e", f"{REPO}[test-core]"])
+        steps.append(
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(venv / "bin" / "python"),
+                f"apache-airflow=={release.version}",
+                *release.pins,
+                "-e",
+                f"{REPO}[test-core]",
+            ]
+        )
         for command in steps:
             out.write(f"$ {' '.join(command)}\n")
             out.flush()
@@ -111,7 +123,9 @@ def run_cell(airflow: str, python: str, uv: str, log_dir: Path) -> Result:
         out.write(done.stdout)
     summary = _summary(done.stdout)
     status = "passed" if done.returncode == 0 and "skipped" not in summary else "FAILED"
-    return Result(cell, status, build, time.monotonic() - started, summary if status == "passed" else f"{summary}: see {log}")
+    return Result(
+        cell, status, build, time.monotonic() - started, summary if status == "passed" else f"{summary}: see {log}"
+    )
 
 
 def _summary(output: str) -> str:
@@ -144,14 +158,18 @@ def main(argv: list[str]) -> int:
     for cell in cells:
         print(f"==> Airflow {RELEASES[cell.split('-')[0]].version} on Python {cell.split('-')[1]}", flush=True)
         result = run_cell(*cell.split("-"), uv=uv, log_dir=log_dir)
-        print(f"    {result.status} (install {result.build:.0f} s, tests {result.tests:.0f} s) {result.detail}", flush=True)
+        print(
+            f"    {result.status} (install {result.build:.0f} s, tests {result.tests:.0f} s) {result.detail}",
+            flush=True,
+        )
         results.append(result)
         (ROOT / "matrix.md").write_text(table(results) + "\n")  # after every cell: a long run stopped keeps its cells
     matrix = table(results)
     print(f"\n{matrix}\n\n(also in {(ROOT / 'matrix.md').relative_to(REPO)}; logs in {log_dir.relative_to(REPO)}/)")
     # The closing line CI reads: tests over all cells; a cell that failed before its tests counts as one failure.
-    passed, failed = (sum(int(n) for r in results for n in re.findall(rf"(\d+) {kind}", r.detail))
-                      for kind in ("passed", "failed"))
+    passed, failed = (
+        sum(int(n) for r in results for n in re.findall(rf"(\d+) {kind}", r.detail)) for kind in ("passed", "failed")
+    )
     broken = sum(1 for r in results if r.status == "FAILED")
     print(f"compat: {passed} passed, {max(failed, broken)} failed")
     return 1 if broken else 0

@@ -12,9 +12,8 @@ import sys
 
 
 def main() -> None:
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
 
     client = TestClient(create_app())
     token = client.get("/auth/token").json()["access_token"]  # all-admins mode hands out an admin token

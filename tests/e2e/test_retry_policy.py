@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-from typing import Iterator
 
 import pytest
+from airflow_support import AirflowHome, longport_connection
 
 from airflow_provider_cashflow.compat import HAS_RETRY_POLICIES
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 from airflow_provider_cashflow.operators.retry_policy import longport_retry_policy
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 
-from airflow_support import AirflowHome, longport_connection
-
-DAG_FILE = '''
+DAG_FILE = """
 from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import DAG, task
@@ -44,7 +42,7 @@ with DAG("retry_policy_probe", schedule=None, start_date=START,
         return len(list(CashflowHook("lp_wrong").iter_cash_flows(START, END)))
 
     wrong_secret()
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +50,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowHome,
     root = tmp_path_factory.mktemp("retry")
     (root / "dags").mkdir()
     (root / "dags" / "retry_policy_probe.py").write_text(textwrap.dedent(DAG_FILE))
-    with SandboxProcess("--no-rate-limit", "--fail-after-pages", "0", "--fail-kind", "429") as limited, \
-            SandboxProcess("--no-rate-limit", "--days", "2") as healthy:
+    with (
+        SandboxProcess("--no-rate-limit", "--fail-after-pages", "0", "--fail-kind", "429") as limited,
+        SandboxProcess("--no-rate-limit", "--days", "2") as healthy,
+    ):
         wrong = json.loads(longport_connection(healthy.base_url))
         wrong["password"] = "not-the-app-secret"
         home = AirflowHome(
@@ -85,8 +85,10 @@ def test_the_policy_decides_the_wait_and_says_why(run: tuple[AirflowHome, int]) 
         with pytest.raises(ImportError, match=r"Airflow >= 3\.3"):
             longport_retry_policy()
         return
-    rows = home.query("select try_number, retry_delay_override, retry_reason from task_instance_history "
-                      "where task_id = 'rate_limited' order by try_number")
+    rows = home.query(
+        "select try_number, retry_delay_override, retry_reason from task_instance_history "
+        "where task_id = 'rate_limited' order by try_number"
+    )
     assert [(t, d) for t, d, _ in rows] == [(1, 1.0), (2, 2.0)]  # backoff: 1 s, then 2 s
     assert all("rate limit" in reason and "429001" in reason for _, _, reason in rows)
 

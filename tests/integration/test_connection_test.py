@@ -8,56 +8,83 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow_support import AirflowHome
 
 from airflow_provider_cashflow.compat import AIRFLOW_VERSION
 from airflow_provider_cashflow.sandbox import DEMO
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 
-from airflow_support import AirflowHome
-
 PROBE = Path(__file__).resolve().parents[1] / "api_probe.py"
 
 
 def _body(conn_id: str, base_url: str, *, password: str, token: str, port: int | None = None) -> dict[str, Any]:
-    return {"connection_id": conn_id, "conn_type": "longport", "host": base_url, "login": DEMO.app_key,
-            "password": password, "port": port, "extra": json.dumps({"access_token": token, "region": "global"})}
+    return {
+        "connection_id": conn_id,
+        "conn_type": "longport",
+        "host": base_url,
+        "login": DEMO.app_key,
+        "password": password,
+        "port": port,
+        "extra": json.dumps({"access_token": token, "region": "global"}),
+    }
 
 
 @pytest.fixture(scope="module")
 def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Saves a good and a bad connection through the API, then tests them as the UI does; one Airflow for all."""
     with SandboxProcess("--days", "2", "--per-day", "5", "--no-rate-limit") as sandbox:
-        home = AirflowHome(tmp_path_factory.mktemp("conn-test") / "home", AIRFLOW__CORE__TEST_CONNECTION="Enabled",
-                           AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True")
+        home = AirflowHome(
+            tmp_path_factory.mktemp("conn-test") / "home",
+            AIRFLOW__CORE__TEST_CONNECTION="Enabled",
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
+        )
         home.run("db", "migrate")
         url = sandbox.base_url
         # What the list's Test button posts for a saved connection: the secrets as shown (***), port 0 (hidden field).
         redacted = {"password": "***", "token": "***", "port": 0}
         requests = {
             # Saved with port 0, as the README advises: Airflow >= 3.3 then restores the secrets itself.
-            "save good": ["POST", "/api/v2/connections",
-                          _body("lp_good", url, password=DEMO.app_secret, token=DEMO.access_token, port=0)],
-            "save bad": ["POST", "/api/v2/connections",
-                         _body("lp_bad", url, password="not-the-secret", token=DEMO.access_token, port=0)],
+            "save good": [
+                "POST",
+                "/api/v2/connections",
+                _body("lp_good", url, password=DEMO.app_secret, token=DEMO.access_token, port=0),
+            ],
+            "save bad": [
+                "POST",
+                "/api/v2/connections",
+                _body("lp_bad", url, password="not-the-secret", token=DEMO.access_token, port=0),
+            ],
             # Saved as the UI's own form saves it: no port.
-            "save portless": ["POST", "/api/v2/connections",
-                              _body("lp_portless", url, password=DEMO.app_secret, token=DEMO.access_token)],
+            "save portless": [
+                "POST",
+                "/api/v2/connections",
+                _body("lp_portless", url, password=DEMO.app_secret, token=DEMO.access_token),
+            ],
             "read good": ["GET", "/api/v2/connections/lp_good", None],
             "good, redacted": ["POST", "/api/v2/connections/test", _body("lp_good", url, **redacted)],
             "bad, redacted": ["POST", "/api/v2/connections/test", _body("lp_bad", url, **redacted)],
             "portless, redacted": ["POST", "/api/v2/connections/test", _body("lp_portless", url, **redacted)],
-            "good, redacted, other host": ["POST", "/api/v2/connections/test",
-                                           _body("lp_good", "http://127.0.0.1:9", **redacted)],
-            "unsaved, typed": ["POST", "/api/v2/connections/test",
-                               _body("lp_new", url, password=DEMO.app_secret, token=DEMO.access_token)],
-            "unsaved, wrong secret": ["POST", "/api/v2/connections/test",
-                                      _body("lp_new", url, password="not-the-secret", token=DEMO.access_token)],
+            "good, redacted, other host": [
+                "POST",
+                "/api/v2/connections/test",
+                _body("lp_good", "http://127.0.0.1:9", **redacted),
+            ],
+            "unsaved, typed": [
+                "POST",
+                "/api/v2/connections/test",
+                _body("lp_new", url, password=DEMO.app_secret, token=DEMO.access_token),
+            ],
+            "unsaved, wrong secret": [
+                "POST",
+                "/api/v2/connections/test",
+                _body("lp_new", url, password="not-the-secret", token=DEMO.access_token),
+            ],
             "unsaved, redacted": ["POST", "/api/v2/connections/test", _body("lp_nowhere", url, **redacted)],
         }
         result = home.run(str(PROBE), json.dumps(list(requests.values())), program=sys.executable)
         calls = sandbox.stats()["calls"]
     (line,) = [line for line in result.stdout.splitlines() if line.startswith("API-PROBE ")]
-    return {**dict(zip(requests, json.loads(line.removeprefix("API-PROBE ")))), "sandbox calls": calls}
+    return {**dict(zip(requests, json.loads(line.removeprefix("API-PROBE ")), strict=True)), "sandbox calls": calls}
 
 
 def _test(answers: dict[str, Any], case: str) -> tuple[bool, str]:

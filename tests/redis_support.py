@@ -18,7 +18,8 @@ def free_port() -> int:
 class RedisServer:
     """Started on construction; :meth:`stop` (also via ``with``) ends it, whatever the test did."""
 
-    def __init__(self, *, startup_timeout: float = 30.0) -> None:
+    def __init__(self, *options: str, startup_timeout: float = 30.0) -> None:
+        """:param options: more ``redis-server`` options, e.g. ``"--requirepass", "pw"``."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is missing: run `make test` (it installs the Debian package redis-server)")
@@ -28,7 +29,7 @@ class RedisServer:
         self._log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-             "--dir", self._dir.name, "--daemonize", "no"],
+             "--dir", self._dir.name, "--daemonize", "no", *options],
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + startup_timeout
@@ -42,7 +43,7 @@ class RedisServer:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
                 s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
+                return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))  # up, with or without a password
         except OSError:
             return False
 

@@ -97,6 +97,10 @@ class RedisBudgetStore:
         self.where = redact_url(url)
         self._password = urlsplit(url).password
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._refusals: tuple[type[BaseException], ...] = (
+            redis.AuthenticationError,
+            redis.exceptions.NoPermissionError,
+        )
         # a short retry heals a pooled connection that Redis closed; a Redis that stays down fails the call
         self._redis = redis.Redis.from_url(
             url,
@@ -117,6 +121,11 @@ class RedisBudgetStore:
             reason = f"{type(error).__name__}: {error}"
             if self._password:
                 reason = reason.replace(self._password, "***")
+            if isinstance(error, self._refusals):  # a retry would be refused the same way
+                raise LongPortConfigError(
+                    f"the shared rate-limit storage {self.where} (connection extra rate_limit_storage) refused this "
+                    f"client ({reason}): check the user and password in the URL, and that the user may run EVALSHA"
+                ) from None
             raise RateLimitStorageError(
                 f"the shared rate-limit storage {self.where} (connection extra rate_limit_storage) did not answer "
                 f"({reason}); the task fails so that Airflow retries it, rather than spending a budget "

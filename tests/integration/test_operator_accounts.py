@@ -44,3 +44,15 @@ def test_a_conn_id_that_is_no_folder_name_fails_naming_the_account(sandbox: Sand
     with pytest.raises(AirflowFailException, match=r"longport_conn_id '\.\.' cannot stand for \{conn_id\}"):
         run_operator(END - DAY, END, longport_conn_id="..", output_path=f"file://{tmp_path}/{{conn_id}}/x.jsonl")
     assert not list(tmp_path.iterdir()) and sandbox.state.snapshot()["calls"] == 0  # before any call or file
+
+
+def test_an_unreachable_budget_storage_leaves_the_task_to_airflows_retries(sandbox: Sandbox, tmp_path, monkeypatch) -> None:
+    from airflow_provider_cashflow.errors import RateLimitStorageError
+    from redis_support import free_port
+
+    storage = f"redis://:s3cret-redis-pass@127.0.0.1:{free_port()}/0"  # nothing listens there
+    set_connection(monkeypatch, "fund_r", sandbox.connection(rate_limit_storage=storage, timeout=2))
+    with pytest.raises(RateLimitStorageError) as caught:  # not AirflowFailException: the task's retries apply
+        run_operator(END - DAY, END, longport_conn_id="fund_r", output_path=f"file://{tmp_path}/{{conn_id}}/x.jsonl")
+    assert "connection 'fund_r'" in caught.value.__notes__ and "s3cret" not in str(caught.value)
+    assert sandbox.state.snapshot()["calls"] == 0 and not list(tmp_path.rglob("*.jsonl"))  # no unshared call

@@ -85,6 +85,15 @@ def test_unreachable_redis_is_a_retryable_error_that_names_it_and_hides_the_pass
     assert caught.value.retryable and not isinstance(caught.value, LongPortConfigError)
 
 
+def test_a_wrong_redis_password_is_a_config_error_a_retry_cannot_cure() -> None:
+    with RedisServer("--requirepass", "right-redis-pass") as server:
+        with pytest.raises(LongPortConfigError, match="refused this client.*user and password") as caught:
+            shared_limiter("key-wrong-pass", storage=f"redis://:wrong-redis-pass@127.0.0.1:{server.port}/0")
+        assert "wrong-redis-pass" not in str(caught.value)
+        limiter = shared_limiter("key-right-pass", storage=f"redis://:right-redis-pass@127.0.0.1:{server.port}/0")
+        assert limiter.acquire() == 0
+
+
 def test_redis_going_away_mid_run_fails_the_call_instead_of_falling_back() -> None:
     server = RedisServer()
     try:

@@ -160,7 +160,10 @@ class CashflowHook(BaseHook):
             return False, f"{type(error).__name__}: {error}"
         finally:
             client.retry_policy = policy
-        return True, f"Connection successfully tested: {self.settings.base_url} accepted a signed call ({self.settings.mode} mode)"
+        return (
+            True,
+            f"Connection successfully tested: {self.settings.base_url} accepted a signed call ({self.settings.mode} mode)",
+        )
 
     def close(self) -> None:
         if "client" in self.__dict__:
@@ -192,5 +195,3 @@ class CashflowHook(BaseHook):
             else:
                 widgets[name] = StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
         return widgets
-
-

@@ -196,8 +196,9 @@ class CashflowOperator(BaseOperator):
             return True
         self.log.warning(
             "the window %s ends in the future (now is %s): records after now are not written, and the manifest says "
-            "\"complete\": false; run this interval again once it has ended to get all of it",
-            window, now.isoformat(),
+            '"complete": false; run this interval again once it has ended to get all of it',
+            window,
+            now.isoformat(),
         )
         return False
 
@@ -205,7 +206,9 @@ class CashflowOperator(BaseOperator):
         validate_row_group_size(self.parquet_row_group_size)
         compression = resolve_compression(self.file_format, self.compression)
         if self.partition_by not in PARTITIONINGS:
-            raise LongPortConfigError(f"partition_by must be one of {', '.join(PARTITIONINGS)}, got {self.partition_by!r}")
+            raise LongPortConfigError(
+                f"partition_by must be one of {', '.join(PARTITIONINGS)}, got {self.partition_by!r}"
+            )
         if not self.output_path:
             if self.partition_by != "interval":
                 raise LongPortConfigError("partition_by='day' needs output_path: XCom holds one value per run")
@@ -251,9 +254,7 @@ class CashflowOperator(BaseOperator):
         for path in self._written:
             parts = urlsplit(path)
             outputs.append(Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path))
-        return OperatorLineage(
-            inputs=[Dataset(namespace=f"longport://{host}", name=CASHFLOW_PATH)], outputs=outputs
-        )
+        return OperatorLineage(inputs=[Dataset(namespace=f"longport://{host}", name=CASHFLOW_PATH)], outputs=outputs)
 
 
 def _check_max_xcom_bytes(value: Any) -> None:

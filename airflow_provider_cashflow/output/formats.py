@@ -135,7 +135,9 @@ class ParquetWriter:
         import pyarrow.parquet as pq
 
         self._schema = parquet_schema()
-        self._writer = pq.ParquetWriter(raw, self._schema, compression=compression.upper() if compression != "none" else "NONE")
+        self._writer = pq.ParquetWriter(
+            raw, self._schema, compression=compression.upper() if compression != "none" else "NONE"
+        )
         self._row_group_size = row_group_size
         self._new_columns()
         self.records = 0

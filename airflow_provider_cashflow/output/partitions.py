@@ -13,7 +13,9 @@ __all__ = ["PARTITIONINGS", "OutOfOrderError", "split"]
 PARTITIONINGS = ("interval", "day")
 
 
-def split(window: Window, records: Iterable[CashFlow], partition_by: str) -> Iterator[tuple[Window, Iterator[CashFlow]]]:
+def split(
+    window: Window, records: Iterable[CashFlow], partition_by: str
+) -> Iterator[tuple[Window, Iterator[CashFlow]]]:
     """Yield ``(part, records of part)`` for every part of ``window``, newest first, empty parts included.
 
     Streams: each part's iterator must be consumed before the next part is taken, and only one record is

@@ -133,7 +133,11 @@ class Dataset:
         elif kind == "fund":
             symbol, description, currency = _FUNDS[h % len(_FUNDS)]
         else:
-            symbol, description, currency = (None if h & 1 else ""), "", _CASH_CURRENCIES[(h >> 3) % len(_CASH_CURRENCIES)]
+            symbol, description, currency = (
+                (None if h & 1 else ""),
+                "",
+                _CASH_CURRENCIES[(h >> 3) % len(_CASH_CURRENCIES)],
+            )
         cents = 1 + (h >> 12) % magnitude
         balance = f"{'-' if sign < 0 else ''}{cents // 100}.{cents % 100:02d}"
         return {
@@ -147,7 +151,9 @@ class Dataset:
             "description": description,
         }
 
-    def indices(self, start_time: int, end_time: int, business_type: int | None = None, symbol: str | None = None) -> range | array[int]:
+    def indices(
+        self, start_time: int, end_time: int, business_type: int | None = None, symbol: str | None = None
+    ) -> range | array[int]:
         """Indices of records with ``start_time <= t <= end_time`` (both inclusive, like the server)."""
         lo = bisect.bisect_left(self._neg_times, -end_time)
         hi = bisect.bisect_right(self._neg_times, -start_time)

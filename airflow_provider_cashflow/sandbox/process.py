@@ -86,7 +86,9 @@ class SandboxProcess:
 
     def records(self, start_time: int, end_time_exclusive: int) -> list[dict[str, Any]]:
         """Ground truth: every record of ``[start_time, end_time_exclusive)`` in API order."""
-        rows: list[dict[str, Any]] = self._call(f"/__sandbox/records?start_time={start_time}&end_time={end_time_exclusive}")
+        rows: list[dict[str, Any]] = self._call(
+            f"/__sandbox/records?start_time={start_time}&end_time={end_time_exclusive}"
+        )
         return rows
 
 

@@ -195,11 +195,15 @@ CASES = [
 def quiet_sandbox() -> Iterator[Sandbox]:
     """One sandbox for the whole table (stopping one per case costs more than the cases): each case checks that
     its count of calls did not move."""
-    from airflow.sdk import ObjectStoragePath
+    from airflow.sdk import Asset, ObjectStoragePath
 
-    # Airflow discovers its providers' filesystems once per process (about a second); every task pays that, good
-    # input or bad, so it is paid here and not charged to the first case that names a storage scheme
+    # Airflow discovers its providers' filesystems and asset URI handlers once per process (about a second, at
+    # DAG parsing); every task pays that, good input or bad, so it is paid here and not charged to the first case
+    # that names a storage scheme
     ObjectStoragePath("file:///").fs  # noqa: B018
+    Asset(uri="s3://bucket/key")
+    with pytest.raises(AirflowFailException):  # and the first DAG a process parses and runs sets up its machinery
+        run_operator(None, None)
     with Sandbox(Dataset(SPEC), rate_limit=False) as server:
         yield server
 

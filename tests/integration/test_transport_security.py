@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from conftest import DAY, END, SPEC, UNLIMITED, set_connection, truth
 from operator_support import run_operator
 
-from airflow_provider_cashflow.client.auth import SignatureAuth
+from airflow_provider_cashflow.client.auth import OAuthRefresher, SignatureAuth
 from airflow_provider_cashflow.client.base_url import is_loopback
 from airflow_provider_cashflow.client.client import LongPortClient
 from airflow_provider_cashflow.errors import LongPortConfigError
@@ -111,7 +111,9 @@ def test_plain_http_to_a_remote_host_sends_nothing(proxy: CaptureProxy, monkeypa
         CashflowHook("longport_plain").get_cash_flow_page(END - DAY, END)
     with pytest.raises(AirflowFailException, match=advice):
         run_operator(END - DAY, END, longport_conn_id="longport_plain")
-    # the Airflow-free client refuses it too, for users who build it themselves
+    # the Airflow-free client and its OAuth refresher refuse it too, for users who build them themselves
+    with pytest.raises(LongPortConfigError, match=advice):
+        OAuthRefresher(f"{host}/oauth2/token", "app-key", "refresh-token-value")
     with pytest.raises(LongPortConfigError, match=advice):
         LongPortClient(host, SignatureAuth("app-key", "app-secret-value", "access-token-value"))
     oauth = {**_connection(host), "password": ""}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Sequence
 
 from airflow.sdk import BaseOperator
@@ -16,45 +16,14 @@ from airflow_provider_cashflow.hooks.cashflow import CashflowHook, validate_busi
 from airflow_provider_cashflow.output.writer import OutputSpec, write_window
 from airflow_provider_cashflow.client.pagination import validate_page_size
 from airflow_provider_cashflow.output.partitions import PARTITIONINGS, OutOfOrderError
+from airflow_provider_cashflow.domain.calendar import parse_lookback, widen
 from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.operators.run_window import NO_INTERVAL, partition_timezone, resolve_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["CashflowOperator"]
-
-NO_INTERVAL = (
-    "this run has no data interval (it was triggered by an asset or manually without a logical date), so there "
-    "is no window to extract; trigger it with a logical date, schedule the DAG with "
-    "CronDataIntervalTimetable('0 0 * * *', timezone='UTC'), or pass window_start and window_end"
-)
-
-
-def _as_datetime(value: Any, name: str) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value.strip():
-        import pendulum
-
-        try:
-            parsed = pendulum.parse(value.strip(), exact=True, tz=None)
-        except Exception:
-            raise LongPortConfigError(f"{name}={value!r} is not an ISO 8601 date-time") from None
-        if isinstance(parsed, datetime):
-            return parsed
-    raise LongPortConfigError(f"{name} must be an aware datetime or ISO 8601 text with an offset, got {value!r}")
-
-
-def resolve_window(context: Any, window_start: Any = None, window_end: Any = None) -> Window:
-    """The explicit window if given, else the run's data interval; errors say what to do."""
-    if window_start is not None or window_end is not None:
-        if window_start is None or window_end is None:
-            raise LongPortConfigError("pass both window_start and window_end, or neither to use the data interval")
-        return Window.of(_as_datetime(window_start, "window_start"), _as_datetime(window_end, "window_end"))
-    start, end = context.get("data_interval_start"), context.get("data_interval_end")
-    if start is None or end is None:
-        raise LongPortConfigError(NO_INTERVAL)
-    return Window.of(start, end)
+__all__ = ["NO_INTERVAL", "CashflowOperator", "resolve_window"]
 
 
 class CashflowOperator(BaseOperator):
@@ -65,13 +34,20 @@ class CashflowOperator(BaseOperator):
     :param symbol: one security code, e.g. ``AAPL.US``. (templated)
     :param page_size: records per API call, 1 to 10000; default 10000. (templated)
     :param output_path: ``ObjectStoragePath`` URL (``file://``, ``s3://``, ``gs://``, ...); ``{date}`` is
-        replaced by the partition's UTC date. ``None`` returns the records as XCom. (templated)
+        replaced by the partition's local date in ``partition_timezone``. ``None`` returns the records as XCom.
+        (templated)
     :param output_conn_id: connection for the storage (e.g. ``aws_default``). (templated)
     :param file_format: ``jsonl`` (default), ``csv`` or ``parquet``. (templated)
     :param compression: ``none``/``gzip`` for jsonl and csv; ``none``/``snappy``/``gzip``/``zstd`` for
         parquet; ``None`` picks the format's default (none; snappy). (templated)
-    :param partition_by: ``interval`` (one file for the run) or ``day`` (one file per UTC day, for long
-        backfills in few API calls). (templated)
+    :param partition_by: ``interval`` (one file for the run) or ``day`` (one file per local day of
+        ``partition_timezone``, for long backfills in few API calls). (templated)
+    :param partition_timezone: IANA name of the zone whose days partition the files and name ``{date}``;
+        default: the time zone of the DAG's timetable, else UTC. A window that would leave part of a day to
+        another run is refused before any API call. (templated)
+    :param lookback: a ``timedelta`` or a number of days: each run re-reads ``[start - lookback, end)`` and
+        rewrites every day file in it, so late postings and revised records reach the files; needs
+        ``partition_by="day"``. Default: none.
     :param write_empty: write a valid empty file when there are no records (default True).
     :param window_start: explicit window start instead of the data interval. (templated)
     :param window_end: explicit window end. (templated)
@@ -90,6 +66,7 @@ class CashflowOperator(BaseOperator):
         "file_format",
         "compression",
         "partition_by",
+        "partition_timezone",
         "window_start",
         "window_end",
     )
@@ -107,6 +84,8 @@ class CashflowOperator(BaseOperator):
         file_format: str = "jsonl",
         compression: str | None = None,
         partition_by: str = "interval",
+        partition_timezone: str | None = None,
+        lookback: timedelta | int | None = None,
         write_empty: bool = True,
         window_start: datetime | str | None = None,
         window_end: datetime | str | None = None,
@@ -128,6 +107,8 @@ class CashflowOperator(BaseOperator):
         self.file_format = file_format
         self.compression = compression
         self.partition_by = partition_by
+        self.partition_timezone = partition_timezone
+        self.lookback = lookback
         self.write_empty = write_empty
         self.window_start = window_start
         self.window_end = window_end
@@ -147,9 +128,13 @@ class CashflowOperator(BaseOperator):
             raise AirflowFailException(str(error)) from error
 
     def _extract(self, context: Context) -> Any:
-        window = resolve_window(context, self.window_start, self.window_end)
+        timetable = self._timetable(context)
+        window = resolve_window(context, self.window_start, self.window_end, timetable)
         query = self._query()
-        output = self._output_spec()
+        lookback = parse_lookback(self.lookback)
+        output = self._output_spec(partition_timezone(self.partition_timezone, timetable), lookback is not None)
+        if output is not None and lookback is not None:
+            window = Window(widen(window.start, lookback, output.tz), window.end)
         hook = CashflowHook(self.longport_conn_id)
         self._base_url = hook.settings.base_url  # reads and checks the connection before any call
         if output is not None:
@@ -173,10 +158,20 @@ class CashflowOperator(BaseOperator):
             "page_size": validate_page_size(int(self.page_size) if str(self.page_size or "").isdigit() else self.page_size),
         }
 
-    def _output_spec(self) -> OutputSpec | None:
+    def _timetable(self, context: Any) -> Any:
+        dag = context.get("dag") or (self.dag if self.has_dag() else None)
+        return getattr(dag, "timetable", None)
+
+    def _output_spec(self, timezone: str, lookback: bool) -> OutputSpec | None:
         compression = resolve_compression(self.file_format, self.compression)
         if self.partition_by not in PARTITIONINGS:
             raise LongPortConfigError(f"partition_by must be one of {', '.join(PARTITIONINGS)}, got {self.partition_by!r}")
+        if lookback and (self.partition_by != "day" or not self.output_path):
+            raise LongPortConfigError(
+                f"lookback={self.lookback!r} re-reads past days and rewrites their files, so it needs "
+                f"partition_by='day' and an output_path with {{date}}; got partition_by={self.partition_by!r}, "
+                f"output_path={self.output_path!r}"
+            )
         if not self.output_path:
             if self.partition_by != "interval":
                 raise LongPortConfigError("partition_by='day' needs output_path: XCom holds one value per run")
@@ -189,6 +184,8 @@ class CashflowOperator(BaseOperator):
             partition_by=self.partition_by,
             write_empty=self.write_empty,
             row_group_size=self.parquet_row_group_size,
+            timezone=timezone,
+            compare=lookback,
         )
 
     def _to_xcom(self, records: Any, window: Window) -> list[dict[str, Any]]:
@@ -216,12 +213,19 @@ class CashflowOperator(BaseOperator):
 
         for outlet in self.outlets or []:
             if isinstance(outlet, Asset):
-                events[outlet].extra = {
+                extra = {
                     "records": manifest["records"],
                     "files": len(manifest["files"]),
                     "interval_start": manifest["interval"]["start"],
                     "interval_end": manifest["interval"]["end"],
+                    "partition_timezone": manifest["partition_timezone"],
                 }
+                if context.get("partition_key"):
+                    # Airflow also stamps the event with the run's key; the extra keeps it readable downstream
+                    extra["partition_key"] = context["partition_key"]
+                if "rewritten" in manifest:
+                    extra["rewritten"] = manifest["rewritten"]
+                events[outlet].extra = extra
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """LongPort as input, the written files as outputs; ``None`` without the openlineage provider."""

@@ -6,12 +6,14 @@ import csv
 import gzip
 import io
 import json
-from typing import Any, BinaryIO, Protocol
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, BinaryIO, Iterator, Protocol
 
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.domain.models import FIELD_NAMES, CashFlow
 
-__all__ = ["FORMATS", "RecordWriter", "open_writer", "resolve_compression"]
+__all__ = ["FORMATS", "RecordWriter", "open_writer", "read_rows", "resolve_compression", "row_key"]
 
 # format -> (allowed compressions, default)
 FORMATS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -167,3 +169,44 @@ def open_writer(raw: BinaryIO, file_format: str, compression: str, *, row_group_
     if file_format == "csv":
         return CsvWriter(raw, compression)
     return ParquetWriter(raw, compression, row_group_size)
+
+
+def read_rows(raw: BinaryIO, file_format: str, compression: str) -> Iterator[dict[str, Any]]:
+    """The records of a file this module wrote, as ``CashFlow.to_dict()``-shaped rows (Parquet's balance is a
+    ``Decimal`` at the file's scale and its time a ``datetime``: compare rows through :func:`row_key`)."""
+    if file_format == "parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(raw).iter_batches():
+            yield from batch.to_pylist()
+        return
+    stream: BinaryIO = _gunzip(raw) if compression == "gzip" else raw
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    if file_format == "jsonl":
+        for line in text:
+            if line.strip():
+                yield json.loads(line)
+        return
+    for row in csv.DictReader(text):
+        yield {**row, "business_type": row["business_type"] or None, "symbol": row["symbol"] or None}
+
+
+def _gunzip(raw: BinaryIO) -> BinaryIO:
+    return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+
+
+def row_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two rows the same record, whatever format carried them: exact amounts, times to the second."""
+    moment = row["business_time"]
+    when = moment.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(moment, datetime) else str(moment)
+    business_type = row["business_type"]
+    return (
+        row["transaction_flow_name"],
+        int(row["direction"]),
+        None if business_type is None else int(business_type),
+        Decimal(str(row["balance"])).normalize(),
+        row["currency"],
+        when,
+        row["symbol"] or None,
+        row["description"] or "",
+    )

@@ -6,6 +6,7 @@ The same guarantees under real Airflow processes are in tests/e2e/test_e2e_calen
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,11 +14,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from airflow.sdk import CronDataIntervalTimetable, CronPartitionTimetable
 from airflow.sdk.exceptions import AirflowFailException
-from conftest import DAY, END, truth
+from conftest import DAY, END, UNLIMITED, set_connection, truth
 from operator_support import expected_rows, run_operator
 
 from airflow_provider_cashflow.domain.windows import Window
-from airflow_provider_cashflow.sandbox import Sandbox
+from airflow_provider_cashflow.sandbox import (
+    Dataset,
+    DatasetSpec,
+    RevisionSpec,
+    Sandbox,
+)
 
 HK = ZoneInfo("Asia/Hong_Kong")
 NY = ZoneInfo("America/New_York")
@@ -103,3 +109,60 @@ def test_lookback_needs_day_partitions_and_is_checked_before_any_call(sandbox: S
     with pytest.raises(AirflowFailException, match=r"lookback must be a timedelta or a whole number of days"):
         run_operator(END - DAY, END, lookback="three", partition_by="day", output_path=f"file://{tmp_path}/{{date}}.jsonl")
     assert sandbox.state.snapshot()["calls"] == 0
+
+
+REVISING = DatasetSpec(seed=5, days=14, per_day=30, end=END,
+                       revisions=RevisionSpec(late_share=0.25, late_max_hours=48, provisional_share=1.0, settle_hours=30))
+HOUR = 3600
+
+
+def _daily_runs(root: Path, lookback: int | None, dataset: Dataset) -> tuple[list[dict], dict[str, int]]:
+    """Ten daily UTC runs, each seeing the history as it was an hour after its interval ended."""
+    manifests = []
+    last_read: dict[str, int] = {}  # day -> the as-of of the last run that read it
+    for i in range(10):
+        start = END - (11 - i) * DAY
+        manifest, _, _ = run_operator(start, start + DAY, output_path=f"file://{root}/date={{date}}/cashflow.jsonl",
+                                      partition_by="day", lookback=lookback, page_size=50)
+        manifests.append(manifest)
+        for part in manifest["files"]:
+            last_read[part["path"].split("date=")[1][:10]] = int((start + DAY).timestamp()) + HOUR
+    return manifests, last_read
+
+
+def test_lookback_converges_to_the_latest_view_and_no_lookback_loses_records(tmp_path: Path, monkeypatch) -> None:
+    dataset = Dataset(REVISING)
+    with Sandbox(dataset, rate_limit=False, as_of_after_request=HOUR) as server:
+        set_connection(monkeypatch, "longport_default", server.connection(**UNLIMITED, timeout=2))
+        manifests, last_read = _daily_runs(tmp_path / "lookback", 3, dataset)
+        _, plain_read = _daily_runs(tmp_path / "plain", None, dataset)
+    with_lookback, plain = _lake(tmp_path / "lookback"), _lake(tmp_path / "plain")
+    settled = 0
+    for day, as_of in last_read.items():
+        start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+        bounds = int(start.timestamp()), int((start + DAY).timestamp())
+        assert with_lookback[f"date={day}"] == expected_rows(dataset.window(*bounds, as_of=as_of))  # the last view, exactly
+        if list(dataset.window(*bounds, as_of=as_of)) == list(dataset.window(*bounds)):
+            settled += 1
+            assert with_lookback[f"date={day}"] == expected_rows(dataset.window(*bounds))  # converged history
+    assert settled >= 8, "most days must have been re-read after their revisions settled"
+    lost = [day for day in plain if plain[day] != expected_rows(dataset.window(
+        *(int((datetime.fromisoformat(day[5:]).replace(tzinfo=timezone.utc) + k * DAY).timestamp()) for k in (0, 1))))]
+    assert len(lost) >= 5, "without lookback, late postings and provisional dividends stay wrong"
+
+    # the manifest says what each rewrite changed, against the file it replaced (multisets)
+    for i in range(1, 10):
+        for change in manifests[i]["rewritten"]:
+            if not change["replaced"]:
+                continue
+            start = datetime.fromisoformat(change["date"]).replace(tzinfo=timezone.utc)
+            bounds = int(start.timestamp()), int((start + DAY).timestamp())
+            run_end = int((END - (10 - i) * DAY).timestamp())
+            before = Counter(json.dumps(r, sort_keys=True) for r in dataset.window(*bounds, as_of=run_end - DAY.days * 86400 + HOUR))
+            after = Counter(json.dumps(r, sort_keys=True) for r in dataset.window(*bounds, as_of=run_end + HOUR))
+            assert (change["gained"], change["lost"]) == (sum((after - before).values()), sum((before - after).values()))
+            assert change["records"] == sum(after.values())
+    assert sum(c["gained"] + c["lost"] for m in manifests for c in m["rewritten"]) > 0
+    # the wider window is still one paged stream: no call per day
+    for manifest in manifests:
+        assert manifest["api_calls"] == manifest["records"] // 50 + 1

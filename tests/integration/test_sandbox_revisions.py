@@ -8,15 +8,19 @@ from collections import Counter
 from typing import Iterable
 
 import pytest
+from airflow_support import longport_connection
+from conftest import END, SPEC, UNLIMITED, set_connection
 
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
-from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, RevisionSpec, Sandbox
+from airflow_provider_cashflow.sandbox import (
+    Dataset,
+    DatasetSpec,
+    RevisionSpec,
+    Sandbox,
+)
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 from airflow_provider_cashflow.sandbox.revisions import PROVISIONAL_NAME
-
-from airflow_support import longport_connection
-from conftest import END, SPEC, UNLIMITED, set_connection
 
 REVISING = DatasetSpec(seed=11, days=10, per_day=30, end=END,
                        revisions=RevisionSpec(late_share=0.3, late_max_hours=48, provisional_share=1.0, settle_hours=30))

@@ -7,14 +7,14 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Real servers and tools the tests start (each feature adds its own): installed by `make test` when missing.
 DEBIAN_PACKAGES :=
 
-.PHONY: demo test test-fast bench venv clean debian-packages
+.PHONY: demo test test-fast lint bench venv clean debian-packages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip uv
 
 $(STAMP): $(PY) pyproject.toml
-	$(UV) pip install --python $(PY) --quiet -e ".[test,bench]"
+	$(UV) pip install --python $(PY) --quiet -e ".[test,bench,lint]"
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 venv: $(STAMP)
@@ -27,6 +27,12 @@ test: $(STAMP) debian-packages
 
 test-fast: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest tests/unit -m unit $(PYTEST_ARGS)
+
+# ruff (lint, then format) and mypy (strict on client/ and output/), as configured in pyproject.toml
+lint: $(STAMP)
+	$(VENV)/bin/ruff check airflow_provider_cashflow
+	$(VENV)/bin/ruff format --check airflow_provider_cashflow
+	$(VENV)/bin/mypy
 
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/demo.py

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["timetable_expression", "timetable_next", "timetable_timezone"]
@@ -39,8 +39,8 @@ def timetable_next(timetable: Any, after: datetime, tz: Any) -> datetime | None:
     expression = timetable_expression(timetable)
     if expression is None:
         return None
-    from croniter import croniter
+    from croniter import croniter  # type: ignore[import-untyped]
 
     local = after.astimezone(tz).replace(tzinfo=None)
-    following = croniter(expression, start_time=local).get_next(datetime)
-    return following.replace(tzinfo=tz).astimezone(timezone.utc)
+    following: datetime = croniter(expression, start_time=local).get_next(datetime)
+    return following.replace(tzinfo=tz).astimezone(UTC)

@@ -1,12 +1,46 @@
 """The API's fixed facts and the connection's defaults, declared once.
 
 Standard library only: the provider-info entry point, the Airflow-free client and the sandbox all read it.
+Whole numbers are written as ``int`` so that the connection form shows ``30``, not ``30.0``.
 """
 
 from __future__ import annotations
 
-__all__ = ["CASHFLOW_PATH", "GLOBAL_BASE_URL", "REGION_BASE_URLS"]
+__all__ = [
+    "BASE_DELAY",
+    "CASHFLOW_PATH",
+    "DEFAULT_PAGE_SIZE",
+    "DEFAULT_REGION",
+    "GLOBAL_BASE_URL",
+    "MAX_ATTEMPTS",
+    "MAX_DELAY",
+    "MAX_ELAPSED",
+    "MAX_PAGE_SIZE",
+    "OAUTH_TOKEN_PATH",
+    "RATE_LIMIT_CALLS",
+    "RATE_LIMIT_MIN_INTERVAL",
+    "RATE_LIMIT_PERIOD",
+    "REGION_BASE_URLS",
+    "TIMEOUT",
+]
 
+# The API -------------------------------------------------------------------------------------------------
 GLOBAL_BASE_URL = "https://openapi.longportapp.com"
 REGION_BASE_URLS = {"global": GLOBAL_BASE_URL, "cn": "https://openapi.longport.cn"}
+DEFAULT_REGION = "global"
 CASHFLOW_PATH = "/v1/asset/cashflow"
+OAUTH_TOKEN_PATH = "/oauth2/token"
+MAX_PAGE_SIZE = 10_000  # records per call the endpoint accepts
+DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE  # fewest calls under a 30-calls-per-30-s budget
+
+# The trade API's rate limit per account, which the client keeps and the sandbox enforces -------------------
+RATE_LIMIT_CALLS = 30
+RATE_LIMIT_PERIOD: float = 30  # seconds
+RATE_LIMIT_MIN_INTERVAL = 0.02  # seconds between two calls
+
+# One call: timeout of an attempt, and the retry policy's bounds ---------------------------------------------
+TIMEOUT: float = 30  # seconds, connect and read
+MAX_ATTEMPTS = 8  # the first included
+MAX_ELAPSED: float = 300  # seconds after the first attempt past which no new attempt starts
+BASE_DELAY: float = 1  # seconds, the first backoff, doubled on every further attempt
+MAX_DELAY: float = 30  # seconds, cap of one backoff

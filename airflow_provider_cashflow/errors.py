@@ -1,13 +1,21 @@
-"""What the LongPort API's error codes mean, and which of them a retry can cure."""
+"""The provider's errors, one family: what went wrong, what to do, and whether trying again can help.
+
+Every error carries ``retryable``: the client retries a call on a retryable error, and the operator lets
+Airflow retry the task only on one; any other error fails the task at once, since a retry would fail the same way.
+"""
 
 from __future__ import annotations
 
 __all__ = [
-    "LongPortAPIError",
-    "LongPortConfigError",
-    "LongPortTransportError",
     "RETRYABLE_CODES",
     "TOKEN_EXPIRED_CODES",
+    "LongPortAPIError",
+    "LongPortConfigError",
+    "LongPortError",
+    "LongPortTransportError",
+    "OutOfOrderError",
+    "OutputFormatError",
+    "RecordError",
     "hint_for",
 ]
 
@@ -42,7 +50,10 @@ def hint_for(code: int) -> str:
 
 
 class LongPortError(Exception):
-    """Base class of every error this provider raises about the API."""
+    """Base class of every error this provider raises."""
+
+    retryable: bool = False  # whether the same request, made again later, may succeed
+    retry_after: float | None = None  # seconds the server asked to wait before the next attempt, if it said
 
 
 class LongPortConfigError(LongPortError, ValueError):
@@ -56,24 +67,31 @@ class LongPortAPIError(LongPortError):
     :param message: the API's own message.
     :param trace_id: the ``x-trace-id`` response header, for LongPort support.
     :param http_status: the HTTP status of the response.
+    :param retry_after: the ``Retry-After`` the server sent, in seconds.
     """
 
-    def __init__(self, code: int, message: str, *, trace_id: str | None = None, http_status: int | None = None):
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        trace_id: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ):
         self.code = code
+        self.retry_after = retry_after
         self.message = message
         self.trace_id = trace_id
         self.http_status = http_status
         self.hint = hint_for(code)
+        self.retryable = code in RETRYABLE_CODES
         super().__init__(self._text())
 
     def _text(self) -> str:
         trace = f", trace id {self.trace_id}" if self.trace_id else ""
         status = f"HTTP {self.http_status}, " if self.http_status else ""
         return f"LongPort API error {self.code} ({status}{self.message!r}{trace}): {self.hint}"
-
-    @property
-    def retryable(self) -> bool:
-        return self.code in RETRYABLE_CODES
 
     @property
     def token_expired(self) -> bool:
@@ -90,3 +108,15 @@ class LongPortTransportError(LongPortError):
         super().__init__(f"{message}{trace}")
 
     retryable = True
+
+
+class RecordError(LongPortError, ValueError):
+    """A record from the API that cannot be parsed; the message names the field."""
+
+
+class OutOfOrderError(LongPortError, RuntimeError):
+    """The API broke its newest-first order, so a day already written would be incomplete."""
+
+
+class OutputFormatError(LongPortError, ValueError):
+    """A record the chosen file format cannot hold without loss (a balance too precise for Parquet's decimal)."""

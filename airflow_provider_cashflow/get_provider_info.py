@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from airflow_provider_cashflow.defaults import GLOBAL_BASE_URL
+from typing import Any
+
+from airflow_provider_cashflow.defaults import (
+    DEFAULT_REGION,
+    GLOBAL_BASE_URL,
+    MAX_ATTEMPTS,
+    RATE_LIMIT_CALLS,
+    RATE_LIMIT_MIN_INTERVAL,
+    RATE_LIMIT_PERIOD,
+    REGION_BASE_URLS,
+    TIMEOUT,
+)
 
 # The connection's custom fields, declared once: Airflow >= 3.2 reads them from here, and the hook's legacy
 # form methods (Airflow < 3.2) are derived from the same table.
-CONN_FIELDS: dict[str, dict] = {
+CONN_FIELDS: dict[str, dict[str, Any]] = {
     "access_token": {
         "label": "Access token",
         "description": "App-key mode: the access token from the developer console. OAuth mode: the OAuth access token.",
@@ -15,7 +26,7 @@ CONN_FIELDS: dict[str, dict] = {
     "region": {
         "label": "Region",
         "description": "Picks the default endpoint when Host is empty: global, or cn for mainland China.",
-        "schema": {"type": ["string", "null"], "enum": ["global", "cn", None], "default": "global"},
+        "schema": {"type": ["string", "null"], "enum": [*REGION_BASE_URLS, None], "default": DEFAULT_REGION},
     },
     "refresh_token": {
         "label": "OAuth refresh token",
@@ -25,31 +36,39 @@ CONN_FIELDS: dict[str, dict] = {
     "timeout": {
         "label": "Timeout (seconds)",
         "description": "Connect and read timeout of one HTTP attempt.",
-        "schema": {"type": ["number", "null"], "default": 30},
+        "schema": {"type": ["number", "null"], "default": TIMEOUT},
     },
     "max_attempts": {
         "label": "Max attempts per call",
         "description": "Attempts per API call, the first included, before a retryable error fails the task.",
-        "schema": {"type": ["integer", "null"], "default": 8},
+        "schema": {"type": ["integer", "null"], "default": MAX_ATTEMPTS},
     },
     "rate_limit_calls": {
         "label": "Rate limit: calls per period",
-        "description": "Client-side budget shared by every task of this account in a worker (LongPort: 30).",
-        "schema": {"type": ["integer", "null"], "default": 30},
+        "description": f"Client-side budget shared by every task of this account in a worker (LongPort: {RATE_LIMIT_CALLS}).",
+        "schema": {"type": ["integer", "null"], "default": RATE_LIMIT_CALLS},
     },
     "rate_limit_period": {
         "label": "Rate limit: period (seconds)",
-        "description": "Length of the rate-limit window (LongPort: 30 s).",
-        "schema": {"type": ["number", "null"], "default": 30},
+        "description": f"Length of the rate-limit window (LongPort: {RATE_LIMIT_PERIOD} s).",
+        "schema": {"type": ["number", "null"], "default": RATE_LIMIT_PERIOD},
     },
     "rate_limit_min_interval": {
         "label": "Rate limit: least seconds between calls",
-        "description": "Least gap between two calls of this account (LongPort: 0.02 s); 0 turns the gap off.",
-        "schema": {"type": ["number", "null"], "default": 0.02},
+        "description": f"Least gap between two calls of this account (LongPort: {RATE_LIMIT_MIN_INTERVAL} s); 0 turns the gap off.",
+        "schema": {"type": ["number", "null"], "default": RATE_LIMIT_MIN_INTERVAL},
+    },
+    "ca_bundle": {
+        "label": "CA bundle (path)",
+        "description": (
+            "PEM file of extra CAs to trust, e.g. a corporate TLS proxy's, on every worker. Empty: the default "
+            "store (REQUESTS_CA_BUNDLE when set). Certificate verification cannot be turned off."
+        ),
+        "schema": {"type": ["string", "null"]},
     },
 }
 
-UI_FIELD_BEHAVIOUR: dict = {
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port", "extra"],
     "relabeling": {"host": "Base URL", "login": "App key (OAuth: client id)", "password": "App secret (empty for OAuth)"},
     "placeholders": {
@@ -57,17 +76,14 @@ UI_FIELD_BEHAVIOUR: dict = {
         "login": "your app key",
         "password": "your app secret",
         "access_token": "your access token",
-        "region": "global",
-        "timeout": "30",
-        "max_attempts": "8",
-        "rate_limit_calls": "30",
-        "rate_limit_period": "30",
-        "rate_limit_min_interval": "0.02",
+        "ca_bundle": "/etc/ssl/certs/corporate-proxy-ca.pem",
+        # the other extras show their schema default as the placeholder
+        **{name: str(spec["schema"]["default"]) for name, spec in CONN_FIELDS.items() if "default" in spec["schema"]},
     },
 }
 
 
-def get_provider_info() -> dict:
+def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-cashflow",
         "name": "LongPort Cash Flow",

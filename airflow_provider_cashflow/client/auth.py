@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import threading
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -161,6 +161,7 @@ class OAuthRefresher:
             self.token_url,
             data={"grant_type": "refresh_token", "client_id": self.client_id, "refresh_token": self._refresh_token},
             timeout=timeout,
+            verify=session.verify,  # the connection's ca_bundle wins over REQUESTS_CA_BUNDLE, as for the calls
         )
         trace_id = response.headers.get("x-trace-id")
         try:

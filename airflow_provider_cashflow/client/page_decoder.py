@@ -13,46 +13,57 @@ the careful way, which either accepts the record or raises an error that names t
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from operator import attrgetter
-from typing import Iterator, List, Optional, Sequence, Union, overload
+from typing import Any, overload
 
 import msgspec
 
-from airflow_provider_cashflow.domain.models import BusinessType, CashFlow, Direction
+from airflow_provider_cashflow.domain.models import FIELDS, CashFlow, Field, compile_per_record
 
 __all__ = ["DecodedPage", "decode_cash_flow_page"]
 
 
-class _Record(msgspec.Struct, kw_only=True, gc=False):
-    # In the API's order: msgspec matches each key fastest when it is the field after the last one.
-    transaction_flow_name: str
-    direction: Direction  # lax decoding takes 1 and "1"; an unknown code becomes a pseudo-member (``_missing_``)
-    business_type: Optional[BusinessType] = None
-    balance: Decimal  # from text or a JSON number, exactly as written
-    currency: str
-    # Kept as the str or int it was: lax decoding to int would also take "1.0" or "1e9", which the careful parser
-    # refuses; only digits are converted here.
-    business_time: Union[int, str]
-    symbol: Optional[str] = None
-    description: Optional[str] = None
+def _wire_type(field: Field) -> Any:
+    """What the decoder accepts for ``field``: the record's type, loosened where the careful parser is lax."""
+    if field.type is datetime:
+        # Kept as the str or int it was: lax decoding to int would also take "1.0" or "1e9", which the careful
+        # parser refuses; only digits are converted here.
+        return int | str
+    if field.type is str and field.optional:
+        return str | None  # left out or null; the builder maps it as the careful parser does
+    # a code enum decodes 1 and "1" (lax); an unknown code becomes a pseudo-member (``_missing_``); a Decimal is
+    # taken from text or a JSON number, exactly as written
+    return field.type | None if field.nullable else field.type
+
+
+# In CashFlow's order, which is the API's: msgspec matches each key fastest when it is the field after the last one.
+_Record = msgspec.defstruct(
+    "_Record",
+    [(f.name, _wire_type(f), None) if f.optional else (f.name, _wire_type(f)) for f in FIELDS],
+    kw_only=True,
+    gc=False,
+    module=__name__,
+)
+(_TIME,) = (f.name for f in FIELDS if f.type is datetime)
+(_AMOUNT,) = (f.name for f in FIELDS if f.type is Decimal)
 
 
 class _Data(msgspec.Struct, gc=False):
-    rows: Optional[List[_Record]] = msgspec.field(default=None, name="list")
+    rows: list[_Record] | None = msgspec.field(default=None, name="list")  # type: ignore[valid-type]
 
 
 class _Envelope(msgspec.Struct, gc=False):
     code: msgspec.Raw  # compared as text: lax decoding would turn "0" or 0.0 into a success the careful path refuses
-    data: Optional[_Data] = None
+    data: _Data | None = None
 
 
 # strict=False is the documented type drift: codes as "1" or 1, balance as text or number.
 _decoder = msgspec.json.Decoder(_Envelope, strict=False)
-_new_cash_flow = tuple.__new__
 _from_timestamp = datetime.fromtimestamp
-_UTC = timezone.utc
+_UTC = UTC
 
 
 class DecodedPage(Sequence[CashFlow]):
@@ -68,7 +79,7 @@ class DecodedPage(Sequence[CashFlow]):
 
     __slots__ = ("_rows", "_times", "trace_id")
 
-    def __init__(self, rows: list[_Record], times: list[datetime], trace_id: str | None = None):
+    def __init__(self, rows: list[Any], times: list[datetime], trace_id: str | None = None):
         self._rows = rows
         self._times = times
         self.trace_id = trace_id
@@ -91,17 +102,24 @@ class DecodedPage(Sequence[CashFlow]):
         return _build(self._rows[index], self._times[index])
 
 
-def _build(row: _Record, moment: datetime) -> CashFlow:
-    return _new_cash_flow(CashFlow, (
-        row.transaction_flow_name,
-        row.direction,
-        row.business_type,
-        row.balance,
-        row.currency,
-        moment,
-        row.symbol or None,
-        row.description or "",
-    ))
+def _builder_source() -> str:
+    """``lambda row, moment: CashFlow(...)`` with each field mapped as the careful parser maps it."""
+    values = []
+    for f in FIELDS:
+        if f.name == _TIME:
+            values.append("moment")  # converted for the whole page up front, so reading it cannot fail
+        elif f.type is str and f.nullable:
+            values.append(f"row.{f.name} or None")  # an empty text is no value
+        elif f.type is str and f.optional:
+            values.append(f"row.{f.name} or {CashFlow._field_defaults[f.name]!r}")
+        else:
+            values.append(f"row.{f.name}")
+    return f"lambda row, moment: new(CashFlow, ({', '.join(values)},))"
+
+
+_build: Callable[[Any, datetime], CashFlow] = compile_per_record(
+    _builder_source(), {"new": tuple.__new__, "CashFlow": CashFlow}
+)
 
 
 def decode_cash_flow_page(body: bytes) -> DecodedPage | None:
@@ -119,7 +137,7 @@ def decode_cash_flow_page(body: bytes) -> DecodedPage | None:
         return None
     rows = envelope.data.rows
     try:
-        times = [_from_timestamp(_seconds(row.business_time), _UTC) for row in rows]
+        times = [_from_timestamp(_seconds(when), _UTC) for when in map(_time, rows)]
     except (ValueError, OverflowError, OSError):  # not whole seconds, or out of datetime's range
         return None
     if not all(map(_is_finite, map(_balance, rows))):
@@ -127,7 +145,8 @@ def decode_cash_flow_page(body: bytes) -> DecodedPage | None:
     return DecodedPage(rows, times)
 
 
-_balance = attrgetter("balance")
+_balance = attrgetter(_AMOUNT)
+_time = attrgetter(_TIME)
 _is_finite = Decimal.is_finite
 
 

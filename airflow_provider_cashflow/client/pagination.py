@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import TypeVar
 
-from airflow_provider_cashflow.errors import LongPortConfigError
-
-__all__ = ["iter_pages", "iter_pages_pipelined", "MAX_PAGE_SIZE", "DEFAULT_PAGE_SIZE", "validate_page_size"]
+__all__ = ["iter_pages", "iter_pages_pipelined"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-MAX_PAGE_SIZE = 10_000
-DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE  # fewest calls under a 30-calls-per-30-s budget
 _LEFT = threading.Event()  # what a request that will never be sent answers to "has it left?"
 _LEFT.set()
-
-
-def validate_page_size(page_size: int | None) -> int:
-    if page_size is None:
-        return DEFAULT_PAGE_SIZE
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise LongPortConfigError(f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}")
-    return page_size
 
 
 def iter_pages(fetch: Callable[[int], Sequence[T]], page_size: int, first_page: int = 1) -> Iterator[Sequence[T]]:

@@ -12,8 +12,10 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
+
+from airflow_provider_cashflow.defaults import RATE_LIMIT_CALLS, RATE_LIMIT_MIN_INTERVAL, RATE_LIMIT_PERIOD
 
 __all__ = ["RateLimiter", "shared_limiter"]
 
@@ -82,9 +84,9 @@ class RateLimiter:
 
     def __init__(
         self,
-        max_calls: int = 30,
-        period: float = 30.0,
-        min_interval: float = 0.02,
+        max_calls: int = RATE_LIMIT_CALLS,
+        period: float = RATE_LIMIT_PERIOD,
+        min_interval: float = RATE_LIMIT_MIN_INTERVAL,
         *,
         margin: float = 0.25,
         shared_file: str | None = None,
@@ -149,7 +151,12 @@ _SHARED: dict[tuple[str, int, float, float], RateLimiter] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_limiter(app_key: str, max_calls: int = 30, period: float = 30.0, min_interval: float = 0.02) -> RateLimiter:
+def shared_limiter(
+    app_key: str,
+    max_calls: int = RATE_LIMIT_CALLS,
+    period: float = RATE_LIMIT_PERIOD,
+    min_interval: float = RATE_LIMIT_MIN_INTERVAL,
+) -> RateLimiter:
     """The limiter of an account: one per process, its window shared through a file by every process here."""
     digest = hashlib.sha256(app_key.encode("utf-8")).hexdigest()[:20]
     key = (digest, max_calls, period, min_interval)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
+from airflow_provider_cashflow.defaults import BASE_DELAY, MAX_ATTEMPTS, MAX_DELAY, MAX_ELAPSED
+from airflow_provider_cashflow.errors import LongPortError
 
 __all__ = ["RetryPolicy", "parse_retry_after"]
 
@@ -31,10 +32,10 @@ class RetryPolicy:
     :param max_delay: cap of one backoff (``Retry-After`` may ask for more, up to ``max_elapsed``).
     """
 
-    max_attempts: int = 8
-    max_elapsed: float = 300.0
-    base_delay: float = 1.0
-    max_delay: float = 30.0
+    max_attempts: int = MAX_ATTEMPTS
+    max_elapsed: float = MAX_ELAPSED
+    base_delay: float = BASE_DELAY
+    max_delay: float = MAX_DELAY
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -45,15 +46,11 @@ class RetryPolicy:
 
     @staticmethod
     def is_retryable(error: BaseException) -> bool:
-        if isinstance(error, LongPortTransportError):
-            return True
-        if isinstance(error, LongPortAPIError):
-            return error.retryable
-        return False
+        return isinstance(error, LongPortError) and error.retryable
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Wait before attempt ``attempt + 1`` (``attempt`` counts from 1): full jitter over an exponential cap."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         # Full jitter spreads retries of workers that failed together; half the ceiling is kept as a floor so a
         # retry never hammers a struggling server immediately.
         delay = ceiling / 2 + self.rng.uniform(0, ceiling / 2)

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_cashflow.client.base_url import require_secure_base_url, validate_ca_bundle
+from airflow_provider_cashflow.defaults import (
+    DEFAULT_REGION,
+    GLOBAL_BASE_URL,
+    MAX_ATTEMPTS,
+    RATE_LIMIT_CALLS,
+    RATE_LIMIT_MIN_INTERVAL,
+    RATE_LIMIT_PERIOD,
+    REGION_BASE_URLS,
+    TIMEOUT,
+)
 from airflow_provider_cashflow.errors import LongPortConfigError
-from airflow_provider_cashflow.defaults import GLOBAL_BASE_URL, REGION_BASE_URLS
 
 __all__ = ["LongPortSettings"]
 
@@ -46,9 +57,10 @@ class LongPortSettings:
     refresh_token: str | None
     timeout: float
     max_attempts: int
-    rate_limit_calls: int = 30
-    rate_limit_period: float = 30.0
-    rate_limit_min_interval: float = 0.02
+    rate_limit_calls: int = RATE_LIMIT_CALLS
+    rate_limit_period: float = RATE_LIMIT_PERIOD
+    rate_limit_min_interval: float = RATE_LIMIT_MIN_INTERVAL
+    ca_bundle: str | None = None
 
     def __repr__(self) -> str:
         return f"LongPortSettings(conn_id={self.conn_id!r}, base_url={self.base_url!r}, app_key={self.app_key!r}, mode={self.mode!r})"
@@ -64,7 +76,7 @@ class LongPortSettings:
         extra = conn.extra_dejson or {}
         if not isinstance(extra, Mapping):
             raise LongPortConfigError(f"connection {conn_id!r}: extra must be a JSON object")
-        region = _extra_value(extra, "region") or "global"
+        region = _extra_value(extra, "region") or DEFAULT_REGION
         if region not in REGION_BASE_URLS:
             raise LongPortConfigError(
                 f"connection {conn_id!r}: region {region!r} is not known; use one of {sorted(REGION_BASE_URLS)}"
@@ -82,13 +94,14 @@ class LongPortSettings:
                 "developer console into the connection's 'Access token' field (extra key access_token)"
             )
         refresh_token = _extra_value(extra, "refresh_token")
-        timeout = _number(_extra_value(extra, "timeout"), "timeout", conn_id, integer=False) or 30.0
-        max_attempts = _number(_extra_value(extra, "max_attempts"), "max_attempts", conn_id, integer=True) or 8
-        rate_calls = _number(_extra_value(extra, "rate_limit_calls"), "rate_limit_calls", conn_id, integer=True) or 30
-        rate_period = _number(_extra_value(extra, "rate_limit_period"), "rate_limit_period", conn_id, integer=False) or 30.0
+        timeout = _number(_extra_value(extra, "timeout"), "timeout", conn_id, integer=False) or TIMEOUT
+        max_attempts = _number(_extra_value(extra, "max_attempts"), "max_attempts", conn_id, integer=True) or MAX_ATTEMPTS
+        rate_calls = _number(_extra_value(extra, "rate_limit_calls"), "rate_limit_calls", conn_id, integer=True) or RATE_LIMIT_CALLS
+        rate_period = _number(_extra_value(extra, "rate_limit_period"), "rate_limit_period", conn_id, integer=False) or RATE_LIMIT_PERIOD
         min_interval = _number(
             _extra_value(extra, "rate_limit_min_interval"), "rate_limit_min_interval", conn_id, integer=False, zero=True
         )
+        ca_bundle = validate_ca_bundle(_extra_value(extra, "ca_bundle"), where=f"connection {conn_id!r}: extra 'ca_bundle'")
         return cls(
             conn_id=conn_id,
             base_url=base_url,
@@ -100,7 +113,8 @@ class LongPortSettings:
             max_attempts=int(max_attempts),
             rate_limit_calls=int(rate_calls),
             rate_limit_period=float(rate_period),
-            rate_limit_min_interval=0.02 if min_interval is None else float(min_interval),
+            rate_limit_min_interval=RATE_LIMIT_MIN_INTERVAL if min_interval is None else float(min_interval),
+            ca_bundle=ca_bundle,
         )
 
     @staticmethod
@@ -120,4 +134,5 @@ class LongPortSettings:
         url = f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
         if port and parts.port is None:
             url = f"{parts.scheme}://{parts.netloc}:{port}{parts.path}".rstrip("/")
+        require_secure_base_url(url, where=f"connection {conn_id!r}: host")
         return url

@@ -8,8 +8,9 @@ the sending one (see :func:`~airflow_provider_cashflow.client.pagination.iter_pa
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import requests
 from urllib3.connection import HTTPConnection, HTTPSConnection

@@ -1,1 +1,1 @@
-"""The domain: the typed cash-flow record and half-open time windows."""
+"""The domain: the typed cash-flow record, half-open time windows, and the query over them."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,7 +34,7 @@ def day_start(moment: datetime, tz: tzinfo) -> datetime:
     Built from the wall clock, so a 23- or 25-hour day (a DST change) starts at its real midnight; where a
     zone skips midnight itself, ``fold=0`` puts the start on the transition instant.
     """
-    return datetime.combine(local_date(moment, tz), time(), tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(local_date(moment, tz), time(), tzinfo=tz).astimezone(UTC)
 
 
 def is_day_boundary(moment: datetime, tz: tzinfo) -> bool:
@@ -64,4 +64,4 @@ def widen(start: datetime, lookback: timedelta, tz: tzinfo) -> datetime:
     """
     local = start.astimezone(tz)
     earlier = (local.replace(tzinfo=None) - lookback).replace(tzinfo=tz)
-    return day_start(earlier.astimezone(timezone.utc), tz)
+    return day_start(earlier.astimezone(UTC), tz)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import Iterator
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from airflow_provider_cashflow.domain.calendar import day_start, is_day_boundary
 from airflow_provider_cashflow.errors import LongPortConfigError
@@ -21,11 +21,11 @@ def _aware_utc(value: datetime, name: str) -> datetime:
             f"{name}={value.isoformat()} is a naive datetime; pass a timezone-aware one "
             f"(e.g. datetime(..., tzinfo=timezone.utc) or pendulum.datetime(...)) so the window is unambiguous"
         )
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def utc_day(moment: datetime) -> date:
-    return moment.astimezone(timezone.utc).date()
+    return moment.astimezone(UTC).date()
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class Window:
     def contains(self, moment: datetime) -> bool:
         return self.start <= moment < self.end
 
-    def days(self, tz: tzinfo = timezone.utc) -> Iterator[Window]:
+    def days(self, tz: tzinfo = UTC) -> Iterator[Window]:
         """The window cut at the local midnights of ``tz`` (DST included), newest first (the API's order)."""
         day_end = self.end
         while day_end > self.start:

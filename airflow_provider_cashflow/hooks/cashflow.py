@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_cashflow.client.auth import BearerAuth, OAuthRefresher, SignatureAuth
 from airflow_provider_cashflow.client.client import LongPortClient
-from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
-from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
-from airflow_provider_cashflow.domain.models import BusinessType, CashFlow
-from airflow_provider_cashflow.client.pagination import validate_page_size
 from airflow_provider_cashflow.client.ratelimit import shared_limiter
 from airflow_provider_cashflow.client.retry import RetryPolicy
 from airflow_provider_cashflow.client.settings import LongPortSettings
+from airflow_provider_cashflow.defaults import OAUTH_TOKEN_PATH
+from airflow_provider_cashflow.domain.models import BusinessType, CashFlow
+from airflow_provider_cashflow.domain.query import CashFlowQuery, validate_business_type, validate_symbol
 from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
+from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
+# validate_business_type and validate_symbol were defined here first; they stay importable from here
 __all__ = ["CashflowHook", "validate_business_type", "validate_symbol"]
-
-
-def validate_business_type(value: Any) -> BusinessType | None:
-    """``None``, or 1 (cash), 2 (stock), 3 (fund) as an int, enum or numeric string."""
-    if value is None or value == "":
-        return None
-    try:
-        code = int(value)
-    except (TypeError, ValueError):
-        code = None
-    if code not in (1, 2, 3) or isinstance(value, bool):
-        raise LongPortConfigError(f"business_type must be 1 (cash), 2 (stock), 3 (fund) or None, got {value!r}")
-    return BusinessType(code)
-
-
-def validate_symbol(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or not value.strip() or "," in value:
-        raise LongPortConfigError(f"symbol must be one security code such as 'AAPL.US', got {value!r}")
-    return value.strip()
 
 
 def _mask(value: str | None) -> None:
@@ -99,7 +81,7 @@ class CashflowHook(BaseHook):
         else:
             auth = BearerAuth(settings.app_key, settings.access_token)
             refresher = (
-                OAuthRefresher(f"{settings.base_url}/oauth2/token", settings.app_key, settings.refresh_token)
+                OAuthRefresher(f"{settings.base_url}{OAUTH_TOKEN_PATH}", settings.app_key, settings.refresh_token)
                 if settings.refresh_token
                 else None
             )
@@ -113,6 +95,7 @@ class CashflowHook(BaseHook):
             timeout=settings.timeout,
             refresher=refresher,
             on_new_secret=_mask,
+            ca_bundle=settings.ca_bundle,
         )
 
     def iter_cash_flows(
@@ -132,13 +115,12 @@ class CashflowHook(BaseHook):
         :param symbol: one security code, e.g. ``AAPL.US``.
         :param page_size: records per call, 1 to 10000 (default 10000: fewest calls under the rate limit).
         """
-        window = Window.of(start, end)
-        kind = validate_business_type(business_type)
-        code = validate_symbol(symbol)
-        size = validate_page_size(page_size)
-        return self.client.iter_cash_flows(
-            window, business_type=kind, symbol=code, page_size=size, prefetch=self.prefetch
-        )
+        query = CashFlowQuery.of(Window.of(start, end), business_type=business_type, symbol=symbol, page_size=page_size)
+        return self.iter_query(query)
+
+    def iter_query(self, query: CashFlowQuery) -> Iterator[CashFlow]:
+        """Every record of an already validated query, as :meth:`iter_cash_flows` gives them."""
+        return self.client.iter_cash_flows(query, prefetch=self.prefetch)
 
     def get_cash_flow_page(
         self,
@@ -153,15 +135,8 @@ class CashflowHook(BaseHook):
         """One raw page as the API sends it (no window cut, no parsing), for users who page themselves."""
         if isinstance(page, bool) or not isinstance(page, int) or page < 1:
             raise LongPortConfigError(f"page must be an integer >= 1, got {page!r}")
-        start_time, end_time = Window.of(start, end).request_bounds()
-        return self.client.get_cash_flow_page(
-            start_time,
-            end_time,
-            page=page,
-            size=validate_page_size(page_size),
-            business_type=validate_business_type(business_type),
-            symbol=validate_symbol(symbol),
-        )
+        query = CashFlowQuery.of(Window.of(start, end), business_type=business_type, symbol=symbol, page_size=page_size)
+        return self.client.get_cash_flow_page(query, page)
 
     def test_connection(self) -> tuple[bool, str]:
         """One cheap signed call (the last minute, one record); the API's own error text on failure."""
@@ -171,7 +146,7 @@ class CashflowHook(BaseHook):
             return False, str(error)
         policy, client.retry_policy = client.retry_policy, RetryPolicy(max_attempts=2, max_elapsed=20)  # answer fast
         try:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             self.get_cash_flow_page(now - timedelta(minutes=1), now, page=1, page_size=1)
         except LongPortError as error:
             return False, str(error)

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError
-from airflow_provider_cashflow.output.formats import resolve_compression
-from airflow_provider_cashflow.domain.models import RecordError
-from airflow_provider_cashflow.hooks.cashflow import CashflowHook, validate_business_type, validate_symbol
-from airflow_provider_cashflow.output.writer import OutputSpec, write_window
-from airflow_provider_cashflow.client.pagination import validate_page_size
-from airflow_provider_cashflow.output.partitions import PARTITIONINGS, OutOfOrderError
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL
 from airflow_provider_cashflow.domain.calendar import parse_lookback, widen
+from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
+from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.operators.run_window import NO_INTERVAL, partition_timezone, resolve_window
+from airflow_provider_cashflow.output.formats import resolve_compression, validate_row_group_size
+from airflow_provider_cashflow.output.partitions import PARTITIONINGS
+from airflow_provider_cashflow.output.writer import OutputSpec, write_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -120,26 +121,26 @@ class CashflowOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         try:
             return self._extract(context)
-        except (LongPortConfigError, RecordError, OutOfOrderError) as error:
-            raise AirflowFailException(str(error)) from error  # a task retry cannot fix these
-        except LongPortAPIError as error:
+        except LongPortError as error:
             if error.retryable:
-                raise
-            raise AirflowFailException(str(error)) from error
+                raise  # Airflow's task retries may cure it
+            raise AirflowFailException(str(error)) from error  # a task retry would fail the same way
 
     def _extract(self, context: Context) -> Any:
         timetable = self._timetable(context)
         window = resolve_window(context, self.window_start, self.window_end, timetable)
-        query = self._query()
         lookback = parse_lookback(self.lookback)
         output = self._output_spec(partition_timezone(self.partition_timezone, timetable), lookback is not None)
         if output is not None and lookback is not None:
             window = Window(widen(window.start, lookback, output.tz), window.end)
+        query = self._query(window)
+        _check_max_xcom_bytes(self.max_xcom_bytes)
         hook = CashflowHook(self.longport_conn_id)
         self._base_url = hook.settings.base_url  # reads and checks the connection before any call
         if output is not None:
             output.check(window)
-        records = hook.iter_cash_flows(window.start, window.end, **query)
+        complete = self._complete(window)
+        records = hook.iter_query(query)
         try:
             if output is None:
                 return self._to_xcom(records, window)
@@ -147,22 +148,36 @@ class CashflowOperator(BaseOperator):
         finally:
             hook.close()
         manifest["api_calls"] = hook.client.stats.calls
+        manifest["complete"] = complete
         self._written = [f["path"] for f in manifest["files"]]
         self._emit_asset_events(context, manifest)
         return manifest
 
-    def _query(self) -> dict[str, Any]:
-        return {
-            "business_type": validate_business_type(self.business_type),
-            "symbol": validate_symbol(self.symbol),
-            "page_size": validate_page_size(int(self.page_size) if str(self.page_size or "").isdigit() else self.page_size),
-        }
+    def _query(self, window: Window) -> CashFlowQuery:
+        # a templated page_size arrives as text; digits are the number it was rendered from
+        page_size = self.page_size
+        if isinstance(page_size, str) and page_size.isdigit():
+            page_size = int(page_size)
+        return CashFlowQuery.of(window, business_type=self.business_type, symbol=self.symbol, page_size=page_size)
+
+    def _complete(self, window: Window) -> bool:
+        """Whether the window had ended when the run began; if not, later records of it are not in this output."""
+        now = datetime.now(UTC)
+        if window.end <= now:
+            return True
+        self.log.warning(
+            "the window %s ends in the future (now is %s): records after now are not written, and the manifest says "
+            "\"complete\": false; run this interval again once it has ended to get all of it",
+            window, now.isoformat(),
+        )
+        return False
 
     def _timetable(self, context: Any) -> Any:
-        dag = context.get("dag") or (self.dag if self.has_dag() else None)
+        dag = context.get("dag") or self.get_dag()  # a task outside a DAG has no timetable
         return getattr(dag, "timetable", None)
 
     def _output_spec(self, timezone: str, lookback: bool) -> OutputSpec | None:
+        validate_row_group_size(self.parquet_row_group_size)
         compression = resolve_compression(self.file_format, self.compression)
         if self.partition_by not in PARTITIONINGS:
             raise LongPortConfigError(f"partition_by must be one of {', '.join(PARTITIONINGS)}, got {self.partition_by!r}")
@@ -236,13 +251,20 @@ class CashflowOperator(BaseOperator):
             return None
         from urllib.parse import urlsplit
 
-        host = urlsplit(self._base_url or "https://openapi.longportapp.com").netloc
+        host = urlsplit(self._base_url or GLOBAL_BASE_URL).netloc
         outputs = []
         for path in self._written:
             parts = urlsplit(path)
             outputs.append(Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path))
         return OperatorLineage(
-            inputs=[Dataset(namespace=f"longport://{host}", name="/v1/asset/cashflow")], outputs=outputs
+            inputs=[Dataset(namespace=f"longport://{host}", name=CASHFLOW_PATH)], outputs=outputs
+        )
+
+
+def _check_max_xcom_bytes(value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise LongPortConfigError(
+            f"max_xcom_bytes must be a whole number of bytes of 1 or more, or None for no limit, got {value!r}"
         )
 
 
@@ -252,7 +274,7 @@ def _default_asset(output_path: str) -> Any:
     if "://" not in prefix:
         return None
     folder = prefix.rsplit("/", 1)[0] if not prefix.endswith("/") else prefix.rstrip("/")
-    if folder.endswith(":/") or folder.endswith(":"):
+    if folder.endswith((":/", ":")):
         return None
     try:
         from airflow.sdk import Asset

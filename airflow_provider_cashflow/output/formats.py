@@ -6,14 +6,17 @@ import csv
 import gzip
 import io
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, BinaryIO, Iterator, Protocol
+from typing import Any, BinaryIO, Protocol
 
-from airflow_provider_cashflow.errors import LongPortConfigError
-from airflow_provider_cashflow.domain.models import FIELD_NAMES, CashFlow
+from airflow_provider_cashflow.domain.models import FIELD_NAMES, FIELDS, CashFlow, Field
+from airflow_provider_cashflow.errors import LongPortConfigError, OutputFormatError
 
-__all__ = ["FORMATS", "RecordWriter", "open_writer", "read_rows", "resolve_compression", "row_key"]
+__all__ = [
+    "FORMATS", "RecordWriter", "open_writer", "read_rows", "resolve_compression", "row_key", "validate_row_group_size",
+]
 
 # format -> (allowed compressions, default)
 FORMATS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -35,6 +38,15 @@ def resolve_compression(file_format: str, compression: str | None) -> str:
             f"compression {compression!r} does not fit file_format {file_format!r}; use one of {', '.join(allowed)}"
         )
     return chosen
+
+
+def validate_row_group_size(value: object) -> int:
+    """A positive whole number of records per Parquet row group."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise LongPortConfigError(
+            f"parquet_row_group_size must be a whole number of records of 1 or more (default 50000), got {value!r}"
+        )
+    return value
 
 
 class RecordWriter(Protocol):
@@ -86,26 +98,28 @@ class CsvWriter(_TextWriter):
         self.records += 1
 
 
-def parquet_schema() -> Any:
+def _arrow_type(field: Field) -> Any:
     import pyarrow as pa
 
-    return pa.schema(
-        [
-            pa.field("transaction_flow_name", pa.string(), nullable=False),
-            pa.field("direction", pa.int16(), nullable=False),
-            pa.field("business_type", pa.int16()),
-            pa.field("balance", pa.decimal128(38, PARQUET_BALANCE_SCALE), nullable=False),
-            pa.field("currency", pa.string(), nullable=False),
-            pa.field("business_time", pa.timestamp("ms", tz="UTC"), nullable=False),  # Parquet has no seconds unit
-            pa.field("symbol", pa.string()),
-            pa.field("description", pa.string(), nullable=False),
-        ]
-    )
+    if field.is_code:
+        return pa.int16()
+    if field.type is Decimal:
+        return pa.decimal128(38, PARQUET_BALANCE_SCALE)
+    if field.type is datetime:
+        return pa.timestamp("ms", tz="UTC")  # Parquet has no seconds unit
+    return pa.string()
+
+
+def parquet_schema() -> Any:
+    """Typed columns from the record's schema: int16 codes, decimal amounts, UTC timestamps, text."""
+    import pyarrow as pa
+
+    return pa.schema([pa.field(f.name, _arrow_type(f), nullable=f.nullable) for f in FIELDS])
 
 
 def require_pyarrow() -> None:
     try:
-        import pyarrow  # noqa: F401
+        import pyarrow
         import pyarrow.parquet  # noqa: F401
     except ImportError:
         raise LongPortConfigError(
@@ -126,37 +140,39 @@ class ParquetWriter:
         self._schema = parquet_schema()
         self._writer = pq.ParquetWriter(raw, self._schema, compression=compression.upper() if compression != "none" else "NONE")
         self._row_group_size = row_group_size
-        self._columns: dict[str, list[Any]] = {name: [] for name in FIELD_NAMES}
+        self._new_columns()
         self.records = 0
 
+    def _new_columns(self) -> None:
+        # Columns, not records: their values (text, Decimal, datetime, enum members) are nothing the garbage
+        # collector tracks, where a row group of held CashFlow tuples would be scanned by every full collection.
+        self._columns: list[list[Any]] = [[] for _ in FIELD_NAMES]
+        self._appends = [column.append for column in self._columns]
+
     def write(self, flow: CashFlow) -> None:
-        c = self._columns
-        c["transaction_flow_name"].append(flow.transaction_flow_name)
-        c["direction"].append(int(flow.direction))
-        c["business_type"].append(None if flow.business_type is None else int(flow.business_type))
-        c["balance"].append(flow.balance)
-        c["currency"].append(flow.currency)
-        c["business_time"].append(flow.business_time)
-        c["symbol"].append(flow.symbol)
-        c["description"].append(flow.description)
+        for append, value in zip(self._appends, flow, strict=True):
+            append(value)
         self.records += 1
-        if len(c["direction"]) >= self._row_group_size:
+        if len(self._columns[0]) >= self._row_group_size:
             self._flush()
 
     def _flush(self) -> None:
         import pyarrow as pa
 
-        if not self._columns["direction"]:
+        if not self._columns[0]:
             return
         try:
-            table = pa.Table.from_pydict(self._columns, schema=self._schema)
+            # an enum code is an int to Arrow, as its column's int16 type asks
+            table = pa.Table.from_pydict(dict(zip(FIELD_NAMES, self._columns, strict=True)), schema=self._schema)
         except pa.ArrowInvalid as error:
-            raise ValueError(
+            # closed now, while its (temporary, soon discarded) file is still open: else its finaliser writes late
+            self._writer.close()
+            raise OutputFormatError(
                 f"a balance does not fit Parquet decimal(38, {PARQUET_BALANCE_SCALE}) without loss ({error}); "
                 "write this interval as jsonl or csv, which keep the exact text"
             ) from None
         self._writer.write_table(table)
-        self._columns = {name: [] for name in FIELD_NAMES}
+        self._new_columns()
 
     def close(self) -> None:
         self._flush()

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timezone, tzinfo
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from datetime import UTC, tzinfo
 
 from airflow_provider_cashflow.domain.models import CashFlow
 from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import OutOfOrderError  # importable from here too, where it was first defined
 
 __all__ = ["PARTITIONINGS", "OutOfOrderError", "split"]
 
 PARTITIONINGS = ("interval", "day")
 
 
-class OutOfOrderError(RuntimeError):
-    """The API broke its newest-first order, so a day already written would be incomplete."""
-
-
 def split(
-    window: Window, records: Iterable[CashFlow], partition_by: str, tz: tzinfo = timezone.utc
+    window: Window, records: Iterable[CashFlow], partition_by: str, tz: tzinfo = UTC
 ) -> Iterator[tuple[Window, Iterator[CashFlow]]]:
     """Yield ``(part, records of part)`` for every part of ``window``, newest first, empty parts included.
 
@@ -36,12 +33,9 @@ def split(
     def records_of(index: int) -> Iterator[CashFlow]:
         part = parts[index]
         while True:
-            if held:
-                record = held.pop()
-            else:
-                record = next(source, None)
-                if record is None:
-                    return
+            record = held.pop() if held else next(source, None)
+            if record is None:
+                return
             moment = record.business_time
             if moment >= part.end:
                 raise OutOfOrderError(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import glob
 import logging
+import re
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO, Iterator
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
 
 from airflow_provider_cashflow.errors import LongPortConfigError
 
-__all__ = ["atomic_write", "open_target", "prepare_target"]
+__all__ = ["atomic_write", "open_target", "prepare_target", "remove_leftovers"]
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +44,94 @@ def open_target(url: str, conn_id: str | None) -> Any:
 
 
 def prepare_target(path: Any) -> None:
-    """Create the parent folder now, so an unwritable location fails before any API call."""
+    """Create the parent folder now, and on a local disk try a file in it, so an unwritable location fails before
+    any API call (``/proc``, a read-only mount), with an error that names the target, not our temporary file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-    except (PermissionError, OSError) as error:
-        raise LongPortConfigError(f"cannot write under {path.parent}: {error}; pick a writable output_path") from None
+    except OSError as error:
+        raise LongPortConfigError(
+            f"cannot create the folder {path.parent} of output_path {path}: {error.strerror or error}; "
+            "pick an output_path this worker can write to"
+        ) from None
+    if not _is_local(path):
+        return  # a probe object would cost a request and need delete rights; the upload itself reports
+    probe = path.parent / _temporary_name(path.name)
+    try:
+        with probe.open("wb"):
+            pass
+        probe.unlink()
+    except OSError as error:
+        raise LongPortConfigError(
+            f"cannot write output_path {path}: its folder {path.parent} does not accept new files "
+            f"({error.strerror or type(error).__name__}); pick an output_path this worker can write to"
+        ) from None
 
 
 @contextmanager
 def atomic_write(path: Any) -> Iterator[BinaryIO]:
-    """Write to a hidden sibling and move it over ``path`` only when complete.
+    """Publish ``path`` only when complete, then remove what interrupted earlier runs left for it.
 
-    A reader never sees a partial file at ``path`` and a failed write leaves the previous file as it was. On
-    ``file://`` the move is a rename; on object stores a server-side copy, published whole.
+    A reader never sees a partial file at ``path`` and a failed write leaves the previous file as it was. On S3 the
+    object is uploaded under its own key but not completed until the end (an object store publishes an object only
+    then); elsewhere a hidden sibling is written and moved over ``path``.
     """
-    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    started = datetime.now(UTC)
+    upload = _s3_upload(path) if _is_s3(path) else _hidden_sibling(path)
+    with upload as raw:
+        yield raw
+    remove_leftovers(path, before=started)
+
+
+def remove_leftovers(path: Any, *, before: datetime) -> list[str]:
+    """Remove what runs of this provider killed while writing ``path`` left behind, and nothing else.
+
+    That is the hidden siblings ``.NAME.<32 hex>.tmp`` of ``path`` last changed before ``before`` and, on S3, the
+    multipart uploads of exactly ``path``'s key begun before ``before``: a run writing the same target right now
+    keeps its own. A failure here is logged, not raised: the file itself is already published.
+
+    :returns: what was removed, for the log and the tests.
+    """
+    removed: list[str] = []
+    try:
+        pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{32}}\.tmp")
+        for candidate in path.fs.glob(f"{path.parent.path}/.{glob.escape(path.name)}.*.tmp"):
+            if pattern.fullmatch(candidate.rsplit("/", 1)[-1]) and _modified(path.fs, candidate) < before:
+                path.fs.rm_file(candidate)
+                removed.append(candidate)
+        if _is_s3(path):
+            removed.extend(_abort_uploads(path, before))
+    except Exception as error:
+        log.warning("could not remove the leftovers of earlier runs next to %s: %s", path, error)
+    if removed:
+        log.info("removed %d leftover(s) of interrupted earlier runs for %s: %s", len(removed), path, removed)
+    return removed
+
+
+def _modified(fs: Any, candidate: str) -> datetime:
+    moment: datetime = fs.modified(candidate)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _temporary_name(name: str) -> str:
+    return f".{name}.{uuid.uuid4().hex}.tmp"
+
+
+def _protocols(path: Any) -> tuple[str, ...]:
+    protocol = getattr(path.fs, "protocol", ())
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def _is_local(path: Any) -> bool:
+    return "file" in _protocols(path)
+
+
+def _is_s3(path: Any) -> bool:
+    return "s3" in _protocols(path)
+
+
+@contextmanager
+def _hidden_sibling(path: Any) -> Iterator[BinaryIO]:
+    temporary = path.parent / _temporary_name(path.name)
     try:
         with temporary.open("wb") as raw:
             yield raw
@@ -66,3 +143,36 @@ def atomic_write(path: Any) -> Iterator[BinaryIO]:
         except Exception:  # the original failure matters more than a leftover temp file
             log.warning("could not remove the temporary file %s", temporary)
         raise
+
+
+@contextmanager
+def _s3_upload(path: Any) -> Iterator[BinaryIO]:
+    # autocommit=False: closing uploads the last part but completes nothing; commit() publishes, discard() aborts
+    raw = path.fs.open(path.path, "wb", autocommit=False)
+    try:
+        yield raw
+        raw.close()
+        raw.commit()
+    except BaseException:
+        try:
+            raw.discard()
+        except Exception:  # the next run aborts it (remove_leftovers); the original failure matters more
+            log.warning("could not abort the unfinished upload of %s", path)
+        raw.closed = True  # else the file's finaliser would flush, and begin a new upload nobody completes
+        raise
+
+
+def _abort_uploads(path: Any, before: datetime) -> list[str]:
+    fs = path.fs
+    bucket, key, _ = fs.split_path(path.path)
+    aborted = []
+    markers: dict[str, str] = {}
+    while True:
+        page = fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=key, **markers)
+        for upload in page.get("Uploads", []):
+            if upload["Key"] == key and upload["Initiated"] < before:
+                fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+                aborted.append(f"s3://{bucket}/{key} (multipart upload {upload['UploadId']})")
+        if not page.get("IsTruncated"):
+            return aborted
+        markers = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}

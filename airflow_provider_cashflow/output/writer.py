@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.domain.calendar import local_date
-from airflow_provider_cashflow.output.formats import open_writer, read_rows, row_key
 from airflow_provider_cashflow.domain.models import CashFlow
+from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import LongPortConfigError
+from airflow_provider_cashflow.output.formats import open_writer, read_rows, row_key
 from airflow_provider_cashflow.output.partitions import split
 from airflow_provider_cashflow.output.storage import atomic_write, open_target, prepare_target
-from airflow_provider_cashflow.domain.windows import Window
 
 __all__ = ["OutputSpec", "write_window"]
 

@@ -18,7 +18,7 @@ from airflow_provider_cashflow.sandbox.faults import FAULT_KINDS, FaultPlan
 from airflow_provider_cashflow.sandbox.server import SandboxServer
 from airflow_provider_cashflow.sandbox.state import Credentials, SandboxState, apply_control
 
-__all__ = ["DEMO", "Dataset", "DatasetSpec", "FAULT_KINDS", "FaultPlan", "RevisionSpec", "Sandbox"]
+__all__ = ["DEMO", "FAULT_KINDS", "Dataset", "DatasetSpec", "FaultPlan", "RevisionSpec", "Sandbox"]
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from airflow_provider_cashflow.sandbox.revisions import Revisions, RevisionSpec
 
@@ -77,7 +78,7 @@ class DatasetSpec:
     per_day: int = 25
     records: int | None = None
     end: datetime | None = None
-    revisions: RevisionSpec = RevisionSpec()
+    revisions: RevisionSpec = field(default_factory=RevisionSpec)
 
 
 class Dataset:
@@ -85,7 +86,7 @@ class Dataset:
 
     def __init__(self, spec: DatasetSpec = DatasetSpec()):
         self.spec = spec
-        end = spec.end or datetime.now(timezone.utc)
+        end = spec.end or datetime.now(UTC)
         if end.tzinfo is None:
             raise ValueError("DatasetSpec.end must be timezone-aware")
         self.end = int(end.timestamp())
@@ -120,7 +121,7 @@ class Dataset:
         self.contents = array("q", (c for _, c in rows))
         self._neg_times = array("q", (-t for t in self.times))
         self._templates = templates
-        self._filtered: dict[tuple[int | None, str | None], array] = {}
+        self._filtered: dict[tuple[int | None, str | None], array[int]] = {}
         self.revisions = (
             Revisions(spec.revisions, self.times, self.contents, lambda c: _TEMPLATES[templates[c]][0], _mix, seed)
             if spec.revisions.active else None
@@ -139,6 +140,7 @@ class Dataset:
         c = self.contents[index]
         h = _mix(self.spec.seed * 7_777_777 + c)
         name, direction, business_type, kind, sign, magnitude = _TEMPLATES[self._templates[c]]
+        symbol: str | None
         if kind == "stock":
             symbol, description, currency = _STOCKS[h % len(_STOCKS)]
         elif kind == "fund":
@@ -161,7 +163,7 @@ class Dataset:
     def indices(
         self, start_time: int, end_time: int, business_type: int | None = None, symbol: str | None = None,
         as_of: int | None = None,
-    ) -> range | array | list[int]:
+    ) -> range | array[int] | list[int]:
         """Indices of records with ``start_time <= t <= end_time`` (both inclusive, like the server), of those
         visible at ``as_of`` (``None``: all, the converged history)."""
         if self.revisions is not None and as_of is not None:
@@ -179,7 +181,7 @@ class Dataset:
         b = bisect.bisect_left(matching, hi)
         return matching[a:b]
 
-    def _matching(self, business_type: int | None, symbol: str | None) -> array:
+    def _matching(self, business_type: int | None, symbol: str | None) -> array[int]:
         key = (business_type, symbol or None)
         if key not in self._filtered:
             self._filtered[key] = array(

@@ -6,8 +6,9 @@ import random
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["FAULT_KINDS", "FaultPlan"]
+__all__ = ["DATA_FAULTS", "FAULT_KINDS", "FaultPlan", "drifted"]
 
 FAULT_KINDS = ("5xx", "429", "reset", "truncated", "html", "stall")
 # Not transient, so never drawn at random: a page whose first record lacks its currency, and a page with the
@@ -76,3 +77,14 @@ class FaultPlan:
     def page_served(self) -> None:
         with self._lock:
             self._pages_served += 1
+
+
+def drifted(row: dict[str, Any]) -> dict[str, Any]:
+    """A record as the live service sometimes sends it: codes as text, balance as a JSON number."""
+    return {
+        **row,
+        "direction": str(row["direction"]),
+        "business_type": str(row["business_type"]),
+        "balance": float(row["balance"]),  # as a JSON number; these amounts have two decimals, which floats keep
+        "business_time": int(row["business_time"]),
+    }

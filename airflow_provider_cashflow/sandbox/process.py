@@ -34,7 +34,7 @@ class SandboxProcess:
 
     def start(self) -> SandboxProcess:
         # stderr goes to a file: a pipe nobody reads would fill up and freeze the server
-        self._stderr = tempfile.TemporaryFile(mode="w+")
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - outlives this call; closed by stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "airflow_provider_cashflow.sandbox", "--port", "0", *self.args],
             stdout=subprocess.PIPE,
@@ -74,19 +74,22 @@ class SandboxProcess:
             return json.loads(response.read())
 
     def stats(self) -> dict[str, Any]:
-        return self._call("/__sandbox/stats")
+        stats: dict[str, Any] = self._call("/__sandbox/stats")
+        return stats
 
     def control(self, **change: Any) -> None:
         self._call("/__sandbox/control", change)
 
     def signatures(self) -> list[str]:
-        return self._call("/__sandbox/signatures")
+        seen: list[str] = self._call("/__sandbox/signatures")
+        return seen
 
     def records(self, start_time: int, end_time_exclusive: int, as_of: int | None = None) -> list[dict[str, Any]]:
         """Ground truth: every record of ``[start_time, end_time_exclusive)`` in API order, as seen at ``as_of``
         (``None``: the converged history, every late posting in and every provisional record settled)."""
         view = "" if as_of is None else f"&as_of={as_of}"
-        return self._call(f"/__sandbox/records?start_time={start_time}&end_time={end_time_exclusive}{view}")
+        rows: list[dict[str, Any]] = self._call(f"/__sandbox/records?start_time={start_time}&end_time={end_time_exclusive}{view}")
+        return rows
 
 
 def _read_line(process: subprocess.Popen[str], stderr: Any, timeout: float) -> str:

@@ -9,10 +9,11 @@ so the same spec revises the same records on every run.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
-__all__ = ["PROVISIONAL_NAME", "Revisions", "RevisionSpec"]
+__all__ = ["PROVISIONAL_NAME", "RevisionSpec", "Revisions"]
 
 PROVISIONAL_NAME = "在途分红"
 _PAID_NAME = "Cash Dividend"
@@ -58,7 +59,7 @@ class Revisions:
         settle = int(spec.settle_hours * 3600)
         self.posted = array("q")
         self.settled = array("q")  # 0: never provisional
-        for t, content in zip(times, contents):
+        for t, content in zip(times, contents, strict=True):
             h = mix(seed * 5_000_011 + content * 31 + _SALT_LATE)
             late = (h % _SCALE) / _SCALE < spec.late_share
             self.posted.append(t + 1 + (h >> 24) % late_max if late else t)

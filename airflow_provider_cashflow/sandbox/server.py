@@ -7,31 +7,27 @@ Standard library only, so it starts fast and needs no Airflow.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import socket
 import struct
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH
 from airflow_provider_cashflow.client.auth import canonical_request, sign
-from airflow_provider_cashflow.sandbox.faults import DATA_FAULTS
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, OAUTH_TOKEN_PATH
+from airflow_provider_cashflow.sandbox.faults import DATA_FAULTS, drifted
+from airflow_provider_cashflow.sandbox.params import ApiError, cash_flow_params
 from airflow_provider_cashflow.sandbox.state import SandboxState, apply_control, parse_as_of
 
 __all__ = ["SandboxServer"]
 
 TIMESTAMP_SKEW = 300  # seconds a request's X-Timestamp may differ from the server clock
-
-
-class ApiError(Exception):
-    def __init__(self, http_status: int, code: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.http_status, self.code, self.message, self.headers = http_status, code, message, headers or {}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -92,9 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/v1/token/refresh" and method == "GET":
                 self._authenticate(state, method, path, query, body)
                 token = state.issue_token()
-                expires = datetime.now(timezone.utc) + timedelta(days=90)
+                expires = datetime.now(UTC) + timedelta(days=90)
                 self._envelope(200, 0, "success", {"token": token, "expired_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")})
-            elif path == "/oauth2/token" and method == "POST":
+            elif path == OAUTH_TOKEN_PATH and method == "POST":
                 self._oauth_token(state, body)
             elif path.startswith("/__sandbox/"):
                 self._control(state, method, path, query, body)
@@ -108,10 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reset()
 
     def finish(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):  # the connection was dropped on purpose
             super().finish()
-        except (OSError, ValueError):
-            pass  # the connection was dropped on purpose
 
     def _authenticate(self, state: SandboxState, method: str, path: str, query: str, body: bytes) -> str:
         """Check the caller like the live gateway does; returns the app key."""
@@ -161,7 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.count_fault(fault)
             self._inject(fault, state)
         try:
-            params = _cash_flow_params(query)
+            params = cash_flow_params(query)
         except ApiError:
             state.count("rejected_params")
             raise
@@ -176,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
             del rows[0]["currency"]
         elif fault == "type_drift":
             state.count_fault(fault)
-            rows = [_drifted(row) for row in rows]
+            rows = [drifted(row) for row in rows]
         if state.latency:
             time.sleep(state.latency)  # a wide-area round trip, as to the live service
         state.count("pages_served")
@@ -245,45 +239,6 @@ class _Answered(Exception):
     pass
 
 
-def _drifted(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **row,
-        "direction": str(row["direction"]),
-        "business_type": str(row["business_type"]),
-        "balance": float(row["balance"]),  # as a JSON number; these amounts have two decimals, which floats keep
-        "business_time": int(row["business_time"]),
-    }
-
-
-def _param_error(message: str) -> ApiError:
-    return ApiError(400, 400001, f"invalid parameter: {message}")
-
-
-def _cash_flow_params(query: str) -> dict[str, Any]:
-    raw = parse_qs(query, keep_blank_values=True)
-    params: dict[str, Any] = {}
-    for name in ("start_time", "end_time"):
-        values = raw.get(name)
-        if not values or not values[-1].lstrip("-").isdigit():
-            raise _param_error(f"{name} is required and must be Unix seconds")
-        params[name] = int(values[-1])
-    if params["start_time"] > params["end_time"]:
-        raise _param_error("start_time must not be after end_time")
-    business_type = raw.get("business_type", [""])[-1]
-    if business_type and business_type not in ("1", "2", "3"):
-        raise _param_error("business_type must be 1, 2 or 3")
-    params["business_type"] = int(business_type) if business_type else None
-    params["symbol"] = raw.get("symbol", [""])[-1] or None
-    page = raw.get("page", ["1"])[-1]
-    size = raw.get("size", ["50"])[-1]
-    if not page.isdigit() or int(page) < 1:
-        raise _param_error("page must be an integer >= 1")
-    if not size.isdigit() or not 1 <= int(size) <= 10000:
-        raise _param_error("size must be an integer from 1 to 10000")
-    params["page"], params["size"] = int(page), int(size)
-    return params
-
-
 class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -301,5 +256,5 @@ class SandboxServer(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = self.socket.getsockname()[:2]  # what server_address holds, typed for a named socket too
         return f"http://{host}:{port}"

@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_cashflow.defaults import RATE_LIMIT_CALLS, RATE_LIMIT_MIN_INTERVAL, RATE_LIMIT_PERIOD
 from airflow_provider_cashflow.sandbox.data import Dataset
 from airflow_provider_cashflow.sandbox.faults import FaultPlan
 
@@ -55,9 +56,9 @@ class SandboxState:
     dataset: Dataset
     credentials: Credentials
     rate_limit: bool = True
-    max_calls: int = 30
-    period: float = 30.0
-    min_interval: float = 0.02
+    max_calls: int = RATE_LIMIT_CALLS
+    period: float = RATE_LIMIT_PERIOD
+    min_interval: float = RATE_LIMIT_MIN_INTERVAL
     faults: FaultPlan = field(default_factory=FaultPlan)
     expire_token_after: int | None = None
     latency: float = 0.0
@@ -108,7 +109,8 @@ class SandboxState:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return json.loads(json.dumps(self.stats))
+            copy: dict[str, Any] = json.loads(json.dumps(self.stats))
+        return copy
 
     def view_for(self, end_time: int) -> int | None:
         """The "as of" moment a cash-flow call with this ``end_time`` sees (``None``: the wall clock's now).

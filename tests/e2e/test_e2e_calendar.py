@@ -9,17 +9,18 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from airflow_support import AirflowHome, AirflowServer, longport_connection
 
 from airflow_provider_cashflow.domain.models import parse_cash_flow
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
-
-from airflow_support import AirflowHome, AirflowServer, longport_connection
 
 pytestmark = pytest.mark.e2e
 
@@ -187,7 +188,7 @@ def _when(text: str) -> datetime:
 def _local_day(day: str, zone: str) -> tuple[datetime, datetime]:
     tz = ZoneInfo(zone)
     start = datetime.fromisoformat(day).replace(tzinfo=tz)
-    return start.astimezone(timezone.utc), (start + DAY).astimezone(timezone.utc)  # wall-clock day: 23, 24 or 25 h
+    return start.astimezone(UTC), (start + DAY).astimezone(UTC)  # wall-clock day: 23, 24 or 25 h
 
 
 def _check_exact(stack: dict[str, Any], dag_id: str, zone: str, partition_by: str, intervals: list[tuple[datetime, datetime]]) -> int:
@@ -211,7 +212,7 @@ def _check_exact(stack: dict[str, Any], dag_id: str, zone: str, partition_by: st
 def _local_midnights(zone: str, start: datetime, end: datetime) -> list[datetime]:
     day = start.astimezone(ZoneInfo(zone)).date()
     out = []
-    while (midnight := datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)) < end:
+    while (midnight := datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).astimezone(UTC)) < end:
         out.append(midnight)
         day += DAY
     return out
@@ -226,9 +227,9 @@ def _intervals(server: AirflowServer, dag_id: str) -> list[tuple[datetime, datet
 def test_consecutive_runs_leave_every_record_once(stack, dag_id: str, zone: str, partition_by: str) -> None:
     intervals = _intervals(stack["server"], dag_id)
     # the backfill's dates are UTC midnights: the local midnights between them start the runs
-    first, last = (datetime.fromisoformat(d).replace(tzinfo=timezone.utc) for d in SPANS.get(zone, SHORT))
+    first, last = (datetime.fromisoformat(d).replace(tzinfo=UTC) for d in SPANS.get(zone, SHORT))
     assert [s for s, _ in intervals] == [d for d in _local_midnights(zone, first - DAY, last + DAY) if first <= d <= last]
-    assert all(a[1] == b[0] for a, b in zip(intervals, intervals[1:]))  # consecutive
+    assert all(a[1] == b[0] for a, b in pairwise(intervals))  # consecutive
     lengths = {(e - s) / timedelta(hours=1) for s, e in intervals}
     assert lengths == ({24, 25} if zone == "America/New_York" else {24})  # the New York week crosses DST
     records = _check_exact(stack, dag_id, zone, partition_by, intervals)
@@ -255,7 +256,8 @@ def _wait_for_rerun(server: AirflowServer, dag_id: str, timeout: float = 300) ->
         tries = {}
         for run in server.runs(dag_id):
             tis = server.get(f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances")["task_instances"]
-            tries.update({run["dag_run_id"]: (t["try_number"], t["state"]) for t in tis})
+            (ti,) = tis  # one task per DAG
+            tries[run["dag_run_id"]] = (ti["try_number"], ti["state"])
         again = {run_id: state for run_id, (number, state) in tries.items() if number > 1}
         if len(again) == 1 and set(again.values()) == {"success"}:
             return next(iter(again))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -35,13 +35,16 @@ def _lake(root: Path) -> dict[str, list[dict]]:
 
 
 def _local_midnight(year: int, month: int, day: int, tz: ZoneInfo) -> datetime:
-    return datetime(year, month, day, tzinfo=tz).astimezone(timezone.utc)
+    return datetime(year, month, day, tzinfo=tz).astimezone(UTC)
 
 
 def test_new_york_days_are_23_and_25_hours_long_across_dst() -> None:
     spring = Window.of(_local_midnight(2026, 3, 7, NY), _local_midnight(2026, 3, 10, NY))
     fall = Window.of(_local_midnight(2026, 10, 31, NY), _local_midnight(2026, 11, 3, NY))
-    hours = lambda w: [(d.end - d.start) / timedelta(hours=1) for d in reversed(list(w.days(NY)))]
+
+    def hours(window: Window) -> list[float]:
+        return [(d.end - d.start) / timedelta(hours=1) for d in reversed(list(window.days(NY)))]
+
     assert hours(spring) == [24, 23, 24] and hours(fall) == [24, 25, 24]
     assert all(d.start.astimezone(NY).hour == 0 for d in fall.days(NY))
 
@@ -135,11 +138,11 @@ def test_lookback_converges_to_the_latest_view_and_no_lookback_loses_records(tmp
     with Sandbox(dataset, rate_limit=False, as_of_after_request=HOUR) as server:
         set_connection(monkeypatch, "longport_default", server.connection(**UNLIMITED, timeout=2))
         manifests, last_read = _daily_runs(tmp_path / "lookback", 3, dataset)
-        _, plain_read = _daily_runs(tmp_path / "plain", None, dataset)
+        _daily_runs(tmp_path / "plain", None, dataset)
     with_lookback, plain = _lake(tmp_path / "lookback"), _lake(tmp_path / "plain")
     settled = 0
     for day, as_of in last_read.items():
-        start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+        start = datetime.fromisoformat(day).replace(tzinfo=UTC)
         bounds = int(start.timestamp()), int((start + DAY).timestamp())
         assert with_lookback[f"date={day}"] == expected_rows(dataset.window(*bounds, as_of=as_of))  # the last view, exactly
         if list(dataset.window(*bounds, as_of=as_of)) == list(dataset.window(*bounds)):
@@ -147,7 +150,7 @@ def test_lookback_converges_to_the_latest_view_and_no_lookback_loses_records(tmp
             assert with_lookback[f"date={day}"] == expected_rows(dataset.window(*bounds))  # converged history
     assert settled >= 8, "most days must have been re-read after their revisions settled"
     lost = [day for day in plain if plain[day] != expected_rows(dataset.window(
-        *(int((datetime.fromisoformat(day[5:]).replace(tzinfo=timezone.utc) + k * DAY).timestamp()) for k in (0, 1))))]
+        *(int((datetime.fromisoformat(day[5:]).replace(tzinfo=UTC) + k * DAY).timestamp()) for k in (0, 1))))]
     assert len(lost) >= 5, "without lookback, late postings and provisional dividends stay wrong"
 
     # the manifest says what each rewrite changed, against the file it replaced (multisets)
@@ -155,7 +158,7 @@ def test_lookback_converges_to_the_latest_view_and_no_lookback_loses_records(tmp
         for change in manifests[i]["rewritten"]:
             if not change["replaced"]:
                 continue
-            start = datetime.fromisoformat(change["date"]).replace(tzinfo=timezone.utc)
+            start = datetime.fromisoformat(change["date"]).replace(tzinfo=UTC)
             bounds = int(start.timestamp()), int((start + DAY).timestamp())
             run_end = int((END - (10 - i) * DAY).timestamp())
             before = Counter(json.dumps(r, sort_keys=True) for r in dataset.window(*bounds, as_of=run_end - DAY.days * 86400 + HOUR))

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from airflow_provider_cashflow.client.auth import _TimestampClock
-from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError, LongPortTransportError
+from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.domain.models import parse_cash_flow
 from airflow_provider_cashflow.client.retry import RetryPolicy
@@ -169,46 +169,6 @@ def test_a_replayed_signature_is_re_signed_and_retried(sandbox: Sandbox) -> None
     assert second.client.stats.retries == 1
 
 
-@pytest.mark.parametrize(
-    "kwargs,message",
-    [
-        ({"start": datetime(2026, 11, 1), "end": END}, "naive datetime"),
-        ({"start": END, "end": END - DAY}, "reversed"),
-        ({"start": END, "end": END}, "empty"),
-        ({"business_type": 4}, "business_type must be 1"),
-        ({"business_type": "cash"}, "business_type must be 1"),
-        ({"page_size": 0}, "1 to 10000"),
-        ({"page_size": 10001}, "1 to 10000"),
-        ({"symbol": "AAPL.US,TSLA.US"}, "one security code"),
-    ],
-)
-def test_bad_input_fails_before_any_call(sandbox: Sandbox, kwargs: dict, message: str) -> None:
-    args = {"start": END - DAY, "end": END, **kwargs}
-    with pytest.raises(ValueError, match=message):
-        CashflowHook().iter_cash_flows(args.pop("start"), args.pop("end"), **args)
-    assert sandbox.state.snapshot()["calls"] == 0
-
-
-@pytest.mark.parametrize(
-    "changes,message",
-    [
-        ({"host": "openapi.longportapp.com"}, "has no scheme"),
-        ({"host": "ftp://example.com"}, "not an http"),
-        ({"login": ""}, "no login"),
-        ({"extra": {"access_token": ""}}, "no access_token"),
-        ({"host": "", "extra": {"region": "mars"}}, "region 'mars'"),
-        ({"extra": {"timeout": "soon"}}, "'timeout' must be a number"),
-        ({"extra": {"rate_limit_min_interval": "-0.1"}}, "'rate_limit_min_interval' must be zero or more"),
-        ({"extra": {"rate_limit_calls": "0"}}, "'rate_limit_calls' must be positive"),
-    ],
-)
-def test_bad_connections_are_named_before_any_call(sandbox: Sandbox, monkeypatch, changes, message) -> None:
-    set_connection(monkeypatch, "longport_bad", _conn(sandbox, **changes))
-    with pytest.raises(LongPortConfigError, match=message):
-        CashflowHook("longport_bad").iter_cash_flows(END - DAY, END)
-    assert sandbox.state.snapshot()["calls"] == 0
-
-
 def test_rate_limit_extras_reach_the_limiter(sandbox: Sandbox, monkeypatch) -> None:
     extra = {"rate_limit_calls": "12", "rate_limit_period": "6", "rate_limit_min_interval": "0"}
     set_connection(monkeypatch, "longport_paced", _conn(sandbox, extra=extra))
@@ -298,14 +258,17 @@ def test_a_body_that_is_not_json_reports_the_trace_id(sandbox: Sandbox) -> None:
 
 
 def test_the_transport_says_when_a_request_has_left_before_its_answer_exists(sandbox: Sandbox) -> None:
-    from airflow_provider_cashflow.client.client import CASHFLOW_PATH
+    from airflow_provider_cashflow.client.cashflows import cash_flow_params
+    from airflow_provider_cashflow.defaults import CASHFLOW_PATH
+    from airflow_provider_cashflow.domain.query import CashFlowQuery
+    from airflow_provider_cashflow.domain.windows import Window
 
     client = CashflowHook().client
-    params = client.cash_flow_params(int((END - DAY).timestamp()), int(END.timestamp()), size=5)
+    params = cash_flow_params(CashFlowQuery(Window.of(END - DAY, END), page_size=5), page=1)
     served_when_left: list[int] = []
     sandbox.state.latency = 0.5  # the server holds the answer back; the request has left long before it exists
     try:
-        client._send(CASHFLOW_PATH, params, on_sent=lambda: served_when_left.append(sandbox.state.snapshot()["pages_served"]))
+        client.paced.send(CASHFLOW_PATH, params, on_sent=lambda: served_when_left.append(sandbox.state.snapshot()["pages_served"]))
     finally:
         sandbox.state.latency = 0.0
     assert served_when_left == [0] and sandbox.state.snapshot()["pages_served"] == 1

@@ -8,7 +8,7 @@ import pytest
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError
+from airflow_provider_cashflow.errors import LongPortAPIError
 from airflow_provider_cashflow.sandbox import Sandbox
 
 from conftest import DAY, END, UNLIMITED, set_connection, truth
@@ -168,36 +168,6 @@ def test_openlineage_facets_name_input_and_outputs(sandbox, tmp_path, monkeypatc
     assert op.get_openlineage_facets_on_complete(None) is None
 
 
-RUN_WITHOUT_INTERVAL = "no data interval.*logical date.*CronDataIntervalTimetable.*window_start"
-
-
-@pytest.mark.parametrize(
-    "start,end,kwargs,message",
-    [
-        (None, None, {}, RUN_WITHOUT_INTERVAL),
-        (END, END, {}, "empty.*CronDataIntervalTimetable"),
-        (END, END - DAY, {}, "reversed"),
-        (END - DAY, END, {"file_format": "xlsx"}, "file_format must be one of jsonl, csv, parquet"),
-        (END - DAY, END, {"file_format": "csv", "compression": "snappy"}, "does not fit file_format 'csv'"),
-        (END - DAY, END, {"partition_by": "hour"}, "partition_by must be one of"),
-        (END - DAY, END, {"partition_by": "day", "output_path": "file:///tmp/x.jsonl"}, r"needs a \{date\} placeholder"),
-        (END - DAY, END, {"partition_by": "day"}, "needs output_path"),
-        (END - DAY, END, {"output_path": "nosuchfs://bucket/x.jsonl"}, "no filesystem for output_path scheme 'nosuchfs'"),
-        (END - DAY, END, {"output_path": "/tmp/x.jsonl"}, "has no scheme"),
-        (END - DAY, END, {"output_path": "file:///proc/forbidden/x.jsonl"}, "cannot write under"),
-        (END - DAY, END, {"business_type": 9}, "business_type must be 1"),
-        (END - DAY, END, {"page_size": 0}, "1 to 10000"),
-        (END - DAY, END, {"window_start": "2026-11-19T00:00:00+00:00"}, "both window_start and window_end"),
-        (END - DAY, END, {"window_start": "yesterday", "window_end": "today"}, "not an ISO 8601"),
-    ],
-)
-def test_bad_input_fails_before_any_call(sandbox, start, end, kwargs, message) -> None:
-    with pytest.raises(AirflowFailException, match=message) as info:
-        run_operator(start, end, **kwargs)
-    assert isinstance(info.value.__cause__, LongPortConfigError)
-    assert sandbox.state.snapshot()["calls"] == 0
-
-
 def test_missing_pyarrow_names_the_extra(sandbox, tmp_path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
@@ -206,6 +176,20 @@ def test_missing_pyarrow_names_the_extra(sandbox, tmp_path, monkeypatch) -> None
     assert sandbox.state.snapshot()["calls"] == 0
 
 
-def test_naive_explicit_window_is_refused(sandbox) -> None:
-    with pytest.raises(AirflowFailException, match="naive"):
-        run_operator(None, None, window_start="2026-11-18T00:00:00", window_end="2026-11-19T00:00:00")
+def test_a_balance_parquet_cannot_hold_fails_the_task_without_retries_and_leaves_no_file(sandbox, tmp_path, monkeypatch) -> None:
+    from airflow_provider_cashflow.errors import OutputFormatError
+    from airflow_provider_cashflow.output import formats
+
+    monkeypatch.setattr(formats, "PARQUET_BALANCE_SCALE", 0)  # the sandbox's cents no longer fit: a real Arrow refusal
+    with pytest.raises(AirflowFailException, match=r"does not fit Parquet decimal\(38, 0\).*jsonl or csv") as info:
+        run_operator(END - DAY, END, output_path=f"file://{tmp_path}/x.parquet", file_format="parquet")
+    assert isinstance(info.value.__cause__, OutputFormatError) and isinstance(info.value.__cause__, ValueError)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_retryable_api_error_is_left_to_airflow_s_retries(sandbox, monkeypatch) -> None:
+    set_connection(monkeypatch, "longport_default", sandbox.connection(**UNLIMITED, max_attempts=1))
+    sandbox.state.faults.schedule("5xx")
+    with pytest.raises(LongPortAPIError, match="500000") as info:
+        run_operator(END - DAY, END)
+    assert info.value.retryable  # raised as it is, not as AirflowFailException: the task's retries apply

@@ -67,12 +67,14 @@ def test_write_read_back_and_rerun_on_s3(sandbox, s3, tmp_path, file_format, com
 def test_failed_run_leaves_the_previous_object_and_no_temporary_one(sandbox, s3, monkeypatch) -> None:
     set_connection(monkeypatch, "longport_default", sandbox.connection(**UNLIMITED, max_attempts=1))
     client = s3.client()
-    client.put_object(Bucket="lake", Key="flows/cashflow.jsonl.gz", Body=gzip.compress(b"previous\n"))
+    previous = gzip.compress(b"previous\n", mtime=0)  # one value: gzip stamps the current second otherwise
+    client.put_object(Bucket="lake", Key="flows/cashflow.jsonl.gz", Body=previous)
     sandbox.state.faults.fail_after_pages = 1
     with pytest.raises(LongPortAPIError):
         run_operator(END - 3 * DAY, END, output_path="s3://lake/flows/cashflow.jsonl.gz",
                      output_conn_id="aws_moto", compression="gzip", page_size=10)
-    assert _objects(s3) == {"flows/cashflow.jsonl.gz": gzip.compress(b"previous\n")}
+    assert _objects(s3) == {"flows/cashflow.jsonl.gz": previous}
+    assert client.list_multipart_uploads(Bucket="lake").get("Uploads", []) == []  # the failed upload was aborted
     sandbox.state.faults.fail_after_pages = None
     run_operator(END - 3 * DAY, END, output_path="s3://lake/flows/cashflow.jsonl.gz", output_conn_id="aws_moto",
                  compression="gzip", page_size=10)

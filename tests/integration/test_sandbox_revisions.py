@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 import pytest
 from airflow_support import longport_connection

@@ -5,9 +5,17 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from airflow_provider_cashflow.domain.models import FIELD_NAMES, BusinessType, CashFlow, Direction, RecordError, parse_cash_flow
+from airflow_provider_cashflow.domain.models import (
+    FIELD_NAMES,
+    BusinessType,
+    CashFlow,
+    Direction,
+    RecordError,
+    parse_cash_flow,
+)
 
 RAW = {
     "transaction_flow_name": "BuyContract-Stocks",

@@ -7,10 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from airflow_provider_cashflow.domain.models import RecordError, parse_cash_flow
 from airflow_provider_cashflow.client.page_decoder import decode_cash_flow_page
+from airflow_provider_cashflow.domain.models import RecordError, parse_cash_flow
 
 # JSON texts per field: what the live service sends, the documented drift, and junk; as raw JSON so that number
 # literals such as 1.0, 1e400 or -0.0 reach both decoders exactly as written.

@@ -1,0 +1,95 @@
+"""One paced, signed HTTP round trip to the API: wait for the rate limiter, send, read the whole body."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import requests
+import urllib3
+
+from airflow_provider_cashflow import __version__
+from airflow_provider_cashflow.client.base_url import require_secure_base_url, validate_ca_bundle
+from airflow_provider_cashflow.client.envelope import RawAnswer
+from airflow_provider_cashflow.client.ratelimit import RateLimiter
+from airflow_provider_cashflow.client.stats import CallStats
+from airflow_provider_cashflow.client.transport import SignallingAdapter, signal_when_sent
+from airflow_provider_cashflow.defaults import GLOBAL_BASE_URL
+from airflow_provider_cashflow.errors import LongPortConfigError, LongPortTransportError
+
+__all__ = ["PacedSession"]
+
+_LONGER_THAN_A_PAGE_DECODES = 0.1  # seconds; a 10,000-record page decodes in ~15 ms
+
+
+class PacedSession:
+    """A ``requests`` session whose every request first waits its turn at the account's rate limiter.
+
+    The auth object signs each request as it goes on the wire, so every attempt carries a fresh signature.
+
+    :param base_url: scheme and host, e.g. ``https://openapi.longportapp.com``.
+    :param auth: a :class:`~airflow_provider_cashflow.client.auth.SignatureAuth` or ``BearerAuth``.
+    :param limiter: the rate limiter shared by every client of the same account.
+    :param timeout: connect and read timeout in seconds for one attempt.
+    :param stats: counts the calls and the time waited for the limiter.
+    :param ca_bundle: the CAs to trust instead of the default store (see :class:`LongPortClient`).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: requests.auth.AuthBase,
+        limiter: RateLimiter,
+        timeout: float,
+        stats: CallStats,
+        *,
+        ca_bundle: str | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise LongPortConfigError(
+                f"base URL {base_url!r} has no http:// or https:// scheme; set the connection's host to e.g. "
+                + GLOBAL_BASE_URL
+            )
+        require_secure_base_url(base_url)
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.limiter = limiter
+        self.timeout = timeout
+        self.stats = stats
+        self.session = requests.Session()
+        self.session.mount("http://", SignallingAdapter())
+        self.session.mount("https://", SignallingAdapter())
+        self.session.headers["Content-Type"] = "application/json; charset=utf-8"
+        self.session.headers["User-Agent"] = f"airflow-provider-cashflow/{__version__}"
+        self.session.verify = validate_ca_bundle(ca_bundle) or True
+
+    def close(self) -> None:
+        self.session.close()
+
+    def send(self, path: str, params: Mapping[str, str], on_sent: Callable[[], None] | None = None) -> RawAnswer:
+        """One paced, freshly signed GET; the body is read but not looked at.
+
+        :param on_sent: called once the request has left, or before a rate-limit wait longer than decoding a page.
+        :raises LongPortTransportError: the connection failed, timed out or broke off in the body.
+        """
+
+        def before_sleep(delay: float) -> None:
+            if on_sent is not None and delay > _LONGER_THAN_A_PAGE_DECODES:
+                on_sent()
+
+        waited = self.limiter.acquire(before_sleep=before_sleep)
+        self.stats.add(rate_wait=waited, calls=1)
+        try:
+            with signal_when_sent(on_sent):
+                response = self.session.get(
+                    self.base_url + path, params=params, auth=self.auth, timeout=self.timeout, stream=True,
+                    verify=self.session.verify,  # else REQUESTS_CA_BUNDLE would override the connection's ca_bundle
+                )
+            # One read of the whole body instead of requests' 10 KB chunks: each chunk is a socket read that must
+            # win the GIL back from the thread parsing the previous page, and a page is ~2 MB.
+            body = response.raw.read(decode_content=True)
+            response.raw.release_conn()
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
+            raise LongPortTransportError(f"GET {path} failed: {type(err).__name__}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise LongPortTransportError(f"GET {path} failed while reading the body: {type(err).__name__}") from None
+        return RawAnswer(path, response.status_code, response.headers, body)

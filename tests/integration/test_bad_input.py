@@ -1,0 +1,198 @@
+"""Every bad input fails fast, before any API call, with an error that says what was wrong and what to do.
+
+One table across the connection (read by the hook), the hook's arguments and the operator's parameters. Each row
+names the exact error class: the hook raises ``LongPortConfigError``, the operator ``AirflowFailException``, which
+Airflow never retries (a retry cannot fix an input).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterator
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_cashflow.errors import LongPortConfigError
+from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+from airflow_provider_cashflow.sandbox import DEMO, Dataset, Sandbox
+
+from conftest import DAY, END, SPEC, UNLIMITED, set_connection
+from operator_support import run_operator
+
+PLAIN_HTTP = r"plain http:// to .* clear text; use https://"
+ROW_GROUP = r"parquet_row_group_size must be a whole number of records of 1 or more"
+PAGE_SIZE = r"page_size must be an integer from 1 to 10000"
+BUSINESS_TYPE = r"business_type must be 1 \(cash\), 2 \(stock\), 3 \(fund\) or None"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input.
+
+    :param where: ``connection`` (changes to a working sandbox connection, read by the hook), ``hook``
+        (arguments of ``iter_cash_flows``, or of ``get_cash_flow_page`` with ``page``) or ``operator``.
+    :param given: the connection changes, or the call's arguments.
+    :param error: the exact class raised.
+    :param message: a regex over the error text: what was wrong and what to do.
+    """
+
+    name: str
+    where: str
+    given: dict[str, Any]
+    error: type[Exception]
+    message: str
+    interval: tuple[datetime | None, datetime | None] = (END - DAY, END)
+    given_extra: dict[str, Any] = field(default_factory=dict)
+
+
+def connection(name: str, message: str, extra: dict[str, Any] | None = None, **changes: Any) -> Case:
+    return Case(name, "connection", changes, LongPortConfigError, message, given_extra=extra or {})
+
+
+def hook(name: str, message: str, **kwargs: Any) -> Case:
+    return Case(name, "hook", kwargs, LongPortConfigError, message)
+
+
+def operator(name: str, message: str, interval: tuple[datetime | None, datetime | None] = (END - DAY, END),
+             **kwargs: Any) -> Case:
+    return Case(name, "operator", kwargs, AirflowFailException, message, interval)
+
+
+CASES = [
+    connection("plain http to the real API", PLAIN_HTTP, host="http://openapi.longportapp.com"),
+    connection("plain http to a LAN proxy", PLAIN_HTTP, host="http://192.168.1.20:8080"),
+    connection("host without scheme", r"has no scheme; write the base URL in full, e\.g\. https://",
+               host="openapi.longportapp.com"),
+    connection("host of another scheme", r"not an http\(s\) base URL; use e\.g\. https://", host="ftp://example.com"),
+    connection("no login", r"has no login: set it to your LongPort app key", login=""),
+    connection("no access token", r"has no access_token extra: copy the access token", {"access_token": ""}),
+    connection("unknown region", r"region 'mars' is not known; use one of \['cn', 'global'\]", {"region": "mars"},
+               host=""),
+    connection("timeout not a number", r"extra 'timeout' must be a number, got 'soon'", {"timeout": "soon"}),
+    connection("negative timeout", r"extra 'timeout' must be positive", {"timeout": "-1"}),
+    connection("zero attempts", r"extra 'max_attempts' must be positive", {"max_attempts": "0"}),
+    connection("fractional attempts", r"extra 'max_attempts' must be a whole number", {"max_attempts": "2.5"}),
+    connection("zero rate-limit calls", r"extra 'rate_limit_calls' must be positive", {"rate_limit_calls": "0"}),
+    connection("rate-limit period not a number", r"extra 'rate_limit_period' must be a number",
+               {"rate_limit_period": "x"}),
+    connection("negative least interval", r"extra 'rate_limit_min_interval' must be zero or more",
+               {"rate_limit_min_interval": "-0.1"}),
+    connection("missing CA bundle", r"ca_bundle' '/nonexistent/ca\.pem' does not exist on this worker; set it to "
+               r"the PEM file", {"ca_bundle": "/nonexistent/ca.pem"}),
+    connection("verification off", r"certificate verification cannot be turned off\. Set it to the PEM file",
+               {"ca_bundle": "false"}),
+    hook("naive start", r"naive datetime; pass a timezone-aware one", start=datetime(2026, 11, 1)),
+    hook("start as text", r"start must be a datetime, got str", start="2026-11-19"),
+    hook("reversed window", r"the window is reversed: start .* is after end", start=END, end=END - DAY),
+    hook("empty window", r"is empty \(start == end\).*CronDataIntervalTimetable", start=END, end=END),
+    hook("business type 4", BUSINESS_TYPE, business_type=4),
+    hook("business type as a word", BUSINESS_TYPE, business_type="cash"),
+    hook("two symbols", r"symbol must be one security code such as 'AAPL\.US'", symbol="AAPL.US,TSLA.US"),
+    hook("page size 0", PAGE_SIZE, page_size=0),
+    hook("page size above the API's maximum", PAGE_SIZE, page_size=10001),
+    hook("page size as text", PAGE_SIZE, page_size="50"),
+    hook("page 0", r"page must be an integer >= 1, got 0", page=0),
+    operator("no data interval", r"no data interval.*logical date.*CronDataIntervalTimetable.*window_start",
+             (None, None)),
+    operator("zero-length data interval", r"empty.*CronDataIntervalTimetable", (END, END)),
+    operator("reversed data interval", r"reversed", (END, END - DAY)),
+    operator("only window_start", r"pass both window_start and window_end, or neither",
+             window_start="2026-11-19T00:00:00+00:00"),
+    operator("window in words", r"window_start='yesterday' is not an ISO 8601 date-time",
+             window_start="yesterday", window_end="today"),
+    operator("naive explicit window", r"naive datetime; pass a timezone-aware one", (None, None),
+             window_start="2026-11-18T00:00:00", window_end="2026-11-19T00:00:00"),
+    operator("unknown file format", r"file_format must be one of jsonl, csv, parquet; got 'xlsx'", file_format="xlsx"),
+    operator("zip for jsonl", r"compression 'zip' does not fit file_format 'jsonl'; use one of none, gzip",
+             compression="zip"),
+    operator("snappy for csv", r"compression 'snappy' does not fit file_format 'csv'", file_format="csv",
+             compression="snappy"),
+    operator("partition by hour", r"partition_by must be one of interval, day, got 'hour'", partition_by="hour"),
+    operator("daily files to XCom", r"partition_by='day' needs output_path", partition_by="day"),
+    operator("daily files without {date}", r"needs a \{date\} placeholder, e\.g\. s3://",
+             partition_by="day", output_path="file:///tmp/x.jsonl"),
+    operator("path without scheme", r"output_path '/tmp/x\.jsonl' has no scheme; write e\.g\. file:///",
+             output_path="/tmp/x.jsonl"),
+    operator("unknown storage", r"no filesystem for output_path scheme 'nosuchfs'.*install",
+             output_path="nosuchfs://bucket/x.jsonl"),
+    # names the target, never our temporary file
+    operator("unwritable folder", r"^(?!.*\.tmp).*cannot write output_path file:///proc/x\.jsonl.*pick an output_path",
+             output_path="file:///proc/x.jsonl"),
+    operator("folder that cannot be made", r"^(?!.*\.tmp).*cannot create the folder file:///proc/forbidden .*"
+             r"pick an output_path", output_path="file:///proc/forbidden/x.jsonl"),
+    operator("row group of 0", ROW_GROUP, parquet_row_group_size=0),
+    operator("negative row group", ROW_GROUP, parquet_row_group_size=-5),
+    operator("row group as text", ROW_GROUP, parquet_row_group_size="many"),
+    operator("fractional row group", ROW_GROUP, parquet_row_group_size=2.5),
+    operator("row group True", ROW_GROUP, parquet_row_group_size=True),
+    operator("XCom limit of 0", r"max_xcom_bytes must be a whole number of bytes of 1 or more, or None",
+             max_xcom_bytes=0),
+    operator("business type 9", BUSINESS_TYPE, business_type=9),
+    operator("page size in words", PAGE_SIZE, page_size="lots"),
+    operator("page size 0", PAGE_SIZE, page_size=0),
+    operator("two symbols", r"symbol must be one security code", symbol="AAPL.US,TSLA.US"),
+    operator("plain http connection", PLAIN_HTTP, longport_conn_id="longport_plain_http"),
+]
+
+
+@pytest.fixture(scope="module")
+def quiet_sandbox() -> Iterator[Sandbox]:
+    """One sandbox for the whole table (stopping one per case costs more than the cases): each case checks that
+    its count of calls did not move."""
+    from airflow.sdk import ObjectStoragePath
+
+    # Airflow discovers its providers' filesystems once per process (about a second); every task pays that, good
+    # input or bad, so it is paid here and not charged to the first case that names a storage scheme
+    ObjectStoragePath("file:///").fs  # noqa: B018
+    with Sandbox(Dataset(SPEC), rate_limit=False) as server:
+        yield server
+
+
+def _runner(case: Case, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Callable[[], Any]:
+    set_connection(monkeypatch, "longport_default", sandbox.connection(**UNLIMITED, timeout=2))
+    if case.where == "connection":
+        conn = sandbox.connection(**UNLIMITED, timeout=2)
+        conn = {**conn, **case.given, "extra": {**conn["extra"], **case.given_extra}}
+        set_connection(monkeypatch, "longport_bad", conn)
+        return lambda: list(CashflowHook("longport_bad").iter_cash_flows(END - DAY, END))
+    if case.where == "hook":
+        args = {"start": END - DAY, "end": END, **case.given}
+        start, end = args.pop("start"), args.pop("end")
+        if "page" in args:
+            return lambda: CashflowHook().get_cash_flow_page(start, end, **args)
+        return lambda: list(CashflowHook().iter_cash_flows(start, end, **args))
+    set_connection(monkeypatch, "longport_plain_http",
+                   {**sandbox.connection(), "host": "http://openapi.longportapp.com"})
+    return lambda: run_operator(*case.interval, **case.given)
+
+
+def test_the_table_is_broad_enough() -> None:
+    assert len(CASES) >= 30 and {c.where for c in CASES} == {"connection", "hook", "operator"}
+    assert len({c.name for c in CASES if c.where == "operator"}) == sum(c.where == "operator" for c in CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.where}: {c.name}" for c in CASES])
+def test_bad_input_fails_fast_before_any_call(
+    case: Case, quiet_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = quiet_sandbox
+    calls_before = sandbox.state.snapshot()["calls"]
+    run = _runner(case, sandbox, monkeypatch)
+    began = time.monotonic()
+    with pytest.raises(Exception) as info:
+        run()
+    took = time.monotonic() - began
+    error = info.value
+    assert type(error) is case.error, f"{type(error).__name__}: {error}"
+    if case.where == "operator":
+        assert isinstance(error.__cause__, LongPortConfigError)
+    text = str(error)
+    assert re.search(case.message, text), text
+    for secret in (DEMO.app_secret, DEMO.access_token):
+        assert secret not in text
+    assert sandbox.state.snapshot()["calls"] == calls_before
+    assert took < 1.0, f"{case.name} took {took:.2f} s to fail"

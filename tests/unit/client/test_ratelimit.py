@@ -1,0 +1,90 @@
+"""The client-side rate limiter, in one process and across processes."""
+
+from __future__ import annotations
+
+import pytest
+from fake_time import FakeTime
+
+from airflow_provider_cashflow.client.ratelimit import RateLimiter, shared_limiter
+
+
+def test_limiter_keeps_any_30_s_under_30_calls_and_is_not_slower() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(30, 30.0, 0.02, clock=fake.clock, sleep=fake.sleep)  # the default margins
+    stamps = []
+    for _ in range(61):
+        limiter.acquire()
+        stamps.append(fake.now)
+    for i in range(len(stamps) - 30):
+        assert stamps[i + 30] - stamps[i] >= 30.0
+    assert all(b - a >= 0.02 for a, b in zip(stamps, stamps[1:]))
+    assert stamps[29] - stamps[0] < 30 * 0.08  # a burst is paced by the gap, not spread over the window
+    elapsed = stamps[-1] - stamps[0]
+    assert 60.0 <= elapsed <= 61.0, elapsed  # the ideal is 60 s, plus the two 0.25 s margins
+
+
+def test_a_zero_min_interval_turns_the_gap_off_but_not_the_window() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(3, 1.0, 0.0, clock=fake.clock, sleep=fake.sleep)
+    stamps = []
+    for _ in range(4):
+        limiter.acquire()
+        stamps.append(fake.now)
+    assert stamps[:3] == [stamps[0]] * 3  # a burst goes at once
+    assert stamps[3] - stamps[0] >= 1.0  # the window still holds
+
+
+def test_penalty_holds_every_sharer() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(30, 30.0, 0.02, clock=fake.clock, sleep=fake.sleep)
+    limiter.acquire()
+    limiter.penalize(5.0)
+    start = fake.now
+    limiter.acquire()
+    assert fake.now - start == pytest.approx(5.0, abs=0.01)
+
+
+def test_limiter_is_shared_per_app_key() -> None:
+    assert shared_limiter("key-a") is shared_limiter("key-a")
+    assert shared_limiter("key-a") is not shared_limiter("key-b")
+
+
+def test_processes_of_one_machine_share_the_budget(tmp_path) -> None:
+    """Airflow runs each task in its own process: their calls together must fit the window."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time\n"
+        "from airflow_provider_cashflow.client.ratelimit import RateLimiter\n"
+        f"limiter = RateLimiter(5, 1.0, 0.02, margin=0.01, shared_file={str(tmp_path / 'calls')!r})\n"
+        "for _ in range(6):\n"
+        "    limiter.acquire(); print(time.time(), flush=True)\n"
+    )
+    workers = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    stamps = sorted(float(line) for w in workers for line in w.communicate(timeout=60)[0].split())
+    assert all(w.returncode == 0 for w in workers) and len(stamps) == 12
+    for i in range(len(stamps) - 5):
+        assert stamps[i + 5] - stamps[i] >= 1.0  # never 6 calls in one second, across both processes
+    assert stamps[-1] - stamps[0] < 3.0  # 12 calls at 5 per second need just over 2 s, not more
+
+
+def test_a_penalty_does_not_forget_the_calls_in_the_window() -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(30, 30.0, 0.02, clock=fake.clock, sleep=fake.sleep)
+    first = fake.now
+    for _ in range(30):
+        limiter.acquire()
+    limiter.penalize(1.0)  # an injected 429 with Retry-After: 1
+    limiter.acquire()
+    assert fake.now >= first + 30.0  # still bound by the 30 calls made before the penalty
+
+
+def test_the_shared_window_forgets_calls_older_than_the_period(tmp_path) -> None:
+    fake = FakeTime()
+    path = tmp_path / "calls"
+    limiter = RateLimiter(100000, 1.0, 0.0, shared_file=str(path), clock=fake.clock, sleep=fake.sleep)
+    for _ in range(50):
+        limiter.acquire()
+        fake.now += 0.5
+    assert len(path.read_text().split()) <= 1 + 3  # the hold, and the calls of the last second only

@@ -1,0 +1,88 @@
+"""One call retried: replay of a prefetched attempt, one free OAuth refresh, the limiter penalty, giving up."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from fake_time import FakeTime
+
+from airflow_provider_cashflow.client.envelope import RawAnswer, open_envelope
+from airflow_provider_cashflow.client.ratelimit import RateLimiter
+from airflow_provider_cashflow.client.retry import RetryPolicy
+from airflow_provider_cashflow.client.retry_loop import RetryLoop
+from airflow_provider_cashflow.client.stats import CallStats
+from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
+
+OK = RawAnswer("/p", 200, {}, b'{"code": 0, "message": "ok", "data": {"n": 1}}')
+
+
+def failure(code: int, status: int, **headers: str) -> RawAnswer:
+    return RawAnswer("/p", status, headers, json.dumps({"code": code, "message": "no"}).encode())
+
+
+def sender(*outcomes: RawAnswer | Exception) -> tuple[Callable[[], RawAnswer], list[int]]:
+    """Sends that answer ``outcomes`` in order; the list counts the attempts actually sent."""
+    queue, sent = list(outcomes), []
+
+    def send() -> RawAnswer:
+        sent.append(1)
+        outcome = queue.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    return send, sent
+
+
+def loop(policy: RetryPolicy, fake: FakeTime, refresh: Callable[[], None] | None = None) -> RetryLoop:
+    limiter = RateLimiter(30, 30.0, 0.02, clock=fake.clock, sleep=fake.sleep)
+    return RetryLoop(policy, limiter, CallStats(), refresh_token=refresh, sleep=fake.sleep)
+
+
+def test_a_prefetched_failure_is_replayed_as_the_first_attempt_then_retried() -> None:
+    fake = FakeTime()
+    retries = loop(RetryPolicy(max_attempts=2), fake)
+    send, sent = sender(OK)
+    assert retries.call(send, open_envelope, first=LongPortTransportError("reset")) == ({"n": 1}, None)
+    assert len(sent) == 1 and retries.stats.retries == 1
+
+
+def test_an_expired_token_is_refreshed_once_without_spending_an_attempt() -> None:
+    fake = FakeTime()
+    refreshed: list[int] = []
+    retries = loop(RetryPolicy(max_attempts=2, base_delay=0.01), fake, refresh=lambda: refreshed.append(1))
+    send, _ = sender(failure(401003, 401), failure(500000, 500), OK)
+    assert retries.call(send, open_envelope)[0] == {"n": 1}  # the 500 was attempt 1 of 2: the refresh was free
+    send, _ = sender(failure(401003, 401), failure(401003, 401))
+    with pytest.raises(LongPortAPIError, match="401003"):
+        retries.call(send, open_envelope)  # a second expiry in one call is not refreshed again
+    assert len(refreshed) == 2  # once per call
+
+
+def test_an_over_budget_answer_holds_the_limiter_for_its_retry_after_and_waits_at_least_as_long() -> None:
+    fake = FakeTime()
+    slept: list[float] = []
+    limiter = RateLimiter(30, 30.0, 0.02, clock=fake.clock, sleep=fake.sleep)
+    policy = RetryPolicy(max_attempts=2, base_delay=0.1, max_delay=0.1)
+    retries = RetryLoop(policy, limiter, CallStats(), sleep=slept.append)  # the backoff does not move the clock
+    send, _ = sender(failure(429002, 429, **{"Retry-After": "5"}), OK)
+    retries.call(send, open_envelope)
+    assert slept and slept[0] >= 5.0  # Retry-After outweighs a backoff of 0.1 s
+    started = fake.now
+    limiter.acquire()  # every sharer of the limiter is held back until the server's hold is over
+    assert fake.now - started == pytest.approx(5.0, abs=0.01)
+
+
+def test_giving_up_names_the_attempts_and_a_permanent_error_is_not_retried() -> None:
+    fake = FakeTime()
+    retries = loop(RetryPolicy(max_attempts=3, base_delay=0.01), fake)
+    send, sent = sender(*[failure(500000, 500)] * 3)
+    with pytest.raises(LongPortAPIError) as info:
+        retries.call(send, open_envelope)
+    assert len(sent) == 3 and "gave up after 3 attempts" in info.value.__notes__[0]
+    send, sent = sender(failure(403201, 403), OK)
+    with pytest.raises(LongPortAPIError, match="403201"):
+        retries.call(send, open_envelope)
+    assert len(sent) == 1

@@ -169,3 +169,19 @@ def test_lookback_converges_to_the_latest_view_and_no_lookback_loses_records(tmp
     # the wider window is still one paged stream: no call per day
     for manifest in manifests:
         assert manifest["api_calls"] == manifest["records"] // 50 + 1
+
+
+@pytest.mark.parametrize("file_format,compression", [("jsonl", "gzip"), ("csv", "none"), ("csv", "gzip"), ("parquet", "zstd")])
+def test_lookback_reads_every_format_back_to_compare(sandbox: Sandbox, tmp_path: Path, file_format: str, compression: str) -> None:
+    """An unchanged history rewrites each day with nothing gained or lost, whatever the format read back."""
+    kwargs = dict(output_path=f"file://{tmp_path}/date={{date}}/cashflow.{file_format}", partition_by="day",
+                  lookback=2, file_format=file_format, compression=compression)
+    first, _, _ = run_operator(END - 2 * DAY, END - DAY, **kwargs)
+    assert [c["replaced"] for c in first["rewritten"]] == [False, False, False]
+    second, context, _ = run_operator(END - DAY, END, **kwargs)
+    changes = second["rewritten"]
+    assert [c["replaced"] for c in changes] == [True, True, False] and all(c["records"] for c in changes)
+    assert [(c["gained"], c["lost"]) for c in changes[:2]] == [(0, 0), (0, 0)]
+    assert changes[2]["gained"] == changes[2]["records"] and changes[2]["lost"] == 0
+    (event,) = context["outlet_events"]._dict.values()
+    assert event.extra["rewritten"] == changes

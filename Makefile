@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Real servers and tools the tests start (each feature adds its own): installed by `make test` when missing.
-DEBIAN_PACKAGES :=
+DEBIAN_PACKAGES := redis-server postgresql
 
 .PHONY: demo test test-fast lint bench venv clean debian-packages
 

@@ -15,6 +15,7 @@ __all__ = [
     "LongPortTransportError",
     "OutOfOrderError",
     "OutputFormatError",
+    "RateLimitStorageError",
     "RecordError",
     "hint_for",
 ]
@@ -120,3 +121,13 @@ class OutOfOrderError(LongPortError, RuntimeError):
 
 class OutputFormatError(LongPortError, ValueError):
     """A record the chosen file format cannot hold without loss (a balance too precise for Parquet's decimal)."""
+
+
+class RateLimitStorageError(LongPortError):
+    """The shared rate-limit storage (``rate_limit_storage``, e.g. Redis) did not answer.
+
+    Retryable: the task fails and Airflow retries it, rather than spending an unshared budget that would
+    overrun the account's limit on the other machines.
+    """
+
+    retryable = True

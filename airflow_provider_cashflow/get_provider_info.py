@@ -45,7 +45,10 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "rate_limit_calls": {
         "label": "Rate limit: calls per period",
-        "description": f"Client-side budget shared by every task of this account in a worker (LongPort: {RATE_LIMIT_CALLS}).",
+        "description": (
+            f"Client-side budget of this account (LongPort: {RATE_LIMIT_CALLS}), shared by every task on a machine, "
+            "or on every machine with a rate-limit storage."
+        ),
         "schema": {"type": ["integer", "null"], "default": RATE_LIMIT_CALLS},
     },
     "rate_limit_period": {
@@ -66,6 +69,12 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         ),
         "schema": {"type": ["string", "null"]},
     },
+    "rate_limit_storage": {
+        "label": "Rate limit: shared storage (Redis URL)",
+        "description": "Workers on several machines: keep the account's budget in this Redis, e.g. "
+        "redis://redis-host:6379/0, so that all of them share it. Empty: each machine keeps its own.",
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -77,6 +86,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "password": "your app secret",
         "access_token": "your access token",
         "ca_bundle": "/etc/ssl/certs/corporate-proxy-ca.pem",
+        "rate_limit_storage": "redis://redis-host:6379/0",
         # the other extras show their schema default as the placeholder
         **{name: str(spec["schema"]["default"]) for name, spec in CONN_FIELDS.items() if "default" in spec["schema"]},
     },

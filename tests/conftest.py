@@ -12,6 +12,8 @@ import pytest
 from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, Sandbox
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 
+from redis_support import RedisServer
+
 # A fixed anchor keeps windows and data repeatable; signatures still use the real clock.
 END = datetime(2026, 11, 20, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -37,6 +39,13 @@ def sandbox_process() -> Iterator[SandboxProcess]:
     with SandboxProcess("--seed", str(SPEC.seed), "--days", str(SPEC.days), "--per-day", str(SPEC.per_day),
                         "--end", END.isoformat(), "--no-rate-limit") as process:
         yield process
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, stopped even if the test fails."""
+    with RedisServer() as server:
+        yield server
 
 
 def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, conn: dict) -> None:

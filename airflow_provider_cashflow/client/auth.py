@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from airflow_provider_cashflow.client.base_url import require_secure_base_url
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
 
 __all__ = ["BearerAuth", "OAuthRefresher", "SignatureAuth", "canonical_request", "sign"]
@@ -149,6 +150,7 @@ class OAuthRefresher:
     """
 
     def __init__(self, token_url: str, client_id: str, refresh_token: str):
+        require_secure_base_url(token_url, where="OAuth token URL")  # it carries the refresh token
         self.token_url = token_url
         self.client_id = client_id
         self._refresh_token = refresh_token

@@ -1,7 +1,8 @@
 """A client-side limiter that keeps calls under LongPort's trade-API budget before the server has to say no.
 
 Airflow runs every task in a process of its own, so the budget of an account is kept in a small locked
-file that every process on the worker shares; within a process a lock keeps threads in line.
+file that every process on the worker shares, or, with workers on several machines, in Redis
+(:mod:`.ratelimit_redis`); within a process a lock keeps threads in line.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from airflow_provider_cashflow.defaults import RATE_LIMIT_CALLS, RATE_LIMIT_MIN_INTERVAL, RATE_LIMIT_PERIOD
 
-__all__ = ["RateLimiter", "shared_limiter"]
+__all__ = ["BudgetStore", "RateLimiter", "shared_limiter"]
 
 
 class _State:
@@ -36,23 +38,19 @@ class _State:
         return cls(numbers[0], numbers[1:]) if numbers else cls()
 
 
-class _MemoryWindow:
-    def __init__(self) -> None:
+class _LocalStore:
+    """The budget's state under a lock: in this process only, or in a file under ``flock`` that every process of
+    this machine shares (:mod:`.ratelimit_redis` keeps it in Redis instead, for every machine)."""
+
+    def __init__(self, path: str | None = None):
+        self.path = path
         self.state = _State()
 
     @contextmanager
     def locked(self) -> Iterator[_State]:
-        yield self.state
-
-
-class _FileWindow:
-    """The state in a file under ``flock``: one budget for all processes of this machine."""
-
-    def __init__(self, path: str):
-        self.path = path
-
-    @contextmanager
-    def locked(self) -> Iterator[_State]:
+        if self.path is None:
+            yield self.state  # the limiter's thread lock is all a single process needs
+            return
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -68,6 +66,33 @@ class _FileWindow:
         finally:
             os.close(fd)  # releases the lock
 
+    def take(self, limiter: RateLimiter) -> float:
+        with self.locked() as state:
+            now = limiter.clock()
+            calls = state.calls
+            # only the calls still inside the window matter, and at most max_calls of them
+            horizon = now - limiter.span
+            keep = next((i for i, t in enumerate(calls) if t > horizon), len(calls))
+            del calls[: max(keep, len(calls) - limiter.max_calls)]
+            delay = limiter.delay_needed(calls, now, state.hold_until)
+            if delay <= 0:
+                calls.append(now)
+            return delay
+
+    def penalize(self, limiter: RateLimiter, seconds: float) -> None:
+        with self.locked() as state:
+            state.hold_until = max(state.hold_until, limiter.clock() + seconds)
+
+
+class BudgetStore(Protocol):
+    """Where an account's budget lives; every limiter sharing a store shares the budget."""
+
+    def take(self, limiter: RateLimiter) -> float:
+        """Record a call and return 0 if it fits the budget now, else return the seconds to wait first."""
+
+    def penalize(self, limiter: RateLimiter, seconds: float) -> None:
+        """Hold every sharer off for ``seconds`` from now."""
+
 
 class RateLimiter:
     """At most ``max_calls`` in any ``period`` seconds, and no two calls closer than ``min_interval``.
@@ -80,6 +105,7 @@ class RateLimiter:
     :param min_interval: least gap between two calls in seconds (LongPort: 0.02).
     :param margin: extra seconds added to every wait the window forces.
     :param shared_file: keep the window in this file so that several processes share it.
+    :param store: keep the window there instead (e.g. a :class:`~.ratelimit_redis.RedisBudgetStore`).
     """
 
     def __init__(
@@ -90,6 +116,7 @@ class RateLimiter:
         *,
         margin: float = 0.25,
         shared_file: str | None = None,
+        store: BudgetStore | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -99,21 +126,30 @@ class RateLimiter:
         self.period = period
         self.min_interval = min_interval
         self.margin = margin
-        self._clock = clock
+        self.clock = clock
         self._sleep = sleep
-        self._window = _FileWindow(shared_file) if shared_file else _MemoryWindow()
+        self.store: BudgetStore = store or _LocalStore(shared_file)
         self._lock = threading.Lock()
+
+    @property
+    def gap(self) -> float:
+        """The least seconds between two calls as this side stamps them (0: no gap)."""
+        # the margin covers the jitter between leaving here and arriving there, for the gap as for the window;
+        # on a loaded worker it reaches tens of milliseconds (a wider gap only slows bursts, not throughput)
+        return self.min_interval + min(self.margin, 0.05) if self.min_interval else 0.0
+
+    @property
+    def span(self) -> float:
+        """How long a call counts against the window, as this side stamps it."""
+        return self.period + self.margin
 
     def delay_needed(self, calls: list[float], now: float, hold_until: float = 0.0) -> float:
         """Seconds to wait before a call at ``now`` fits the budget (0 if it fits now)."""
         delay = hold_until - now
-        if calls and self.min_interval:
-            # the margin covers the jitter between leaving here and arriving there, for the gap as for the window;
-            # on a loaded worker it reaches tens of milliseconds (a wider gap only slows bursts, not throughput)
-            gap = self.min_interval + min(self.margin, 0.05)
-            delay = max(delay, calls[-1] + gap - now)
+        if calls and self.gap:
+            delay = max(delay, calls[-1] + self.gap - now)
         if len(calls) >= self.max_calls:
-            delay = max(delay, calls[-self.max_calls] + self.period + self.margin - now)
+            delay = max(delay, calls[-self.max_calls] + self.span - now)
         return max(delay, 0.0)
 
     def acquire(self, before_sleep: Callable[[float], None] | None = None) -> float:
@@ -124,17 +160,9 @@ class RateLimiter:
         waited = 0.0
         with self._lock:
             while True:
-                with self._window.locked() as state:
-                    now = self._clock()
-                    calls = state.calls
-                    # only the calls still inside the window matter, and at most max_calls of them
-                    horizon = now - self.period - self.margin
-                    keep = next((i for i, t in enumerate(calls) if t > horizon), len(calls))
-                    del calls[: max(keep, len(calls) - self.max_calls)]
-                    delay = self.delay_needed(calls, now, state.hold_until)
-                    if delay <= 0:
-                        calls.append(now)
-                        break
+                delay = self.store.take(self)
+                if delay <= 0:
+                    break
                 if before_sleep is not None:
                     before_sleep(delay)
                 self._sleep(delay)  # outside the file lock, so other processes can check their own turn
@@ -143,11 +171,11 @@ class RateLimiter:
 
     def penalize(self, seconds: float) -> None:
         """After the server said "too many": hold every sharer off for ``seconds``, keeping the window's calls."""
-        with self._lock, self._window.locked() as state:
-            state.hold_until = max(state.hold_until, self._clock() + seconds)
+        with self._lock:
+            self.store.penalize(self, seconds)
 
 
-_SHARED: dict[tuple[str, int, float, float], RateLimiter] = {}
+_SHARED: dict[tuple[str, int, float, float, str | None], RateLimiter] = {}
 _SHARED_LOCK = threading.Lock()
 
 
@@ -156,13 +184,27 @@ def shared_limiter(
     max_calls: int = RATE_LIMIT_CALLS,
     period: float = RATE_LIMIT_PERIOD,
     min_interval: float = RATE_LIMIT_MIN_INTERVAL,
+    storage: str | None = None,
 ) -> RateLimiter:
-    """The limiter of an account: one per process, its window shared through a file by every process here."""
+    """The limiter of an account, one per process.
+
+    :param storage: a ``redis://`` URL: the budget is kept there, shared by every machine. ``None``: in a file
+        that every process of this machine shares.
+    :raises RateLimitStorageError: the storage cannot be reached (a retry may cure it).
+    """
     digest = hashlib.sha256(app_key.encode("utf-8")).hexdigest()[:20]
-    key = (digest, max_calls, period, min_interval)
+    key = (digest, max_calls, period, min_interval, storage)
     with _SHARED_LOCK:
         limiter = _SHARED.get(key)
         if limiter is None:
-            path = os.path.join(tempfile.gettempdir(), f"airflow-provider-cashflow-{digest}-{max_calls}-{period:g}.calls")
-            limiter = _SHARED[key] = RateLimiter(max_calls, period, min_interval, shared_file=path)
+            if storage:
+                from airflow_provider_cashflow.client.ratelimit_redis import RedisBudgetStore
+
+                # the account's one budget whatever the limits configured: sharers must see each other's calls
+                store: BudgetStore = RedisBudgetStore(storage, f"airflow-provider-cashflow:{{{digest}}}")
+                limiter = RateLimiter(max_calls, period, min_interval, store=store)
+            else:
+                path = os.path.join(tempfile.gettempdir(), f"airflow-provider-cashflow-{digest}-{max_calls}-{period:g}.calls")
+                limiter = RateLimiter(max_calls, period, min_interval, shared_file=path)
+            _SHARED[key] = limiter
         return limiter

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_cashflow.client.base_url import require_secure_base_url, validate_ca_bundle
+from airflow_provider_cashflow.client.ratelimit_redis import validate_storage_url
 from airflow_provider_cashflow.defaults import (
     DEFAULT_REGION,
     GLOBAL_BASE_URL,
@@ -61,6 +62,7 @@ class LongPortSettings:
     rate_limit_period: float = RATE_LIMIT_PERIOD
     rate_limit_min_interval: float = RATE_LIMIT_MIN_INTERVAL
     ca_bundle: str | None = None
+    rate_limit_storage: str | None = None  # a Redis URL: the budget shared by every machine
 
     def __repr__(self) -> str:
         return f"LongPortSettings(conn_id={self.conn_id!r}, base_url={self.base_url!r}, app_key={self.app_key!r}, mode={self.mode!r})"
@@ -101,6 +103,9 @@ class LongPortSettings:
         min_interval = _number(
             _extra_value(extra, "rate_limit_min_interval"), "rate_limit_min_interval", conn_id, integer=False, zero=True
         )
+        storage = _extra_value(extra, "rate_limit_storage")
+        if storage is not None:
+            storage = validate_storage_url(str(storage), conn_id) or None
         ca_bundle = validate_ca_bundle(_extra_value(extra, "ca_bundle"), where=f"connection {conn_id!r}: extra 'ca_bundle'")
         return cls(
             conn_id=conn_id,
@@ -115,6 +120,7 @@ class LongPortSettings:
             rate_limit_period=float(rate_period),
             rate_limit_min_interval=RATE_LIMIT_MIN_INTERVAL if min_interval is None else float(min_interval),
             ca_bundle=ca_bundle,
+            rate_limit_storage=storage,
         )
 
     @staticmethod

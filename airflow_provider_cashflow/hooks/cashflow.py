@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
@@ -64,7 +65,8 @@ class CashflowHook(BaseHook):
     @cached_property
     def settings(self) -> LongPortSettings:
         settings = LongPortSettings.from_connection(self.get_connection(self.longport_conn_id))
-        for secret in (settings.app_secret, settings.access_token, settings.refresh_token):
+        storage_password = urlsplit(settings.rate_limit_storage).password if settings.rate_limit_storage else None
+        for secret in (settings.app_secret, settings.access_token, settings.refresh_token, storage_password):
             _mask(secret)
         return settings
 
@@ -89,7 +91,11 @@ class CashflowHook(BaseHook):
             settings.base_url,
             auth,
             limiter=shared_limiter(
-                settings.app_key, settings.rate_limit_calls, settings.rate_limit_period, settings.rate_limit_min_interval
+                settings.app_key,
+                settings.rate_limit_calls,
+                settings.rate_limit_period,
+                settings.rate_limit_min_interval,
+                storage=settings.rate_limit_storage,
             ),
             retry_policy=self._retry_policy or RetryPolicy(max_attempts=settings.max_attempts),
             timeout=settings.timeout,

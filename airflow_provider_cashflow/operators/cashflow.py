@@ -16,6 +16,7 @@ from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+from airflow_provider_cashflow.operators.assets import account_path, default_outlet, emit_asset_events
 from airflow_provider_cashflow.operators.run_window import NO_INTERVAL, partition_timezone, resolve_window
 from airflow_provider_cashflow.output.formats import resolve_compression, validate_row_group_size
 from airflow_provider_cashflow.output.partitions import PARTITIONINGS
@@ -35,7 +36,8 @@ class CashflowOperator(BaseOperator):
     :param symbol: one security code, e.g. ``AAPL.US``. (templated)
     :param page_size: records per API call, 1 to 10000; default 10000. (templated)
     :param output_path: ``ObjectStoragePath`` URL (``file://``, ``s3://``, ``gs://``, ...); ``{date}`` is
-        replaced by the partition's local date in ``partition_timezone``. ``None`` returns the records as XCom.
+        replaced by the partition's local date in ``partition_timezone``, ``{conn_id}`` by ``longport_conn_id``
+        (one folder per account when the task is mapped over accounts). ``None`` returns the records as XCom.
         (templated)
     :param output_conn_id: connection for the storage (e.g. ``aws_default``). (templated)
     :param file_format: ``jsonl`` (default), ``csv`` or ``parquet``. (templated)
@@ -94,10 +96,7 @@ class CashflowOperator(BaseOperator):
         parquet_row_group_size: int = 50_000,
         **kwargs: Any,
     ) -> None:
-        if output_path and "outlets" not in kwargs:
-            asset = _default_asset(output_path)
-            if asset is not None:
-                kwargs["outlets"] = [asset]
+        _default_outlets(output_path, kwargs)
         super().__init__(**kwargs)
         self.longport_conn_id = longport_conn_id
         self.business_type = business_type
@@ -118,13 +117,27 @@ class CashflowOperator(BaseOperator):
         self._written: list[str] = []
         self._base_url: str | None = None
 
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """As ``BaseOperator.partial``; a mapped task gets the same default outlet as a plain one, and shows
+        each mapped instance under its connection id."""
+        _default_outlets(kwargs.get("output_path"), kwargs)
+        kwargs.setdefault("map_index_template", "{{ task.longport_conn_id }}")
+        return super().partial(**kwargs)
+
     def execute(self, context: Context) -> Any:
         try:
             return self._extract(context)
         except LongPortError as error:
             if error.retryable:
+                error.add_note(f"connection {self.longport_conn_id!r}")
                 raise  # Airflow's task retries may cure it
-            raise AirflowFailException(str(error)) from error  # a task retry would fail the same way
+            # a task retry would fail the same way; the connection id says which account, when a task maps over several
+            raise AirflowFailException(self._for_account(error)) from error
+
+    def _for_account(self, error: Exception) -> str:
+        text = str(error)
+        return text if repr(self.longport_conn_id) in text else f"connection {self.longport_conn_id!r}: {text}"
 
     def _extract(self, context: Context) -> Any:
         timetable = self._timetable(context)
@@ -150,7 +163,10 @@ class CashflowOperator(BaseOperator):
         manifest["api_calls"] = hook.client.stats.calls
         manifest["complete"] = complete
         self._written = [f["path"] for f in manifest["files"]]
-        self._emit_asset_events(context, manifest)
+        if context.get("outlet_events") is not None:
+            emit_asset_events(
+                list(self.outlets or []), context["outlet_events"], output.path, manifest, context.get("partition_key")
+            )
         return manifest
 
     def _query(self, window: Window) -> CashFlowQuery:
@@ -192,7 +208,7 @@ class CashflowOperator(BaseOperator):
                 raise LongPortConfigError("partition_by='day' needs output_path: XCom holds one value per run")
             return None
         return OutputSpec(
-            path=self.output_path,
+            path=account_path(self.output_path, self.longport_conn_id),
             conn_id=self.output_conn_id or None,
             file_format=self.file_format,
             compression=compression,
@@ -220,28 +236,6 @@ class CashflowOperator(BaseOperator):
         self.log.info("returning %d records of %s as XCom", len(rows), window)
         return rows
 
-    def _emit_asset_events(self, context: Any, manifest: dict[str, Any]) -> None:
-        events = context.get("outlet_events")
-        if events is None:
-            return
-        from airflow.sdk import Asset
-
-        for outlet in self.outlets or []:
-            if isinstance(outlet, Asset):
-                extra = {
-                    "records": manifest["records"],
-                    "files": len(manifest["files"]),
-                    "interval_start": manifest["interval"]["start"],
-                    "interval_end": manifest["interval"]["end"],
-                    "partition_timezone": manifest["partition_timezone"],
-                }
-                if context.get("partition_key"):
-                    # Airflow also stamps the event with the run's key; the extra keeps it readable downstream
-                    extra["partition_key"] = context["partition_key"]
-                if "rewritten" in manifest:
-                    extra["rewritten"] = manifest["rewritten"]
-                events[outlet].extra = extra
-
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """LongPort as input, the written files as outputs; ``None`` without the openlineage provider."""
         try:
@@ -268,17 +262,8 @@ def _check_max_xcom_bytes(value: Any) -> None:
         )
 
 
-def _default_asset(output_path: str) -> Any:
-    """An Asset for the fixed folder in front of the first placeholder, so downstream DAGs can be triggered."""
-    prefix = output_path.split("{", 1)[0]
-    if "://" not in prefix:
-        return None
-    folder = prefix.rsplit("/", 1)[0] if not prefix.endswith("/") else prefix.rstrip("/")
-    if folder.endswith((":/", ":")):
-        return None
-    try:
-        from airflow.sdk import Asset
-
-        return Asset(uri=folder, name=f"longport_cashflow:{folder}")
-    except Exception:  # an unusual URI must not stop the DAG from parsing
-        return None
+def _default_outlets(output_path: str | None, kwargs: dict[str, Any]) -> None:
+    if output_path and "outlets" not in kwargs:
+        outlet = default_outlet(output_path)
+        if outlet is not None:
+            kwargs["outlets"] = [outlet]

@@ -147,18 +147,18 @@ def _hidden_sibling(path: Any) -> Iterator[BinaryIO]:
 
 @contextmanager
 def _s3_upload(path: Any) -> Iterator[BinaryIO]:
-    # autocommit=False: closing uploads the last part but completes nothing; commit() publishes, discard() aborts
-    raw = path.fs.open(path.path, "wb", autocommit=False)
+    # s3fs publishes only in close(): a small file as one PUT, a large one by completing the multipart upload it
+    # began once the first block was full. So close only on success; on failure abort instead (discard).
+    raw = path.fs.open(path.path, "wb")
     try:
         yield raw
         raw.close()
-        raw.commit()
     except BaseException:
         try:
             raw.discard()
         except Exception:  # the next run aborts it (remove_leftovers); the original failure matters more
             log.warning("could not abort the unfinished upload of %s", path)
-        raw.closed = True  # else the file's finaliser would flush, and begin a new upload nobody completes
+        raw.closed = True  # else the file's finaliser would close it, and so publish the partial file
         raise
 
 

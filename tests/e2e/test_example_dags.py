@@ -16,8 +16,10 @@ from airflow_support import EXAMPLE_DAGS, AirflowHome, longport_connection
 
 DAY = timedelta(days=1)
 TODAY = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-EXAMPLES = {"example_cashflow_daily", "example_cashflow_xcom_summary", "example_cashflow_monthly_backfill",
-            "example_cashflow_hong_kong"}
+EXAMPLES = {
+    "example_cashflow_daily", "example_cashflow_xcom_summary", "example_cashflow_monthly_backfill", "example_cashflow_accounts",
+    "example_cashflow_hong_kong",
+}
 
 
 def test_example_dags_parse_without_import_errors() -> None:

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
+from conftest import DAY, END, SPEC, UNLIMITED, set_connection
+from operator_support import run_operator
 
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import DEMO, Dataset, Sandbox
-
-from conftest import DAY, END, SPEC, UNLIMITED, set_connection
-from operator_support import run_operator
 
 PLAIN_HTTP = r"plain http:// to .* clear text; use https://"
 ROW_GROUP = r"parquet_row_group_size must be a whole number of records of 1 or more"
@@ -57,34 +57,50 @@ def hook(name: str, message: str, **kwargs: Any) -> Case:
     return Case(name, "hook", kwargs, LongPortConfigError, message)
 
 
-def operator(name: str, message: str, interval: tuple[datetime | None, datetime | None] = (END - DAY, END),
-             **kwargs: Any) -> Case:
+def operator(
+    name: str, message: str, interval: tuple[datetime | None, datetime | None] = (END - DAY, END), **kwargs: Any
+) -> Case:
     return Case(name, "operator", kwargs, AirflowFailException, message, interval)
 
 
 CASES = [
     connection("plain http to the real API", PLAIN_HTTP, host="http://openapi.longportapp.com"),
     connection("plain http to a LAN proxy", PLAIN_HTTP, host="http://192.168.1.20:8080"),
-    connection("host without scheme", r"has no scheme; write the base URL in full, e\.g\. https://",
-               host="openapi.longportapp.com"),
+    connection(
+        "host without scheme",
+        r"has no scheme; write the base URL in full, e\.g\. https://",
+        host="openapi.longportapp.com",
+    ),
     connection("host of another scheme", r"not an http\(s\) base URL; use e\.g\. https://", host="ftp://example.com"),
     connection("no login", r"has no login: set it to your LongPort app key", login=""),
     connection("no access token", r"has no access_token extra: copy the access token", {"access_token": ""}),
-    connection("unknown region", r"region 'mars' is not known; use one of \['cn', 'global'\]", {"region": "mars"},
-               host=""),
+    connection(
+        "unknown region", r"region 'mars' is not known; use one of \['cn', 'global'\]", {"region": "mars"}, host=""
+    ),
     connection("timeout not a number", r"extra 'timeout' must be a number, got 'soon'", {"timeout": "soon"}),
     connection("negative timeout", r"extra 'timeout' must be positive", {"timeout": "-1"}),
     connection("zero attempts", r"extra 'max_attempts' must be positive", {"max_attempts": "0"}),
     connection("fractional attempts", r"extra 'max_attempts' must be a whole number", {"max_attempts": "2.5"}),
     connection("zero rate-limit calls", r"extra 'rate_limit_calls' must be positive", {"rate_limit_calls": "0"}),
-    connection("rate-limit period not a number", r"extra 'rate_limit_period' must be a number",
-               {"rate_limit_period": "x"}),
-    connection("negative least interval", r"extra 'rate_limit_min_interval' must be zero or more",
-               {"rate_limit_min_interval": "-0.1"}),
-    connection("missing CA bundle", r"ca_bundle' '/nonexistent/ca\.pem' does not exist on this worker; set it to "
-               r"the PEM file", {"ca_bundle": "/nonexistent/ca.pem"}),
-    connection("verification off", r"certificate verification cannot be turned off\. Set it to the PEM file",
-               {"ca_bundle": "false"}),
+    connection(
+        "rate-limit period not a number", r"extra 'rate_limit_period' must be a number", {"rate_limit_period": "x"}
+    ),
+    connection(
+        "negative least interval",
+        r"extra 'rate_limit_min_interval' must be zero or more",
+        {"rate_limit_min_interval": "-0.1"},
+    ),
+    connection(
+        "missing CA bundle",
+        r"ca_bundle' '/nonexistent/ca\.pem' does not exist on this worker; set it to "
+        r"the PEM file",
+        {"ca_bundle": "/nonexistent/ca.pem"},
+    ),
+    connection(
+        "verification off",
+        r"certificate verification cannot be turned off\. Set it to the PEM file",
+        {"ca_bundle": "false"},
+    ),
     hook("naive start", r"naive datetime; pass a timezone-aware one", start=datetime(2026, 11, 1)),
     hook("start as text", r"start must be a datetime, got str", start="2026-11-19"),
     hook("reversed window", r"the window is reversed: start .* is after end", start=END, end=END - DAY),
@@ -96,41 +112,77 @@ CASES = [
     hook("page size above the API's maximum", PAGE_SIZE, page_size=10001),
     hook("page size as text", PAGE_SIZE, page_size="50"),
     hook("page 0", r"page must be an integer >= 1, got 0", page=0),
-    operator("no data interval", r"no data interval.*logical date.*CronDataIntervalTimetable.*window_start",
-             (None, None)),
+    operator(
+        "no data interval", r"no data interval.*logical date.*CronDataIntervalTimetable.*window_start", (None, None)
+    ),
     operator("zero-length data interval", r"empty.*CronDataIntervalTimetable", (END, END)),
     operator("reversed data interval", r"reversed", (END, END - DAY)),
-    operator("only window_start", r"pass both window_start and window_end, or neither",
-             window_start="2026-11-19T00:00:00+00:00"),
-    operator("window in words", r"window_start='yesterday' is not an ISO 8601 date-time",
-             window_start="yesterday", window_end="today"),
-    operator("naive explicit window", r"naive datetime; pass a timezone-aware one", (None, None),
-             window_start="2026-11-18T00:00:00", window_end="2026-11-19T00:00:00"),
+    operator(
+        "only window_start",
+        r"pass both window_start and window_end, or neither",
+        window_start="2026-11-19T00:00:00+00:00",
+    ),
+    operator(
+        "window in words",
+        r"window_start='yesterday' is not an ISO 8601 date-time",
+        window_start="yesterday",
+        window_end="today",
+    ),
+    operator(
+        "naive explicit window",
+        r"naive datetime; pass a timezone-aware one",
+        (None, None),
+        window_start="2026-11-18T00:00:00",
+        window_end="2026-11-19T00:00:00",
+    ),
     operator("unknown file format", r"file_format must be one of jsonl, csv, parquet; got 'xlsx'", file_format="xlsx"),
-    operator("zip for jsonl", r"compression 'zip' does not fit file_format 'jsonl'; use one of none, gzip",
-             compression="zip"),
-    operator("snappy for csv", r"compression 'snappy' does not fit file_format 'csv'", file_format="csv",
-             compression="snappy"),
+    operator(
+        "zip for jsonl", r"compression 'zip' does not fit file_format 'jsonl'; use one of none, gzip", compression="zip"
+    ),
+    operator(
+        "snappy for csv",
+        r"compression 'snappy' does not fit file_format 'csv'",
+        file_format="csv",
+        compression="snappy",
+    ),
     operator("partition by hour", r"partition_by must be one of interval, day, got 'hour'", partition_by="hour"),
     operator("daily files to XCom", r"partition_by='day' needs output_path", partition_by="day"),
-    operator("daily files without {date}", r"needs a \{date\} placeholder, e\.g\. s3://",
-             partition_by="day", output_path="file:///tmp/x.jsonl"),
-    operator("path without scheme", r"output_path '/tmp/x\.jsonl' has no scheme; write e\.g\. file:///",
-             output_path="/tmp/x.jsonl"),
-    operator("unknown storage", r"no filesystem for output_path scheme 'nosuchfs'.*install",
-             output_path="nosuchfs://bucket/x.jsonl"),
+    operator(
+        "daily files without {date}",
+        r"needs a \{date\} placeholder, e\.g\. s3://",
+        partition_by="day",
+        output_path="file:///tmp/x.jsonl",
+    ),
+    operator(
+        "path without scheme",
+        r"output_path '/tmp/x\.jsonl' has no scheme; write e\.g\. file:///",
+        output_path="/tmp/x.jsonl",
+    ),
+    operator(
+        "unknown storage",
+        r"no filesystem for output_path scheme 'nosuchfs'.*install",
+        output_path="nosuchfs://bucket/x.jsonl",
+    ),
     # names the target, never our temporary file
-    operator("unwritable folder", r"^(?!.*\.tmp).*cannot write output_path file:///proc/x\.jsonl.*pick an output_path",
-             output_path="file:///proc/x.jsonl"),
-    operator("folder that cannot be made", r"^(?!.*\.tmp).*cannot create the folder file:///proc/forbidden .*"
-             r"pick an output_path", output_path="file:///proc/forbidden/x.jsonl"),
+    operator(
+        "unwritable folder",
+        r"^(?!.*\.tmp).*cannot write output_path file:///proc/x\.jsonl.*pick an output_path",
+        output_path="file:///proc/x.jsonl",
+    ),
+    operator(
+        "folder that cannot be made",
+        r"^(?!.*\.tmp).*cannot create the folder file:///proc/forbidden .*"
+        r"pick an output_path",
+        output_path="file:///proc/forbidden/x.jsonl",
+    ),
     operator("row group of 0", ROW_GROUP, parquet_row_group_size=0),
     operator("negative row group", ROW_GROUP, parquet_row_group_size=-5),
     operator("row group as text", ROW_GROUP, parquet_row_group_size="many"),
     operator("fractional row group", ROW_GROUP, parquet_row_group_size=2.5),
     operator("row group True", ROW_GROUP, parquet_row_group_size=True),
-    operator("XCom limit of 0", r"max_xcom_bytes must be a whole number of bytes of 1 or more, or None",
-             max_xcom_bytes=0),
+    operator(
+        "XCom limit of 0", r"max_xcom_bytes must be a whole number of bytes of 1 or more, or None", max_xcom_bytes=0
+    ),
     operator("business type 9", BUSINESS_TYPE, business_type=9),
     operator("page size in words", PAGE_SIZE, page_size="lots"),
     operator("page size 0", PAGE_SIZE, page_size=0),
@@ -143,11 +195,15 @@ CASES = [
 def quiet_sandbox() -> Iterator[Sandbox]:
     """One sandbox for the whole table (stopping one per case costs more than the cases): each case checks that
     its count of calls did not move."""
-    from airflow.sdk import ObjectStoragePath
+    from airflow.sdk import Asset, ObjectStoragePath
 
-    # Airflow discovers its providers' filesystems once per process (about a second); every task pays that, good
-    # input or bad, so it is paid here and not charged to the first case that names a storage scheme
+    # Airflow discovers its providers' filesystems and asset URI handlers once per process (about a second, at
+    # DAG parsing); every task pays that, good input or bad, so it is paid here and not charged to the first case
+    # that names a storage scheme
     ObjectStoragePath("file:///").fs  # noqa: B018
+    Asset(uri="s3://bucket/key")
+    with pytest.raises(AirflowFailException):  # and the first DAG a process parses and runs sets up its machinery
+        run_operator(None, None)
     with Sandbox(Dataset(SPEC), rate_limit=False) as server:
         yield server
 
@@ -165,8 +221,9 @@ def _runner(case: Case, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Ca
         if "page" in args:
             return lambda: CashflowHook().get_cash_flow_page(start, end, **args)
         return lambda: list(CashflowHook().iter_cash_flows(start, end, **args))
-    set_connection(monkeypatch, "longport_plain_http",
-                   {**sandbox.connection(), "host": "http://openapi.longportapp.com"})
+    set_connection(
+        monkeypatch, "longport_plain_http", {**sandbox.connection(), "host": "http://openapi.longportapp.com"}
+    )
     return lambda: run_operator(*case.interval, **case.given)
 
 

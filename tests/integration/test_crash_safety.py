@@ -14,20 +14,20 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-
-from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, Sandbox
-
 from conftest import DAY, UNLIMITED, set_connection, truth
 from operator_support import expected_rows, run_operator
 from s3_support import MotoServer
 
+from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, Sandbox
+
 TESTS = Path(__file__).resolve().parents[1]
-END = datetime(2026, 11, 20, tzinfo=timezone.utc)
+END = datetime(2026, 11, 20, tzinfo=UTC)
 HEX = "0123456789abcdef" * 2  # a uuid4().hex-shaped id
 S3_BLOCK = 5 * 2**20  # the smallest part S3 (and moto) accepts
 
@@ -59,15 +59,21 @@ def _kill_mid_write(spec: dict[str, Any], in_flight: Callable[[], bool], tmp_pat
     """Start a task process, SIGKILL it as soon as ``in_flight()`` holds, and make sure it died of that."""
     log = (tmp_path / "task.log").open("w+b")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    child = subprocess.Popen([sys.executable, str(TESTS / "task_process.py"), json.dumps(spec)],
-                             stdout=log, stderr=subprocess.STDOUT, env=env)
+    child = subprocess.Popen(
+        [sys.executable, str(TESTS / "task_process.py"), json.dumps(spec)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 180
         while not in_flight():
             if child.poll() is not None or time.monotonic() > deadline:
                 log.seek(0)
-                pytest.fail(f"the task process was not caught mid-write (exit {child.poll()}):\n"
-                            f"{log.read().decode(errors='replace')[-3000:]}")
+                pytest.fail(
+                    f"the task process was not caught mid-write (exit {child.poll()}):\n"
+                    f"{log.read().decode(errors='replace')[-3000:]}"
+                )
             time.sleep(0.05)
         child.send_signal(signal.SIGKILL)
         assert child.wait(timeout=30) == -signal.SIGKILL
@@ -95,8 +101,11 @@ def test_sigkill_on_file_keeps_the_previous_file_and_the_next_run_removes_only_i
     for name, data in others.items():
         (folder / name).write_bytes(data)
     start, end = END - 2 * DAY, END  # the kill comes with the first page: a short window will do
-    spec = {"start": start.isoformat(), "end": end.isoformat(),
-            "kwargs": {"output_path": f"file://{target}", "page_size": 2000}}
+    spec = {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "kwargs": {"output_path": f"file://{target}", "page_size": 2000},
+    }
 
     def temporary_has_bytes() -> bool:
         return any(p.stat().st_size > 0 for p in folder.glob(".cashflow.jsonl.*.tmp") if p.name not in others)
@@ -141,8 +150,12 @@ def test_sigkill_on_s3_leaves_no_object_and_the_next_run_aborts_only_its_upload(
         return {u["UploadId"]: u["Key"] for u in listing}
 
     start, end = END - 6 * DAY, END
-    spec = {"start": start.isoformat(), "end": end.isoformat(), "s3_block_size": S3_BLOCK,
-            "kwargs": {"output_path": f"s3://lake/{key}", "output_conn_id": "aws_moto_crash", "page_size": 2000}}
+    spec = {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "s3_block_size": S3_BLOCK,
+        "kwargs": {"output_path": f"s3://lake/{key}", "output_conn_id": "aws_moto_crash", "page_size": 2000},
+    }
     _kill_mid_write(spec, lambda: key in uploads().values(), tmp_path)
 
     assert s3.get_object(Bucket="lake", Key=key)["Body"].read() == b'{"previous": "run"}\n'
@@ -159,3 +172,51 @@ def test_sigkill_on_s3_leaves_no_object_and_the_next_run_aborts_only_its_upload(
     rows = [json.loads(line) for line in body.decode("utf-8").splitlines()]
     assert rows == expected_rows(truth(slow_sandbox.dataset, start, end)) and manifest["records"] == len(rows)
     s3.abort_multipart_upload(Bucket="lake", Key="flows/other.jsonl", UploadId=foreign)
+
+
+def test_a_failure_mid_multipart_upload_aborts_it(
+    slow_sandbox: Sandbox, s3_server: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a kill but an exception (the API gives up) after the upload has become multipart: nothing stays open."""
+    import s3fs
+
+    from airflow_provider_cashflow.errors import LongPortAPIError
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "default_block_size", S3_BLOCK)
+    set_connection(monkeypatch, "aws_moto_abort", s3_server.connection())  # a fresh filesystem, with that block
+    set_connection(monkeypatch, "longport_default", slow_sandbox.connection(**UNLIMITED, max_attempts=1))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    s3 = s3_server.client()
+    key = "aborted/cashflow.jsonl"
+    s3.put_object(Bucket="lake", Key=key, Body=b"previous\n")
+    slow_sandbox.state.latency = 0.0
+    slow_sandbox.state.faults.fail_after_pages = 20  # ~7 MiB written: one 5 MiB part is uploaded by then
+    started = []
+    real_upload = s3fs.core.S3File._upload_chunk
+
+    def upload_chunk(self: Any, final: bool = False) -> Any:
+        started.append(self.key)
+        return real_upload(self, final)
+
+    monkeypatch.setattr(s3fs.core.S3File, "_upload_chunk", upload_chunk)
+    with pytest.raises(LongPortAPIError):
+        run_operator(
+            END - 6 * DAY, END, output_path=f"s3://lake/{key}", output_conn_id="aws_moto_abort", page_size=2000
+        )
+    assert started == [key]  # a part really went up before the failure
+    assert s3.get_object(Bucket="lake", Key=key)["Body"].read() == b"previous\n"
+    assert [u["Key"] for u in s3.list_multipart_uploads(Bucket="lake").get("Uploads", [])] == []
+
+
+def test_a_temporary_file_younger_than_the_run_is_left_to_its_writer(tmp_path: Path) -> None:
+    """Two runs of one target at once (a retry while a lost worker still writes) must not delete each other's file."""
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_cashflow.output.storage import remove_leftovers
+
+    target = ObjectStoragePath(f"file://{tmp_path}/cashflow.jsonl")
+    temporary = tmp_path / f".cashflow.jsonl.{HEX}.tmp"
+    temporary.write_bytes(b"still being written")
+    written = datetime.fromtimestamp(temporary.stat().st_mtime, UTC)
+    assert remove_leftovers(target, before=written - DAY / 24) == [] and temporary.exists()
+    assert remove_leftovers(target, before=written + DAY / 24) == [str(temporary)] and not temporary.exists()

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, Sandbox
-
 from conftest import UNLIMITED, set_connection, truth
 from operator_support import expected_rows, run_operator
+
+from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, Sandbox
 
 
 @pytest.fixture
@@ -34,7 +33,7 @@ def _warnings(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixtu
 def test_a_window_that_ends_in_the_future_is_written_and_marked_incomplete(
     sandbox_until_now, tmp_path, capsys, caplog
 ) -> None:
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     yesterday, today, tomorrow = now - timedelta(days=1), now - timedelta(hours=6), now + timedelta(hours=1)
     target = tmp_path / "today.jsonl"
     capsys.readouterr()

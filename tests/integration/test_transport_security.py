@@ -6,22 +6,26 @@ left; a control call proves the hook really goes through it.
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
+from conftest import DAY, END, SPEC, UNLIMITED, set_connection, truth
+from operator_support import run_operator
 
-from airflow_provider_cashflow.client.auth import SignatureAuth
+from airflow_provider_cashflow.client.auth import OAuthRefresher, SignatureAuth
 from airflow_provider_cashflow.client.base_url import is_loopback
 from airflow_provider_cashflow.client.client import LongPortClient
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
-from airflow_provider_cashflow.sandbox import Sandbox
-
-from conftest import DAY, END, UNLIMITED, set_connection, truth
-from operator_support import run_operator
+from airflow_provider_cashflow.sandbox import Dataset, Sandbox
 
 PLAIN_HTTP_HOSTS = [
     "http://openapi.longportapp.com",  # the real API with a one-letter typo of the scheme
@@ -77,8 +81,13 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[CaptureProxy]:
 
 
 def _connection(host: str) -> dict:
-    return {"conn_type": "longport", "host": host, "login": "app-key", "password": "app-secret-value",
-            "extra": {"access_token": "access-token-value", "max_attempts": 1}}
+    return {
+        "conn_type": "longport",
+        "host": host,
+        "login": "app-key",
+        "password": "app-secret-value",
+        "extra": {"access_token": "access-token-value", "max_attempts": 1},
+    }
 
 
 def test_the_hook_goes_through_the_capture_proxy(proxy: CaptureProxy, monkeypatch) -> None:
@@ -102,7 +111,9 @@ def test_plain_http_to_a_remote_host_sends_nothing(proxy: CaptureProxy, monkeypa
         CashflowHook("longport_plain").get_cash_flow_page(END - DAY, END)
     with pytest.raises(AirflowFailException, match=advice):
         run_operator(END - DAY, END, longport_conn_id="longport_plain")
-    # the Airflow-free client refuses it too, for users who build it themselves
+    # the Airflow-free client and its OAuth refresher refuse it too, for users who build them themselves
+    with pytest.raises(LongPortConfigError, match=advice):
+        OAuthRefresher(f"{host}/oauth2/token", "app-key", "refresh-token-value")
     with pytest.raises(LongPortConfigError, match=advice):
         LongPortClient(host, SignatureAuth("app-key", "app-secret-value", "access-token-value"))
     oauth = {**_connection(host), "password": ""}
@@ -141,3 +152,77 @@ def test_certificate_verification_cannot_be_turned_off(sandbox: Sandbox, monkeyp
         with pytest.raises(LongPortConfigError, match="verification cannot be turned off"):
             CashflowHook("longport_noverify").client  # noqa: B018
     assert sandbox.state.snapshot()["calls"] == 0
+
+
+def _self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no default trust store knows, as a private CA would issue."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test proxy CA")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "proxy-ca.pem", folder / "proxy-ca.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sandbox, Path, dict]]:
+    """The sandbox behind TLS with a certificate of its own CA; yields it, the CA's PEM and a connection."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    cert, key = _self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = Sandbox(Dataset(SPEC), rate_limit=False)
+    http_server = server._server  # the listening socket is wrapped before the first accept
+    http_server.socket = context.wrap_socket(http_server.socket, server_side=True)
+    with server:
+        conn = server.connection(**UNLIMITED, timeout=5, max_attempts=1)
+        conn["host"] = conn["host"].replace("http://", "https://")
+        yield server, cert, conn
+
+
+def test_an_unknown_ca_is_refused_by_default(tls_sandbox, monkeypatch) -> None:
+    server, _, conn = tls_sandbox
+    set_connection(monkeypatch, "longport_tls", conn)
+    ok, message = CashflowHook("longport_tls").test_connection()
+    assert not ok and "SSLError" in message, message
+    assert server.state.snapshot()["calls"] == 0  # the handshake failed: no request reached the API
+
+
+def test_the_ca_bundle_extra_trusts_a_private_ca_and_wins_over_the_environment(tls_sandbox, monkeypatch) -> None:
+    import certifi
+
+    server, cert, conn = tls_sandbox
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())  # a store that does not know our CA
+    set_connection(monkeypatch, "longport_tls", {**conn, "extra": {**conn["extra"], "ca_bundle": str(cert)}})
+    start, end = END - DAY, END
+    got = [r.transaction_flow_name for r in CashflowHook("longport_tls").iter_cash_flows(start, end)]
+    assert got == [r["transaction_flow_name"] for r in truth(server.dataset, start, end)] and got
+
+
+def test_requests_ca_bundle_is_honoured_without_the_extra(tls_sandbox, monkeypatch) -> None:
+    _, cert, conn = tls_sandbox
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    set_connection(monkeypatch, "longport_tls", conn)
+    ok, message = CashflowHook("longport_tls").test_connection()
+    assert ok, message

@@ -1,0 +1,147 @@
+"""An account's rate-limit budget kept in Redis, so that workers on every machine share one budget.
+
+One Lua script per call makes the check and the record one atomic step on the server, and stamps the call with
+Redis's own clock, so machines whose clocks disagree still space their calls correctly. Chosen over the
+``limits`` library (installed with Airflow): its moving window has no least gap between calls and no hold
+after a 429, stamps calls with each client's clock, and would need two limiters whose combined check and
+record are not atomic.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from airflow_provider_cashflow.errors import LongPortConfigError, RateLimitStorageError
+
+if TYPE_CHECKING:
+    from airflow_provider_cashflow.client.ratelimit import RateLimiter
+
+__all__ = ["RedisBudgetStore", "redact_url", "validate_storage_url"]
+
+SCHEMES = ("redis", "rediss", "unix")
+_TIMEOUT = 5.0  # seconds; a budget check is one round trip, so anything slower means Redis is in trouble
+
+# KEYS: the calls (a list of times, oldest first), the hold. ARGV: max_calls, span, gap (seconds).
+# Returns {seconds to wait, now}: 0 seconds means the call was recorded at now (Redis's clock). As text: Lua numbers
+# would reach Python truncated to integers.
+_TAKE = """
+local max_calls, span, gap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local calls = redis.call('LRANGE', KEYS[1], 0, -1)
+local n, first = #calls, 1
+while first <= n and tonumber(calls[first]) <= now - span do first = first + 1 end
+local delay = (tonumber(redis.call('GET', KEYS[2])) or 0) - now
+if first <= n and gap > 0 then delay = math.max(delay, tonumber(calls[n]) + gap - now) end
+if n - first + 1 >= max_calls then delay = math.max(delay, tonumber(calls[n - max_calls + 1]) + span - now) end
+local stamp = string.format('%.6f', now)
+if delay > 0 then return {string.format('%.6f', delay), stamp} end
+redis.call('RPUSH', KEYS[1], stamp)
+redis.call('LTRIM', KEYS[1], -max_calls, -1)
+redis.call('PEXPIRE', KEYS[1], math.ceil(span * 1000) + 1000)
+return {'0', stamp}
+"""
+
+# KEYS: the hold. ARGV: seconds. Extends the hold to now + seconds, never shortens it.
+_PENALIZE = """
+local t = redis.call('TIME')
+local hold = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
+if hold > (tonumber(redis.call('GET', KEYS[1])) or 0) then
+  redis.call('SET', KEYS[1], string.format('%.6f', hold), 'PX', math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
+end
+return 0
+"""
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:" if parts.username else ":"
+    return urlunsplit(parts._replace(netloc=f"{user}***@{host}"))
+
+
+def validate_storage_url(url: str, conn_id: str) -> str:
+    """``url`` stripped, if it is a Redis URL; otherwise a config error naming the extra."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES or not (parts.hostname or parts.path):
+        raise LongPortConfigError(
+            f"connection {conn_id!r}: extra 'rate_limit_storage' must be a Redis URL such as redis://host:6379/0 "
+            f"(schemes: {', '.join(SCHEMES)}), got {redact_url(url)!r}; leave it empty for the per-machine budget"
+        )
+    return url
+
+
+class RedisBudgetStore:
+    """The budget under ``prefix`` in the Redis at ``url``; checked with a PING when made.
+
+    :param url: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` (TLS) or ``unix://``.
+    :param prefix: the account's key prefix.
+    :raises LongPortConfigError: the ``redis`` package is missing.
+    :raises RateLimitStorageError: Redis does not answer.
+    """
+
+    def __init__(self, url: str, prefix: str):
+        try:
+            import redis
+            from redis.backoff import ExponentialBackoff
+            from redis.retry import Retry
+        except ImportError:
+            raise LongPortConfigError(
+                "rate_limit_storage needs the redis package: pip install 'airflow-provider-cashflow[redis]'"
+            ) from None
+        self.where = redact_url(url)
+        self._password = urlsplit(url).password
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._refusals: tuple[type[BaseException], ...] = (
+            redis.AuthenticationError,
+            redis.exceptions.NoPermissionError,
+        )
+        # a short retry heals a pooled connection that Redis closed; a Redis that stays down fails the call
+        self._redis = redis.Redis.from_url(
+            url,
+            socket_timeout=_TIMEOUT,
+            socket_connect_timeout=_TIMEOUT,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), 2),
+        )
+        self._keys = [f"{prefix}:calls", f"{prefix}:hold"]
+        self.last_stamp: float | None = None  # when this process's last call was recorded, on Redis's clock
+        self._take = self._redis.register_script(_TAKE)
+        self._penalize = self._redis.register_script(_PENALIZE)
+        self._call(self._redis.ping)
+
+    def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except self._errors as error:
+            reason = f"{type(error).__name__}: {error}"
+            if self._password:
+                reason = reason.replace(self._password, "***")
+            if isinstance(error, self._refusals):  # a retry would be refused the same way
+                raise LongPortConfigError(
+                    f"the shared rate-limit storage {self.where} (connection extra rate_limit_storage) refused this "
+                    f"client ({reason}): check the user and password in the URL, and that the user may run EVALSHA"
+                ) from None
+            raise RateLimitStorageError(
+                f"the shared rate-limit storage {self.where} (connection extra rate_limit_storage) did not answer "
+                f"({reason}); the task fails so that Airflow retries it, rather than spending a budget "
+                "the other workers cannot see. Start or reach Redis, or empty rate_limit_storage to keep the "
+                "budget per machine"
+            ) from None
+
+    def take(self, limiter: RateLimiter) -> float:
+        args = [limiter.max_calls, repr(limiter.span), repr(limiter.gap)]
+        delay, stamp = (float(x) for x in self._call(self._take, keys=self._keys, args=args))
+        if delay <= 0:
+            self.last_stamp = stamp
+        return delay
+
+    def penalize(self, limiter: RateLimiter, seconds: float) -> None:
+        self._call(self._penalize, keys=self._keys[1:], args=[repr(float(seconds))])
+
+    def close(self) -> None:
+        self._redis.close()

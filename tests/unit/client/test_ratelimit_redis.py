@@ -1,0 +1,145 @@
+"""The budget kept in Redis: one real ``redis-server`` per test, processes that share it as machines would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from airflow_provider_cashflow.client.ratelimit import RateLimiter, shared_limiter
+from airflow_provider_cashflow.client.ratelimit_redis import RedisBudgetStore, redact_url
+from airflow_provider_cashflow.client.settings import LongPortSettings
+from airflow_provider_cashflow.errors import LongPortConfigError, RateLimitStorageError
+
+from redis_support import RedisServer, free_port
+
+# Each process stands for a machine: its own limiter, its own process, only Redis in common.
+WORKER = """
+import sys
+from airflow_provider_cashflow.client.ratelimit import RateLimiter
+from airflow_provider_cashflow.client.ratelimit_redis import RedisBudgetStore
+url, calls = sys.argv[1], int(sys.argv[2])
+store = RedisBudgetStore(url, "test:{account}")
+limiter = RateLimiter(5, 1.0, 0.02, margin=0.05, store=store)
+for _ in range(calls):
+    limiter.acquire()
+    print(repr(store.last_stamp), flush=True)
+"""
+
+
+def _run_workers(url: str, workers: int, calls: int) -> list[float]:
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, url, str(calls)], stdout=subprocess.PIPE, text=True)
+             for _ in range(workers)]
+    try:
+        outputs = [p.communicate(timeout=120)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert all(p.returncode == 0 for p in procs)
+    return sorted(float(line) for out in outputs for line in out.split())
+
+
+def test_processes_on_several_machines_share_one_window_and_gap_exactly(redis_server: RedisServer) -> None:
+    stamps = _run_workers(redis_server.url, workers=4, calls=5)  # 20 calls, 5 per 1.05 s
+    assert len(stamps) == 20 and len(set(stamps)) == 20
+    span, gap = 1.0 + 0.05, 0.02 + 0.05  # the limiter's window and gap, margins included
+    for i in range(len(stamps) - 5):
+        assert stamps[i + 5] - stamps[i] >= span, (i, stamps)  # never a 6th call inside one window
+    assert all(b - a >= gap for a, b in zip(stamps, stamps[1:])), stamps  # the gap holds across processes
+    elapsed = stamps[-1] - stamps[0]
+    assert 3 * span <= elapsed < 3 * span + 2.0, elapsed  # paced by the budget, not serialised beyond it
+    print(f"\n20 calls from 4 processes through Redis: {elapsed:.2f} s, the limit's ideal {3 * span:.2f} s")
+
+
+def test_a_penalty_holds_every_sharer(redis_server: RedisServer) -> None:
+    first = RateLimiter(30, 30.0, 0.02, store=RedisBudgetStore(redis_server.url, "test:{hold}"))
+    other_store = RedisBudgetStore(redis_server.url, "test:{hold}")
+    other = RateLimiter(30, 30.0, 0.02, store=other_store)
+    first.acquire()
+    first.penalize(1.5)  # the server said 429 to the first machine ...
+    waited = other.acquire()  # ... so the second waits too, without a 429 of its own
+    assert waited >= 1.4
+    calls = other_store._redis.lrange("test:{hold}:calls", 0, -1)
+    assert len(calls) == 2 and float(calls[1]) - float(calls[0]) >= 1.5  # the hold kept the first call, too
+
+
+def test_keys_expire_when_the_account_is_idle(redis_server: RedisServer) -> None:
+    store = RedisBudgetStore(redis_server.url, "test:{idle}")
+    limiter = RateLimiter(3, 2.0, 0.0, store=store)
+    limiter.acquire()
+    limiter.penalize(1.0)
+    assert 0 < store._redis.pttl("test:{idle}:calls") <= (2.0 + 0.25) * 1000 + 1000
+    assert 0 < store._redis.pttl("test:{idle}:hold") <= 2000
+
+
+def test_unreachable_redis_is_a_retryable_error_that_names_it_and_hides_the_password() -> None:
+    url = f"redis://:s3cret-redis-pass@127.0.0.1:{free_port()}/0"  # nothing listens there
+    with pytest.raises(RateLimitStorageError) as caught:
+        shared_limiter("key-unreachable", storage=url)
+    text = str(caught.value)
+    assert "rate_limit_storage" in text and f"redis://:***@127.0.0.1:{url.rsplit(':', 1)[1]}" in text
+    assert "s3cret-redis-pass" not in text and caught.value.__cause__ is None
+    assert caught.value.retryable and not isinstance(caught.value, LongPortConfigError)
+
+
+def test_a_wrong_redis_password_is_a_config_error_a_retry_cannot_cure() -> None:
+    with RedisServer("--requirepass", "right-redis-pass") as server:
+        with pytest.raises(LongPortConfigError, match="refused this client.*user and password") as caught:
+            shared_limiter("key-wrong-pass", storage=f"redis://:wrong-redis-pass@127.0.0.1:{server.port}/0")
+        assert "wrong-redis-pass" not in str(caught.value)
+        limiter = shared_limiter("key-right-pass", storage=f"redis://:right-redis-pass@127.0.0.1:{server.port}/0")
+        assert limiter.acquire() == 0
+
+
+def test_redis_going_away_mid_run_fails_the_call_instead_of_falling_back() -> None:
+    server = RedisServer()
+    try:
+        limiter = shared_limiter("key-goes-away", 30, 30.0, 0.02, storage=server.url)
+        limiter.acquire()
+    finally:
+        server.stop()
+    with pytest.raises(RateLimitStorageError, match="did not answer"):
+        limiter.acquire()
+
+
+def test_accounts_have_budgets_of_their_own(redis_server: RedisServer) -> None:
+    a = shared_limiter("account-a", 2, 30.0, 0.0, storage=redis_server.url)
+    b = shared_limiter("account-b", 2, 30.0, 0.0, storage=redis_server.url)
+    assert a is shared_limiter("account-a", 2, 30.0, 0.0, storage=redis_server.url)
+    for limiter in (a, a, b, b):
+        assert limiter.acquire() == 0  # two calls each at once: neither account spends the other's budget
+
+
+class _Conn:
+    conn_id = "acct"
+    host = "http://127.0.0.1:1"
+    port = None
+    login = "key"
+    password = "secret"
+
+    def __init__(self, **extra: object):
+        self.extra_dejson = {"access_token": "token", **extra}
+
+
+def test_the_connection_reads_the_storage_url_and_rejects_anything_else() -> None:
+    assert LongPortSettings.from_connection(_Conn()).rate_limit_storage is None
+    url = "redis://redis-host:6379/0"
+    assert LongPortSettings.from_connection(_Conn(rate_limit_storage=f" {url} ")).rate_limit_storage == url
+    assert LongPortSettings.from_connection(_Conn(extra__longport__rate_limit_storage=url)).rate_limit_storage == url
+    with pytest.raises(LongPortConfigError, match=r"'rate_limit_storage' must be a Redis URL .*'http://:\*\*\*@h:1'"):
+        LongPortSettings.from_connection(_Conn(rate_limit_storage="http://:pw@h:1"))
+    assert redact_url("rediss://user:pw@h:6380/2") == "rediss://user:***@h:6380/2"
+
+
+def test_the_connection_form_shows_the_storage_field() -> None:
+    from airflow_provider_cashflow.get_provider_info import get_provider_info
+    from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+
+    (conn_type,) = get_provider_info()["connection-types"]
+    field = conn_type["conn-fields"]["rate_limit_storage"]
+    assert "Redis" in field["label"] and "format" not in field["schema"]
+    assert conn_type["ui-field-behaviour"]["placeholders"]["rate_limit_storage"].startswith("redis://")
+    assert "rate_limit_storage" in CashflowHook.get_connection_form_widgets()

@@ -23,7 +23,7 @@ from airflow_provider_cashflow.client.auth import canonical_request, sign
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH, OAUTH_TOKEN_PATH
 from airflow_provider_cashflow.sandbox.faults import DATA_FAULTS, drifted
 from airflow_provider_cashflow.sandbox.params import ApiError, cash_flow_params
-from airflow_provider_cashflow.sandbox.state import SandboxState, apply_control
+from airflow_provider_cashflow.sandbox.state import SandboxState, apply_control, parse_as_of
 
 __all__ = ["SandboxServer"]
 
@@ -171,10 +171,11 @@ class _Handler(BaseHTTPRequestHandler):
             state.count("rejected_params")
             raise
         dataset = state.dataset
-        indices = dataset.indices(params["start_time"], params["end_time"], params["business_type"], params["symbol"])
+        as_of = state.view_for(params["end_time"]) if dataset.revisions is not None else None
+        indices = dataset.indices(params["start_time"], params["end_time"], params["business_type"], params["symbol"], as_of)
         first = (params["page"] - 1) * params["size"]
-        chosen = indices[first : first + params["size"]]
-        rows = [dataset.record(i) for i in chosen]
+        chosen = indices[first:first + params["size"]]
+        rows = [dataset.record(i, as_of) for i in chosen]
         if fault == "missing_field" and rows:
             state.count_fault(fault)
             del rows[0]["currency"]
@@ -242,7 +243,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps(seen).encode())
         elif path == "/__sandbox/records":
             args = {k: v[-1] for k, v in parse_qs(query).items()}
-            rows = list(state.dataset.window(int(args["start_time"]), int(args["end_time"])))
+            as_of = parse_as_of(args.get("as_of"))  # absent: the converged history
+            rows = list(state.dataset.window(int(args["start_time"]), int(args["end_time"]), as_of))
             self._send(200, json.dumps(rows, ensure_ascii=False).encode("utf-8"))
         elif path == "/__sandbox/control" and method == "POST":
             change = json.loads(body or b"{}")

@@ -5,9 +5,9 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Real servers and tools the tests start (each feature adds its own): installed by `make test` when missing.
-DEBIAN_PACKAGES := redis-server postgresql
+DEBIAN_PACKAGES := redis-server postgresql chromium chromium-driver
 
-.PHONY: demo test test-fast lint bench venv clean debian-packages
+.PHONY: demo test test-fast lint bench venv clean debian-packages compat airflow
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +40,13 @@ demo: $(STAMP)
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) benchmarks/run.py $(SECTIONS)
 
+# Airflow's UI with the sandbox as longport_default and the example DAGs; prints the URL and the login. PORT=8080
+airflow: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PORT="$(PORT)" $(PY) scripts/airflow_ui.py
+
+# One venv per Airflow 3 minor x Python (in .compat/), the real-Airflow slice of the suite in each; CELLS="3.0-3.11 ..."
+compat: $(STAMP)
+	$(PY) scripts/compat.py $(CELLS)
+
 clean:
-	rm -rf $(VENV) .demo .pytest_cache
+	rm -rf $(VENV) .demo .pytest_cache .compat .airflow

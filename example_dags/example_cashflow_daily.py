@@ -12,8 +12,9 @@ import os
 from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import DAG
-from airflow.sdk import CronDataIntervalTimetable
 
+# Airflow 3.2+ also has it as airflow.sdk.CronDataIntervalTimetable; the compat module finds it on every Airflow 3.
+from airflow_provider_cashflow.compat import CronDataIntervalTimetable
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 
 OUTPUT = os.environ.get("LONGPORT_CASHFLOW_OUTPUT", "file:///tmp/longport_cashflow").rstrip("/")

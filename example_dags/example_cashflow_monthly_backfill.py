@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG
 
+# Airflow 3.2+ also has it as airflow.sdk.CronDataIntervalTimetable; the compat module finds it on every Airflow 3.
+from airflow_provider_cashflow.compat import CronDataIntervalTimetable
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 
 OUTPUT = os.environ.get("LONGPORT_CASHFLOW_OUTPUT", "file:///tmp/longport_cashflow").rstrip("/")

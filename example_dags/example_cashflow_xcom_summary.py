@@ -9,8 +9,10 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, task
+from airflow.sdk import DAG, task
 
+# Airflow 3.2+ also has it as airflow.sdk.CronDataIntervalTimetable; the compat module finds it on every Airflow 3.
+from airflow_provider_cashflow.compat import CronDataIntervalTimetable
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 
 with DAG(

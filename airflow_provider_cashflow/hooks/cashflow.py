@@ -8,19 +8,19 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow.sdk import BaseHook
-
 from airflow_provider_cashflow.client.auth import BearerAuth, OAuthRefresher, SignatureAuth
 from airflow_provider_cashflow.client.client import LongPortClient
 from airflow_provider_cashflow.client.ratelimit import shared_limiter
 from airflow_provider_cashflow.client.retry import RetryPolicy
 from airflow_provider_cashflow.client.settings import LongPortSettings
+from airflow_provider_cashflow.compat import BaseHook
 from airflow_provider_cashflow.defaults import OAUTH_TOKEN_PATH
 from airflow_provider_cashflow.domain.models import BusinessType, CashFlow
 from airflow_provider_cashflow.domain.query import CashFlowQuery, validate_business_type, validate_symbol
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_cashflow.hooks.redaction import restore_secrets
 
 # validate_business_type and validate_symbol were defined here first; they stay importable from here
 __all__ = ["CashflowHook", "validate_business_type", "validate_symbol"]
@@ -64,7 +64,11 @@ class CashflowHook(BaseHook):
 
     @cached_property
     def settings(self) -> LongPortSettings:
-        settings = LongPortSettings.from_connection(self.get_connection(self.longport_conn_id))
+        return self._settings_from(self.get_connection(self.longport_conn_id))
+
+    @staticmethod
+    def _settings_from(conn: Any) -> LongPortSettings:
+        settings = LongPortSettings.from_connection(conn)
         storage_password = urlsplit(settings.rate_limit_storage).password if settings.rate_limit_storage else None
         for secret in (settings.app_secret, settings.access_token, settings.refresh_token, storage_password):
             _mask(secret)
@@ -145,8 +149,16 @@ class CashflowHook(BaseHook):
         return self.client.get_cash_flow_page(query, page)
 
     def test_connection(self) -> tuple[bool, str]:
-        """One cheap signed call (the last minute, one record); the API's own error text on failure."""
+        """One cheap signed call (the last minute, one record); the API's own error text on failure.
+
+        The UI's Test button sends saved secrets as ``***``: the saved connection's own secrets are used instead
+        where they can be read, and otherwise nothing is sent and the message says how to test it.
+        """
         try:
+            conn, problem = restore_secrets(self.get_connection(self.longport_conn_id), self.get_connection)
+            if problem:
+                return False, problem
+            self.__dict__["settings"] = self._settings_from(conn)
             client = self.client
         except Exception as error:  # a bad connection: the UI shows what to fix
             return False, str(error)
@@ -181,17 +193,24 @@ class CashflowHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
+        """WTForms fields for Airflow 3.0 and 3.1, whose UI builds the form from them (wtforms is all they need:
+        those Airflows' UI swaps in stand-ins for these classes and reads label, description, default, choices)."""
         from wtforms import IntegerField, PasswordField, StringField
+        from wtforms.validators import Optional, any_of
 
         widgets: dict[str, Any] = {}
         for name, spec in CONN_FIELDS.items():
-            kinds = spec["schema"]["type"]
-            if spec["schema"].get("format") == "password":
-                widgets[name] = PasswordField(lazy_gettext(spec["label"]), widget=BS3PasswordFieldWidget())
-            elif "integer" in kinds:
-                widgets[name] = IntegerField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
-            else:
-                widgets[name] = StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
+            schema = spec["schema"]
+            validators = [Optional()]
+            if "enum" in schema:
+                validators.append(any_of([value for value in schema["enum"] if value is not None]))
+            if schema.get("format") == "password":
+                field: Any = PasswordField
+            elif "integer" in schema["type"]:
+                field = IntegerField
+            else:  # wtforms' number fields are not among the classes Airflow accepts: numbers travel as text
+                field = StringField
+            widgets[name] = field(
+                spec["label"], validators=validators, description=spec["description"], default=schema.get("default")
+            )
         return widgets

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_cashflow.compat import AirflowFailException
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL
 from airflow_provider_cashflow.domain.calendar import parse_lookback, widen
 from airflow_provider_cashflow.domain.query import CashFlowQuery
@@ -17,6 +17,7 @@ from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.operators.assets import account_path, default_outlet, emit_asset_events
+from airflow_provider_cashflow.operators.retry_policy import default_retry_policy
 from airflow_provider_cashflow.operators.run_window import NO_INTERVAL, partition_timezone, resolve_window
 from airflow_provider_cashflow.output.formats import resolve_compression, validate_row_group_size
 from airflow_provider_cashflow.output.partitions import PARTITIONINGS
@@ -57,6 +58,9 @@ class CashflowOperator(BaseOperator):
     :param max_xcom_bytes: fail instead of pushing a larger XCom (``None``: no limit, e.g. with the object
         storage XCom backend).
     :param parquet_row_group_size: records per Parquet row group.
+
+    On Airflow >= 3.3 its ``retry_policy`` defaults to
+    :func:`~airflow_provider_cashflow.operators.retry_policy.longport_retry_policy` (pass your own to replace it).
     """
 
     template_fields: Sequence[str] = (
@@ -96,6 +100,7 @@ class CashflowOperator(BaseOperator):
         parquet_row_group_size: int = 50_000,
         **kwargs: Any,
     ) -> None:
+        default_retry_policy(kwargs)
         _default_outlets(output_path, kwargs)
         super().__init__(**kwargs)
         self.longport_conn_id = longport_conn_id

@@ -57,3 +57,22 @@ def test_connection_form_metadata_reaches_the_providers_manager() -> None:
     behaviour = manager.field_behaviours["longport"]
     assert "schema" in behaviour["hidden_fields"]
     assert behaviour["relabeling"]["login"].startswith("App key")
+
+
+def test_connection_form_the_ui_renders() -> None:
+    """What the UI's ``/ui/connections/hook_meta`` sends the browser, built in-process by the service behind it:
+    Airflow >= 3.2 from our conn-fields, 3.0 and 3.1 from the hook's WTForms fields."""
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    (meta,) = [m.model_dump() for m in HookMetaService.hook_meta_data() if m.connection_type == "longport"]
+    standard = meta["standard_fields"]
+    assert standard["port"]["hidden"] and standard["url_schema"]["hidden"]
+    assert standard["login"]["title"].startswith("App key") and standard["host"]["title"] == "Base URL"
+    fields = meta["extra_fields"]
+    assert set(fields) == set(CONN_FIELDS)
+    for name, spec in CONN_FIELDS.items():
+        schema = fields[name]["schema"]
+        assert schema["title"] == spec["label"] and fields[name]["description"] == spec["description"]
+        assert (schema.get("format") == "password") == (spec["schema"].get("format") == "password"), name
+    assert [v for v in fields["region"]["schema"]["enum"] if v] == ["global", "cn"]
+    assert "integer" in fields["max_attempts"]["schema"]["type"]

@@ -25,7 +25,7 @@ debian-packages:
 test: $(STAMP) debian-packages
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) debian-packages
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest tests/unit -m unit $(PYTEST_ARGS)
 
 # ruff (lint, then format) and mypy (strict on client/ and output/), as configured in pyproject.toml

@@ -79,7 +79,11 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port", "extra"],
-    "relabeling": {"host": "Base URL", "login": "App key (OAuth: client id)", "password": "App secret (empty for OAuth)"},
+    "relabeling": {
+        "host": "Base URL",
+        "login": "App key (OAuth: client id)",
+        "password": "App secret (empty for OAuth)",
+    },
     "placeholders": {
         "host": GLOBAL_BASE_URL,
         "login": "your app key",

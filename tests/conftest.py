@@ -8,11 +8,17 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
 import pytest
+from hypothesis import settings
 
 from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, Sandbox
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 
 from redis_support import RedisServer
+
+# Property tests assert outcomes, not speed: on a machine shared with other builds an example may take longer
+# than Hypothesis's default 200 ms deadline without anything being wrong.
+settings.register_profile("outcomes", deadline=None)
+settings.load_profile("outcomes")
 
 # A fixed anchor keeps windows and data repeatable; signatures still use the real clock.
 END = datetime(2026, 11, 20, tzinfo=timezone.utc)

@@ -20,11 +20,12 @@ from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 _counter = iter(range(1_000_000))
 
 
-def run_operator(start: datetime | None, end: datetime | None, **kwargs: Any) -> tuple[Any, dict, CashflowOperator]:
+def run_operator(start: datetime | None, end: datetime | None, *, schedule: Any = None,
+                 extra_context: dict[str, Any] | None = None, **kwargs: Any) -> tuple[Any, dict, CashflowOperator]:
     """Build the operator inside a DAG, render its templates against a hand-built context, execute it."""
-    with DAG(f"test_dag_{next(_counter)}", schedule=None, start_date=datetime(2020, 1, 1, tzinfo=timezone.utc)):
+    with DAG(f"test_dag_{next(_counter)}", schedule=schedule, start_date=datetime(2020, 1, 1, tzinfo=timezone.utc)):
         op = CashflowOperator(task_id="extract", **kwargs)
-    context: dict[str, Any] = {"outlet_events": OutletEventAccessors(), "params": {}}
+    context: dict[str, Any] = {"outlet_events": OutletEventAccessors(), "params": {}, **(extra_context or {})}
     if start is not None:
         context["data_interval_start"] = start
     if end is not None:

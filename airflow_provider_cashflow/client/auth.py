@@ -176,7 +176,11 @@ class OAuthRefresher:
         token = payload.get("access_token") if isinstance(payload, Mapping) else None
         if response.status_code != 200 or not token:
             code = payload.get("code") if isinstance(payload, Mapping) else None
-            message = (payload.get("error_description") or payload.get("message") or payload.get("error")) if isinstance(payload, Mapping) else None
+            message = (
+                (payload.get("error_description") or payload.get("message") or payload.get("error"))
+                if isinstance(payload, Mapping)
+                else None
+            )
             raise LongPortAPIError(
                 int(code) if isinstance(code, int) else 401003,
                 f"OAuth token refresh failed: {message or 'no access_token in the answer'}; "

@@ -122,7 +122,9 @@ class CashFlowEndpoint:
             # count is exact for a well-formed page; it is only a hint, the decoded page decides.
             return isinstance(answer, RawAnswer) and answer.status == 200 and answer.body.count(_RECORD_KEY) >= size
 
-        return iter_pages_pipelined(fetch_raw, looks_full, lambda page, answer: self.flows(params(page), page, answer), size)
+        return iter_pages_pipelined(
+            fetch_raw, looks_full, lambda page, answer: self.flows(params(page), page, answer), size
+        )
 
     def _cut(self, pages: Iterator[Sequence[CashFlow]], window: Window) -> Iterator[CashFlow]:
         """The records of ``pages`` inside ``window``, with a progress line per page."""
@@ -135,5 +137,10 @@ class CashFlowEndpoint:
                     yield record
             log.info(
                 "page %d: %d records, %d in %s so far (%d calls, %.2f s waited for the rate limit)",
-                number, len(records), kept, window, self.stats.calls, self.stats.rate_wait,
+                number,
+                len(records),
+                kept,
+                window,
+                self.stats.calls,
+                self.stats.rate_wait,
             )

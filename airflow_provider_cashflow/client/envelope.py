@@ -81,5 +81,7 @@ def page_rows(data: Any, path: str, trace_id: str | None) -> list[Any]:
     if rows is None:
         return []
     if not isinstance(rows, list):
-        raise LongPortTransportError(f"GET {path} answered with data.list of type {type(rows).__name__}", trace_id=trace_id)
+        raise LongPortTransportError(
+            f"GET {path} answered with data.list of type {type(rows).__name__}", trace_id=trace_id
+        )
     return rows

@@ -81,7 +81,11 @@ class PacedSession:
         try:
             with signal_when_sent(on_sent):
                 response = self.session.get(
-                    self.base_url + path, params=params, auth=self.auth, timeout=self.timeout, stream=True,
+                    self.base_url + path,
+                    params=params,
+                    auth=self.auth,
+                    timeout=self.timeout,
+                    stream=True,
                     verify=self.session.verify,  # else REQUESTS_CA_BUNDLE would override the connection's ca_bundle
                 )
             # One read of the whole body instead of requests' 10 KB chunks: each chunk is a socket read that must

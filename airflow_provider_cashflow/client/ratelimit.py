@@ -204,7 +204,9 @@ def shared_limiter(
                 store: BudgetStore = RedisBudgetStore(storage, f"airflow-provider-cashflow:{{{digest}}}")
                 limiter = RateLimiter(max_calls, period, min_interval, store=store)
             else:
-                path = os.path.join(tempfile.gettempdir(), f"airflow-provider-cashflow-{digest}-{max_calls}-{period:g}.calls")
+                path = os.path.join(
+                    tempfile.gettempdir(), f"airflow-provider-cashflow-{digest}-{max_calls}-{period:g}.calls"
+                )
                 limiter = RateLimiter(max_calls, period, min_interval, shared_file=path)
             _SHARED[key] = limiter
         return limiter

@@ -65,8 +65,10 @@ def redact_url(url: str) -> str:
 
 
 def validate_storage_url(url: str, conn_id: str) -> str:
-    """``url`` stripped, if it is a Redis URL; otherwise a config error naming the extra."""
+    """``url`` stripped, if it is a Redis URL (``""`` if blank); otherwise a config error naming the extra."""
     url = url.strip()
+    if not url:
+        return url
     parts = urlsplit(url)
     if parts.scheme not in SCHEMES or not (parts.hostname or parts.path):
         raise LongPortConfigError(

@@ -97,16 +97,26 @@ class LongPortSettings:
             )
         refresh_token = _extra_value(extra, "refresh_token")
         timeout = _number(_extra_value(extra, "timeout"), "timeout", conn_id, integer=False) or TIMEOUT
-        max_attempts = _number(_extra_value(extra, "max_attempts"), "max_attempts", conn_id, integer=True) or MAX_ATTEMPTS
-        rate_calls = _number(_extra_value(extra, "rate_limit_calls"), "rate_limit_calls", conn_id, integer=True) or RATE_LIMIT_CALLS
-        rate_period = _number(_extra_value(extra, "rate_limit_period"), "rate_limit_period", conn_id, integer=False) or RATE_LIMIT_PERIOD
+        max_attempts = (
+            _number(_extra_value(extra, "max_attempts"), "max_attempts", conn_id, integer=True) or MAX_ATTEMPTS
+        )
+        rate_calls = (
+            _number(_extra_value(extra, "rate_limit_calls"), "rate_limit_calls", conn_id, integer=True)
+            or RATE_LIMIT_CALLS
+        )
+        rate_period = (
+            _number(_extra_value(extra, "rate_limit_period"), "rate_limit_period", conn_id, integer=False)
+            or RATE_LIMIT_PERIOD
+        )
         min_interval = _number(
             _extra_value(extra, "rate_limit_min_interval"), "rate_limit_min_interval", conn_id, integer=False, zero=True
         )
         storage = _extra_value(extra, "rate_limit_storage")
         if storage is not None:
             storage = validate_storage_url(str(storage), conn_id) or None
-        ca_bundle = validate_ca_bundle(_extra_value(extra, "ca_bundle"), where=f"connection {conn_id!r}: extra 'ca_bundle'")
+        ca_bundle = validate_ca_bundle(
+            _extra_value(extra, "ca_bundle"), where=f"connection {conn_id!r}: extra 'ca_bundle'"
+        )
         return cls(
             conn_id=conn_id,
             base_url=base_url,

@@ -70,6 +70,8 @@ class CashFlowQuery:
         object.__setattr__(self, "page_size", validate_page_size(self.page_size))
 
     @classmethod
-    def of(cls, window: Window, *, business_type: Any = None, symbol: Any = None, page_size: Any = None) -> CashFlowQuery:
+    def of(
+        cls, window: Window, *, business_type: Any = None, symbol: Any = None, page_size: Any = None
+    ) -> CashFlowQuery:
         """A query from loosely typed input (``"2"`` for stock, ``None`` for the default page size)."""
         return cls(window, business_type, symbol, page_size)

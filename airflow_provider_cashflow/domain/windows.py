@@ -1,12 +1,13 @@
-"""Half-open time windows ``[start, end)`` in UTC, and their split into UTC days."""
+"""Half-open time windows ``[start, end)`` in UTC, and their split into local days."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
+from airflow_provider_cashflow.domain.calendar import day_start, is_day_boundary
 from airflow_provider_cashflow.errors import LongPortConfigError
 
 __all__ = ["Window", "utc_day"]
@@ -62,14 +63,17 @@ class Window:
     def contains(self, moment: datetime) -> bool:
         return self.start <= moment < self.end
 
-    def days(self) -> Iterator[Window]:
-        """The window cut at UTC midnights, newest first (the API's order)."""
+    def days(self, tz: tzinfo = UTC) -> Iterator[Window]:
+        """The window cut at the local midnights of ``tz`` (DST included), newest first (the API's order)."""
         day_end = self.end
         while day_end > self.start:
-            midnight = datetime.combine(utc_day(day_end - timedelta(microseconds=1)), time(), tzinfo=UTC)
-            day_start = max(midnight, self.start)
-            yield Window(day_start, day_end)
-            day_end = day_start
+            start = max(day_start(day_end - timedelta(microseconds=1), tz), self.start)
+            yield Window(start, day_end)
+            day_end = start
+
+    def is_whole_days(self, tz: tzinfo) -> bool:
+        """True when both ends fall on local midnights of ``tz``, so every day part is a whole local day."""
+        return is_day_boundary(self.start, tz) and is_day_boundary(self.end, tz)
 
     def __str__(self) -> str:
         return f"[{self.start.isoformat()}, {self.end.isoformat()})"

@@ -54,19 +54,28 @@ def default_outlet(output_path: str | None) -> Any:
     return AssetAlias(name=f"{_NAME_PREFIX}{output_path}")
 
 
-def emit_asset_events(outlets: list[Any], events: Any, output_path: str, manifest: dict[str, Any]) -> None:
+def emit_asset_events(
+    outlets: list[Any], events: Any, output_path: str, manifest: dict[str, Any], partition_key: str | None = None
+) -> None:
     """Attach the manifest's figures to each Asset outlet; add this account's folder asset to each alias.
 
     :param output_path: the path with ``{conn_id}`` already replaced.
+    :param partition_key: a partitioned run's key: Airflow stamps the event with it too; the extra keeps it
+        readable beside the figures.
     """
     from airflow.sdk import Asset, AssetAlias
 
-    extra = {
+    extra: dict[str, Any] = {
         "records": manifest["records"],
         "files": len(manifest["files"]),
         "interval_start": manifest["interval"]["start"],
         "interval_end": manifest["interval"]["end"],
+        "partition_timezone": manifest["partition_timezone"],
     }
+    if partition_key:
+        extra["partition_key"] = partition_key
+    if "rewritten" in manifest:  # lookback: the days rewritten, and what each gained and lost
+        extra["rewritten"] = manifest["rewritten"]
     for outlet in outlets:
         if isinstance(outlet, Asset):
             events[outlet].extra = extra

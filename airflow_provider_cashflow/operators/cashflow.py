@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_cashflow.compat import AirflowFailException
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL
+from airflow_provider_cashflow.domain.calendar import parse_lookback, widen
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.operators.assets import account_path, default_outlet, emit_asset_events
 from airflow_provider_cashflow.operators.retry_policy import default_retry_policy
+from airflow_provider_cashflow.operators.run_window import NO_INTERVAL, partition_timezone, resolve_window
 from airflow_provider_cashflow.output.formats import resolve_compression, validate_row_group_size
 from airflow_provider_cashflow.output.partitions import PARTITIONINGS
 from airflow_provider_cashflow.output.writer import OutputSpec, write_window
@@ -24,40 +26,7 @@ from airflow_provider_cashflow.output.writer import OutputSpec, write_window
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["CashflowOperator"]
-
-NO_INTERVAL = (
-    "this run has no data interval (it was triggered by an asset or manually without a logical date), so there "
-    "is no window to extract; trigger it with a logical date, schedule the DAG with "
-    "CronDataIntervalTimetable('0 0 * * *', timezone='UTC'), or pass window_start and window_end"
-)
-
-
-def _as_datetime(value: Any, name: str) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value.strip():
-        import pendulum
-
-        try:
-            parsed = pendulum.parse(value.strip(), exact=True, tz=None)
-        except Exception:
-            raise LongPortConfigError(f"{name}={value!r} is not an ISO 8601 date-time") from None
-        if isinstance(parsed, datetime):
-            return parsed
-    raise LongPortConfigError(f"{name} must be an aware datetime or ISO 8601 text with an offset, got {value!r}")
-
-
-def resolve_window(context: Any, window_start: Any = None, window_end: Any = None) -> Window:
-    """The explicit window if given, else the run's data interval; errors say what to do."""
-    if window_start is not None or window_end is not None:
-        if window_start is None or window_end is None:
-            raise LongPortConfigError("pass both window_start and window_end, or neither to use the data interval")
-        return Window.of(_as_datetime(window_start, "window_start"), _as_datetime(window_end, "window_end"))
-    start, end = context.get("data_interval_start"), context.get("data_interval_end")
-    if start is None or end is None:
-        raise LongPortConfigError(NO_INTERVAL)
-    return Window.of(start, end)
+__all__ = ["NO_INTERVAL", "CashflowOperator", "resolve_window"]
 
 
 class CashflowOperator(BaseOperator):
@@ -68,14 +37,21 @@ class CashflowOperator(BaseOperator):
     :param symbol: one security code, e.g. ``AAPL.US``. (templated)
     :param page_size: records per API call, 1 to 10000; default 10000. (templated)
     :param output_path: ``ObjectStoragePath`` URL (``file://``, ``s3://``, ``gs://``, ...); ``{date}`` is
-        replaced by the partition's UTC date, ``{conn_id}`` by ``longport_conn_id`` (one folder per account
-        when the task is mapped over accounts). ``None`` returns the records as XCom. (templated)
+        replaced by the partition's local date in ``partition_timezone``, ``{conn_id}`` by ``longport_conn_id``
+        (one folder per account when the task is mapped over accounts). ``None`` returns the records as XCom.
+        (templated)
     :param output_conn_id: connection for the storage (e.g. ``aws_default``). (templated)
     :param file_format: ``jsonl`` (default), ``csv`` or ``parquet``. (templated)
     :param compression: ``none``/``gzip`` for jsonl and csv; ``none``/``snappy``/``gzip``/``zstd`` for
         parquet; ``None`` picks the format's default (none; snappy). (templated)
-    :param partition_by: ``interval`` (one file for the run) or ``day`` (one file per UTC day, for long
-        backfills in few API calls). (templated)
+    :param partition_by: ``interval`` (one file for the run) or ``day`` (one file per local day of
+        ``partition_timezone``, for long backfills in few API calls). (templated)
+    :param partition_timezone: IANA name of the zone whose days partition the files and name ``{date}``;
+        default: the time zone of the DAG's timetable, else UTC. A window that would leave part of a day to
+        another run is refused before any API call. (templated)
+    :param lookback: a ``timedelta`` or a number of days: each run re-reads ``[start - lookback, end)`` and
+        rewrites every day file in it, so late postings and revised records reach the files; needs
+        ``partition_by="day"``. Default: none.
     :param write_empty: write a valid empty file when there are no records (default True).
     :param window_start: explicit window start instead of the data interval. (templated)
     :param window_end: explicit window end. (templated)
@@ -97,6 +73,7 @@ class CashflowOperator(BaseOperator):
         "file_format",
         "compression",
         "partition_by",
+        "partition_timezone",
         "window_start",
         "window_end",
     )
@@ -114,6 +91,8 @@ class CashflowOperator(BaseOperator):
         file_format: str = "jsonl",
         compression: str | None = None,
         partition_by: str = "interval",
+        partition_timezone: str | None = None,
+        lookback: timedelta | int | None = None,
         write_empty: bool = True,
         window_start: datetime | str | None = None,
         window_end: datetime | str | None = None,
@@ -133,6 +112,8 @@ class CashflowOperator(BaseOperator):
         self.file_format = file_format
         self.compression = compression
         self.partition_by = partition_by
+        self.partition_timezone = partition_timezone
+        self.lookback = lookback
         self.write_empty = write_empty
         self.window_start = window_start
         self.window_end = window_end
@@ -164,9 +145,13 @@ class CashflowOperator(BaseOperator):
         return text if repr(self.longport_conn_id) in text else f"connection {self.longport_conn_id!r}: {text}"
 
     def _extract(self, context: Context) -> Any:
-        window = resolve_window(context, self.window_start, self.window_end)
+        timetable = self._timetable(context)
+        window = resolve_window(context, self.window_start, self.window_end, timetable)
+        lookback = parse_lookback(self.lookback)
+        output = self._output_spec(partition_timezone(self.partition_timezone, timetable), lookback is not None)
+        if output is not None and lookback is not None:
+            window = Window(widen(window.start, lookback, output.tz), window.end)
         query = self._query(window)
-        output = self._output_spec()
         _check_max_xcom_bytes(self.max_xcom_bytes)
         hook = CashflowHook(self.longport_conn_id)
         self._base_url = hook.settings.base_url  # reads and checks the connection before any call
@@ -184,7 +169,9 @@ class CashflowOperator(BaseOperator):
         manifest["complete"] = complete
         self._written = [f["path"] for f in manifest["files"]]
         if context.get("outlet_events") is not None:
-            emit_asset_events(list(self.outlets or []), context["outlet_events"], output.path, manifest)
+            emit_asset_events(
+                list(self.outlets or []), context["outlet_events"], output.path, manifest, context.get("partition_key")
+            )
         return manifest
 
     def _query(self, window: Window) -> CashFlowQuery:
@@ -207,12 +194,22 @@ class CashflowOperator(BaseOperator):
         )
         return False
 
-    def _output_spec(self) -> OutputSpec | None:
+    def _timetable(self, context: Any) -> Any:
+        dag = context.get("dag") or self.get_dag()  # a task outside a DAG has no timetable
+        return getattr(dag, "timetable", None)
+
+    def _output_spec(self, timezone: str, lookback: bool) -> OutputSpec | None:
         validate_row_group_size(self.parquet_row_group_size)
         compression = resolve_compression(self.file_format, self.compression)
         if self.partition_by not in PARTITIONINGS:
             raise LongPortConfigError(
                 f"partition_by must be one of {', '.join(PARTITIONINGS)}, got {self.partition_by!r}"
+            )
+        if lookback and (self.partition_by != "day" or not self.output_path):
+            raise LongPortConfigError(
+                f"lookback={self.lookback!r} re-reads past days and rewrites their files, so it needs "
+                f"partition_by='day' and an output_path with {{date}}; got partition_by={self.partition_by!r}, "
+                f"output_path={self.output_path!r}"
             )
         if not self.output_path:
             if self.partition_by != "interval":
@@ -226,6 +223,8 @@ class CashflowOperator(BaseOperator):
             partition_by=self.partition_by,
             write_empty=self.write_empty,
             row_group_size=self.parquet_row_group_size,
+            timezone=timezone,
+            compare=lookback,
         )
 
     def _to_xcom(self, records: Any, window: Window) -> list[dict[str, Any]]:

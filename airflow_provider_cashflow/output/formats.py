@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, BinaryIO, Protocol
@@ -13,7 +14,9 @@ from typing import Any, BinaryIO, Protocol
 from airflow_provider_cashflow.domain.models import FIELD_NAMES, FIELDS, CashFlow, Field
 from airflow_provider_cashflow.errors import LongPortConfigError, OutputFormatError
 
-__all__ = ["FORMATS", "RecordWriter", "open_writer", "resolve_compression", "validate_row_group_size"]
+__all__ = [
+    "FORMATS", "RecordWriter", "open_writer", "read_rows", "resolve_compression", "row_key", "validate_row_group_size",
+]
 
 # format -> (allowed compressions, default)
 FORMATS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -135,7 +138,9 @@ class ParquetWriter:
         import pyarrow.parquet as pq
 
         self._schema = parquet_schema()
-        self._writer = pq.ParquetWriter(raw, self._schema, compression=compression.upper() if compression != "none" else "NONE")
+        self._writer = pq.ParquetWriter(
+            raw, self._schema, compression=compression.upper() if compression != "none" else "NONE"
+        )
         self._row_group_size = row_group_size
         self._new_columns()
         self.records = 0
@@ -182,3 +187,44 @@ def open_writer(raw: BinaryIO, file_format: str, compression: str, *, row_group_
     if file_format == "csv":
         return CsvWriter(raw, compression)
     return ParquetWriter(raw, compression, row_group_size)
+
+
+def read_rows(raw: BinaryIO, file_format: str, compression: str) -> Iterator[dict[str, Any]]:
+    """The records of a file this module wrote, as ``CashFlow.to_dict()``-shaped rows (Parquet's balance is a
+    ``Decimal`` at the file's scale and its time a ``datetime``: compare rows through :func:`row_key`)."""
+    if file_format == "parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(raw).iter_batches():
+            yield from batch.to_pylist()
+        return
+    stream: BinaryIO = _gunzip(raw) if compression == "gzip" else raw
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    if file_format == "jsonl":
+        for line in text:
+            if line.strip():
+                yield json.loads(line)
+        return
+    for row in csv.DictReader(text):
+        yield {**row, "business_type": row["business_type"] or None, "symbol": row["symbol"] or None}
+
+
+def _gunzip(raw: BinaryIO) -> BinaryIO:
+    return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+
+
+def row_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two rows the same record, whatever format carried them: exact amounts, times to the second."""
+    moment = row["business_time"]
+    when = moment.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(moment, datetime) else str(moment)
+    business_type = row["business_type"]
+    return (
+        row["transaction_flow_name"],
+        int(row["direction"]),
+        None if business_type is None else int(business_type),
+        Decimal(str(row["balance"])).normalize(),
+        row["currency"],
+        when,
+        row["symbol"] or None,
+        row["description"] or "",
+    )

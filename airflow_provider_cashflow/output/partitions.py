@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import UTC, tzinfo
 
 from airflow_provider_cashflow.domain.models import CashFlow
 from airflow_provider_cashflow.domain.windows import Window
@@ -13,16 +14,19 @@ __all__ = ["PARTITIONINGS", "OutOfOrderError", "split"]
 PARTITIONINGS = ("interval", "day")
 
 
-def split(window: Window, records: Iterable[CashFlow], partition_by: str) -> Iterator[tuple[Window, Iterator[CashFlow]]]:
+def split(
+    window: Window, records: Iterable[CashFlow], partition_by: str, tz: tzinfo = UTC
+) -> Iterator[tuple[Window, Iterator[CashFlow]]]:
     """Yield ``(part, records of part)`` for every part of ``window``, newest first, empty parts included.
 
     Streams: each part's iterator must be consumed before the next part is taken, and only one record is
-    held back between parts. With ``"interval"`` there is one part, the window itself.
+    held back between parts. With ``"interval"`` there is one part, the window itself; with ``"day"`` a part
+    per local day of ``tz``.
     """
     if partition_by == "interval":
         yield window, iter(records)
         return
-    parts = list(window.days())
+    parts = list(window.days(tz))
     source = iter(records)
     held: list[CashFlow] = []  # the first record of a later (older) part, read while ending the current one
 

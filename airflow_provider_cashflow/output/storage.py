@@ -17,8 +17,14 @@ __all__ = ["atomic_write", "open_target", "prepare_target", "remove_leftovers"]
 
 log = logging.getLogger(__name__)
 
-_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "google provider and gcsfs", "gcs": "google provider and gcsfs",
-           "abfs": "microsoft.azure provider and adlfs", "az": "microsoft.azure provider and adlfs"}
+_EXTRAS = {
+    "s3": "s3",
+    "s3a": "s3",
+    "gs": "google provider and gcsfs",
+    "gcs": "google provider and gcsfs",
+    "abfs": "microsoft.azure provider and adlfs",
+    "az": "microsoft.azure provider and adlfs",
+}
 
 
 def open_target(url: str, conn_id: str | None) -> Any:
@@ -36,8 +42,11 @@ def open_target(url: str, conn_id: str | None) -> Any:
     except (ValueError, ImportError) as error:
         need = _EXTRAS.get(scheme)
         advice = (
-            "pip install 'airflow-provider-cashflow[s3]'" if need == "s3"
-            else f"install the {need}" if need else "install the Airflow provider and fsspec package for it"
+            "pip install 'airflow-provider-cashflow[s3]'"
+            if need == "s3"
+            else f"install the {need}"
+            if need
+            else "install the Airflow provider and fsspec package for it"
         )
         raise LongPortConfigError(f"no filesystem for output_path scheme {scheme!r} ({error}); {advice}") from None
     return path

@@ -13,12 +13,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_cashflow.sandbox.data import Dataset, DatasetSpec
+from airflow_provider_cashflow.sandbox.data import Dataset, DatasetSpec, RevisionSpec
 from airflow_provider_cashflow.sandbox.faults import FAULT_KINDS, FaultPlan
 from airflow_provider_cashflow.sandbox.server import SandboxServer
 from airflow_provider_cashflow.sandbox.state import Credentials, SandboxState, apply_control
 
-__all__ = ["DEMO", "FAULT_KINDS", "Dataset", "DatasetSpec", "FaultPlan", "Sandbox"]
+__all__ = ["DEMO", "FAULT_KINDS", "Dataset", "DatasetSpec", "FaultPlan", "RevisionSpec", "Sandbox"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Sandbox:
     :param faults: what to inject.
     :param expire_token_after: the access token expires after this many authenticated calls.
     :param latency: seconds added to every cash-flow answer, to play a wide-area network.
+    :param as_of: the moment (Unix seconds) whose view of a revising history it serves (default: now).
+    :param as_of_after_request: serve each call the view this many seconds after the call's ``end_time``.
     """
 
     def __init__(
@@ -58,6 +60,8 @@ class Sandbox:
         faults: FaultPlan | None = None,
         expire_token_after: int | None = None,
         latency: float = 0.0,
+        as_of: int | None = None,
+        as_of_after_request: int | None = None,
     ):
         self.state = SandboxState(
             dataset=dataset or Dataset(DatasetSpec()),
@@ -66,6 +70,8 @@ class Sandbox:
             faults=faults or FaultPlan(),
             expire_token_after=expire_token_after,
             latency=latency,
+            as_of=as_of,
+            as_of_after_request=as_of_after_request,
         )
         self._server = SandboxServer(self.state, host, port)
         self._thread: threading.Thread | None = None
@@ -103,7 +109,8 @@ class Sandbox:
         self.stop()
 
     def control(self, **change: Any) -> None:
-        """Same as POST /__sandbox/control: ``faults={...}``, ``expire_token=True``, ``access_token=...``."""
+        """Same as POST /__sandbox/control: ``faults={...}``, ``expire_token=True``, ``access_token=...``,
+        ``as_of=...``, ``as_of_after_request=...``."""
         apply_control(self.state, change)
 
     def connection(self, *, oauth: bool = False, **extra: Any) -> dict[str, Any]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import bisect
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["Dataset", "DatasetSpec"]
+from airflow_provider_cashflow.sandbox.revisions import Revisions, RevisionSpec
+
+__all__ = ["Dataset", "DatasetSpec", "RevisionSpec"]
 
 _MASK = (1 << 64) - 1
 
@@ -68,6 +70,7 @@ class DatasetSpec:
     :param per_day: records per day on average (``records`` overrides it).
     :param records: total record count, spread over the span.
     :param end: the newest possible moment (default: now); nothing is generated at or after it.
+    :param revisions: late postings and provisional dividends (default: none, a history that never changes).
     """
 
     seed: int = 20240501
@@ -75,6 +78,7 @@ class DatasetSpec:
     per_day: int = 25
     records: int | None = None
     end: datetime | None = None
+    revisions: RevisionSpec = field(default_factory=RevisionSpec)
 
 
 class Dataset:
@@ -118,12 +122,21 @@ class Dataset:
         self._neg_times = array("q", (-t for t in self.times))
         self._templates = templates
         self._filtered: dict[tuple[int | None, str | None], array[int]] = {}
+        self.revisions = (
+            Revisions(spec.revisions, self.times, self.contents, lambda c: _TEMPLATES[templates[c]][0], _mix, seed)
+            if spec.revisions.active else None
+        )
 
     def __len__(self) -> int:
         return len(self.times)
 
-    def record(self, index: int) -> dict[str, Any]:
-        """The record at ``index`` as the live service sends it (integer codes, string time and balance)."""
+    def record(self, index: int, as_of: int | None = None) -> dict[str, Any]:
+        """The record at ``index`` as the live service sends it (integer codes, string time and balance), as it
+        is seen at ``as_of`` (``None``: its final form)."""
+        row = self._final(index)
+        return row if self.revisions is None else self.revisions.as_seen(index, row, as_of)
+
+    def _final(self, index: int) -> dict[str, Any]:
         c = self.contents[index]
         h = _mix(self.spec.seed * 7_777_777 + c)
         name, direction, business_type, kind, sign, magnitude = _TEMPLATES[self._templates[c]]
@@ -133,7 +146,11 @@ class Dataset:
         elif kind == "fund":
             symbol, description, currency = _FUNDS[h % len(_FUNDS)]
         else:
-            symbol, description, currency = (None if h & 1 else ""), "", _CASH_CURRENCIES[(h >> 3) % len(_CASH_CURRENCIES)]
+            symbol, description, currency = (
+                (None if h & 1 else ""),
+                "",
+                _CASH_CURRENCIES[(h >> 3) % len(_CASH_CURRENCIES)],
+            )
         cents = 1 + (h >> 12) % magnitude
         balance = f"{'-' if sign < 0 else ''}{cents // 100}.{cents % 100:02d}"
         return {
@@ -147,8 +164,18 @@ class Dataset:
             "description": description,
         }
 
-    def indices(self, start_time: int, end_time: int, business_type: int | None = None, symbol: str | None = None) -> range | array[int]:
-        """Indices of records with ``start_time <= t <= end_time`` (both inclusive, like the server)."""
+    def indices(
+        self, start_time: int, end_time: int, business_type: int | None = None, symbol: str | None = None,
+        as_of: int | None = None,
+    ) -> range | array[int] | list[int]:
+        """Indices of records with ``start_time <= t <= end_time`` (both inclusive, like the server), of those
+        visible at ``as_of`` (``None``: all, the converged history)."""
+        if self.revisions is not None and as_of is not None:
+            revisions = self.revisions
+            return [
+                i for i in self.indices(start_time, end_time)
+                if revisions.visible(i, as_of) and _matches(self.record(i, as_of), business_type, symbol)
+            ]
         lo = bisect.bisect_left(self._neg_times, -end_time)
         hi = bisect.bisect_right(self._neg_times, -start_time)
         if business_type is None and not symbol:
@@ -166,13 +193,17 @@ class Dataset:
                 (
                     i
                     for i in range(len(self))
-                    if (business_type is None or self.record(i)["business_type"] == business_type)
-                    and (not symbol or self.record(i)["symbol"] == symbol)
+                    if _matches(self.record(i), business_type, symbol)
                 ),
             )
         return self._filtered[key]
 
-    def window(self, start_time: int, end_time_exclusive: int) -> Iterator[dict[str, Any]]:
-        """Ground truth for tests: the records of ``[start_time, end_time_exclusive)`` in API order."""
-        for index in self.indices(start_time, end_time_exclusive - 1):
-            yield self.record(index)
+    def window(self, start_time: int, end_time_exclusive: int, as_of: int | None = None) -> Iterator[dict[str, Any]]:
+        """Ground truth for tests: the records of ``[start_time, end_time_exclusive)`` in API order, as seen at
+        ``as_of`` (``None``: the converged history)."""
+        for index in self.indices(start_time, end_time_exclusive - 1, as_of=as_of):
+            yield self.record(index, as_of)
+
+
+def _matches(row: dict[str, Any], business_type: int | None, symbol: str | None) -> bool:
+    return (business_type is None or row["business_type"] == business_type) and (not symbol or row["symbol"] == symbol)

@@ -84,9 +84,11 @@ class SandboxProcess:
         seen: list[str] = self._call("/__sandbox/signatures")
         return seen
 
-    def records(self, start_time: int, end_time_exclusive: int) -> list[dict[str, Any]]:
-        """Ground truth: every record of ``[start_time, end_time_exclusive)`` in API order."""
-        rows: list[dict[str, Any]] = self._call(f"/__sandbox/records?start_time={start_time}&end_time={end_time_exclusive}")
+    def records(self, start_time: int, end_time_exclusive: int, as_of: int | None = None) -> list[dict[str, Any]]:
+        """Ground truth: every record of ``[start_time, end_time_exclusive)`` in API order, as seen at ``as_of``
+        (``None``: the converged history, every late posting in and every provisional record settled)."""
+        view = "" if as_of is None else f"&as_of={as_of}"
+        rows: list[dict[str, Any]] = self._call(f"/__sandbox/records?start_time={start_time}&end_time={end_time_exclusive}{view}")
         return rows
 
 

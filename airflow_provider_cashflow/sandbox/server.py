@@ -23,7 +23,7 @@ from airflow_provider_cashflow.client.auth import canonical_request, sign
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH, OAUTH_TOKEN_PATH
 from airflow_provider_cashflow.sandbox.faults import DATA_FAULTS, drifted
 from airflow_provider_cashflow.sandbox.params import ApiError, cash_flow_params
-from airflow_provider_cashflow.sandbox.state import SandboxState, apply_control
+from airflow_provider_cashflow.sandbox.state import SandboxState, apply_control, parse_as_of
 
 __all__ = ["SandboxServer"]
 
@@ -45,7 +45,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # plumbing ------------------------------------------------------------------------------------------
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json", headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str = "application/json", headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -55,7 +57,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _envelope(self, status: int, code: int, message: str, data: Any = None, headers: dict[str, str] | None = None) -> None:
+    def _envelope(
+        self, status: int, code: int, message: str, data: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         body = json.dumps({"code": code, "message": message, "data": data}, ensure_ascii=False).encode("utf-8")
         self._send(status, body, headers=headers)
 
@@ -89,7 +93,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._authenticate(state, method, path, query, body)
                 token = state.issue_token()
                 expires = datetime.now(UTC) + timedelta(days=90)
-                self._envelope(200, 0, "success", {"token": token, "expired_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")})
+                self._envelope(
+                    200, 0, "success", {"token": token, "expired_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                )
             elif path == OAUTH_TOKEN_PATH and method == "POST":
                 self._oauth_token(state, body)
             elif path.startswith("/__sandbox/"):
@@ -116,7 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(403, 403203, "apikey illegal")
         authorization = self.headers.get("Authorization", "")
         bearer = authorization.startswith("Bearer ")
-        token = authorization[len("Bearer "):] if bearer else authorization
+        token = authorization[len("Bearer ") :] if bearer else authorization
         if token in state.expired_tokens:
             state.count("rejected_auth")
             raise ApiError(401, 401003, "token expired")
@@ -131,9 +137,14 @@ class _Handler(BaseHTTPRequestHandler):
         if not timestamp.isdigit() or not header.startswith(prefix):
             state.count("rejected_auth")
             raise ApiError(403, 403201, "signature invalid")
-        canonical = canonical_request(method, path, query, access_token=token, app_key=app_key, timestamp=timestamp, body=body or None)
+        canonical = canonical_request(
+            method, path, query, access_token=token, app_key=app_key, timestamp=timestamp, body=body or None
+        )
         expected = sign(canonical, creds.app_secret)
-        if not hmac.compare_digest(header[len(prefix):], expected) or abs(int(timestamp) - time.time()) > TIMESTAMP_SKEW:
+        if (
+            not hmac.compare_digest(header[len(prefix) :], expected)
+            or abs(int(timestamp) - time.time()) > TIMESTAMP_SKEW
+        ):
             state.count("rejected_auth")
             raise ApiError(403, 403201, "signature invalid")
         if not state.remember_signature(expected):
@@ -160,10 +171,11 @@ class _Handler(BaseHTTPRequestHandler):
             state.count("rejected_params")
             raise
         dataset = state.dataset
-        indices = dataset.indices(params["start_time"], params["end_time"], params["business_type"], params["symbol"])
+        as_of = state.view_for(params["end_time"]) if dataset.revisions is not None else None
+        indices = dataset.indices(params["start_time"], params["end_time"], params["business_type"], params["symbol"], as_of)
         first = (params["page"] - 1) * params["size"]
         chosen = indices[first:first + params["size"]]
-        rows = [dataset.record(i) for i in chosen]
+        rows = [dataset.record(i, as_of) for i in chosen]
         if fault == "missing_field" and rows:
             state.count_fault(fault)
             del rows[0]["currency"]
@@ -188,7 +200,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(502, page, content_type="text/html")
             raise _Answered
         if fault == "truncated":
-            self._send(200, b'{"code":0,"message":"success","data":{"list":[{"transaction_flow_name":"Buy', "application/json")
+            self._send(
+                200, b'{"code":0,"message":"success","data":{"list":[{"transaction_flow_name":"Buy', "application/json"
+            )
             raise _Answered
         if fault == "stall":
             time.sleep(state.faults.stall_seconds)
@@ -199,14 +213,24 @@ class _Handler(BaseHTTPRequestHandler):
         form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8")).items()}
         creds = state.credentials
         if form.get("grant_type") != "refresh_token" or form.get("client_id") != creds.app_key:
-            self._send(400, json.dumps({"error": "invalid_request", "error_description": "unsupported grant or client"}).encode())
+            self._send(
+                400,
+                json.dumps({"error": "invalid_request", "error_description": "unsupported grant or client"}).encode(),
+            )
             return
         if not hmac.compare_digest(form.get("refresh_token", ""), creds.refresh_token):
-            self._send(400, json.dumps({"error": "invalid_grant", "error_description": "refresh token is invalid"}).encode())
+            self._send(
+                400, json.dumps({"error": "invalid_grant", "error_description": "refresh token is invalid"}).encode()
+            )
             return
         token = state.issue_token()
         creds.refresh_token = f"sandbox-refresh-{uuid.uuid4().hex}"
-        payload = {"access_token": token, "refresh_token": creds.refresh_token, "expires_in": 2592000, "token_type": "Bearer"}
+        payload = {
+            "access_token": token,
+            "refresh_token": creds.refresh_token,
+            "expires_in": 2592000,
+            "token_type": "Bearer",
+        }
         self._send(200, json.dumps(payload).encode())
 
     def _control(self, state: SandboxState, method: str, path: str, query: str, body: bytes) -> None:
@@ -219,7 +243,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps(seen).encode())
         elif path == "/__sandbox/records":
             args = {k: v[-1] for k, v in parse_qs(query).items()}
-            rows = list(state.dataset.window(int(args["start_time"]), int(args["end_time"])))
+            as_of = parse_as_of(args.get("as_of"))  # absent: the converged history
+            rows = list(state.dataset.window(int(args["start_time"]), int(args["end_time"]), as_of))
             self._send(200, json.dumps(rows, ensure_ascii=False).encode("utf-8"))
         elif path == "/__sandbox/control" and method == "POST":
             change = json.loads(body or b"{}")

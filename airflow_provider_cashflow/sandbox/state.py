@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from airflow_provider_cashflow.defaults import RATE_LIMIT_CALLS, RATE_LIMIT_MIN_
 from airflow_provider_cashflow.sandbox.data import Dataset
 from airflow_provider_cashflow.sandbox.faults import FaultPlan
 
-__all__ = ["Credentials", "SandboxState", "apply_control"]
+__all__ = ["Credentials", "SandboxState", "apply_control", "parse_as_of"]
 
 
 @dataclass
@@ -61,6 +62,8 @@ class SandboxState:
     faults: FaultPlan = field(default_factory=FaultPlan)
     expire_token_after: int | None = None
     latency: float = 0.0
+    as_of: int | None = None
+    as_of_after_request: int | None = None
     stats: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -109,6 +112,18 @@ class SandboxState:
             copy: dict[str, Any] = json.loads(json.dumps(self.stats))
         return copy
 
+    def view_for(self, end_time: int) -> int | None:
+        """The "as of" moment a cash-flow call with this ``end_time`` sees (``None``: the wall clock's now).
+
+        ``as_of_after_request`` ties the view to the request: each run of a backfill then sees its interval as it
+        looked that long after the interval ended, without a test changing the clock between runs.
+        """
+        if self.as_of_after_request is not None:
+            return end_time + self.as_of_after_request
+        if self.as_of is not None:
+            return self.as_of
+        return int(time.time())
+
     def budget(self, app_key: str) -> _Budget:
         with self._lock:
             if app_key not in self._budgets:
@@ -147,7 +162,14 @@ class SandboxState:
 
 
 def apply_control(state: SandboxState, change: dict[str, Any]) -> None:
-    """Change a running sandbox: ``faults`` (FaultPlan fields), ``expire_token``, ``access_token``, ``rate_limit``."""
+    """Change a running sandbox: ``faults`` (FaultPlan fields), ``expire_token``, ``access_token``, ``rate_limit``,
+    ``as_of`` (Unix seconds or ISO 8601; ``None``: now) and ``as_of_after_request`` (seconds after a call's
+    ``end_time``; ``None``: off)."""
+    if "as_of" in change:
+        state.as_of = parse_as_of(change["as_of"])
+    if "as_of_after_request" in change:
+        after = change["as_of_after_request"]
+        state.as_of_after_request = None if after is None else int(after)
     if "faults" in change:
         spec = dict(change["faults"])
         spec["kinds"] = tuple(spec.get("kinds", FaultPlan().kinds))
@@ -160,3 +182,18 @@ def apply_control(state: SandboxState, change: dict[str, Any]) -> None:
         state.issue_token(change["access_token"])
     if "rate_limit" in change:
         state.rate_limit = bool(change["rate_limit"])
+
+
+def parse_as_of(value: Any) -> int | None:
+    """Unix seconds from a number, its text, or an ISO 8601 date-time with an offset; ``None`` stays ``None``."""
+    if value is None or isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"as_of {text!r} needs a UTC offset, e.g. 2026-11-01T00:00:00+00:00")
+    return int(moment.timestamp())

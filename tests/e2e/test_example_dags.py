@@ -18,6 +18,7 @@ DAY = timedelta(days=1)
 TODAY = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
 EXAMPLES = {
     "example_cashflow_daily", "example_cashflow_xcom_summary", "example_cashflow_monthly_backfill", "example_cashflow_accounts",
+    "example_cashflow_hong_kong",
 }
 
 
@@ -111,3 +112,21 @@ def test_monthly_backfill_dag_writes_the_daily_layout(airflow: AirflowHome, sand
         days += 1
     manifest = airflow.xcom("example_cashflow_monthly_backfill", "extract_month_by_day")[-1]
     assert len(manifest["files"]) == days and manifest["api_calls"] == 1
+
+
+def test_hong_kong_dag_writes_hong_kong_days_with_a_three_day_lookback(airflow: AirflowHome, sandbox_now) -> None:
+    from zoneinfo import ZoneInfo
+
+    hong_kong = ZoneInfo("Asia/Hong_Kong")
+    airflow.run("dags", "test", "example_cashflow_hong_kong", (TODAY - DAY).date().isoformat())
+    manifest = airflow.xcom("example_cashflow_hong_kong", "extract_hong_kong_days")[-1]
+    start, end = (datetime.fromisoformat(manifest["interval"][k]) for k in ("start", "end"))
+    assert manifest["partition_timezone"] == "Asia/Hong_Kong"
+    assert end.astimezone(hong_kong).time().hour == 0 and (end - start) == 4 * DAY  # its own day and three before
+    assert [c["date"] for c in manifest["rewritten"]] == [
+        (end.astimezone(hong_kong) - k * DAY).date().isoformat() for k in (4, 3, 2, 1)]
+    for change in manifest["rewritten"]:
+        day = datetime.fromisoformat(change["date"]).replace(tzinfo=hong_kong)
+        rows = _jsonl(airflow.lake / "hong_kong" / f"date={change['date']}" / "cashflow.jsonl")
+        assert rows == _want(sandbox_now, day, day + DAY) and change["records"] == len(rows)
+    assert manifest["api_calls"] == 1  # four days in one paged stream

@@ -37,9 +37,11 @@ def test_python_samples_run() -> None:
 def test_json_samples_parse_and_connections_are_accepted() -> None:
     samples = [json.loads(code) for lang, code in BLOCKS if lang == "json"]
     assert len(samples) >= 2
-    connection = next(s for s in samples if s.get("conn_type") == "longport")
-    settings = LongPortSettings.from_connection(_connection(connection))
-    assert settings.mode == "signature" and settings.base_url == "https://openapi.longportapp.com"
+    connections = [s for s in samples if s.get("conn_type") == "longport"]
+    for connection in connections:
+        settings = LongPortSettings.from_connection(_connection(connection))
+        assert settings.mode == "signature" and settings.base_url == "https://openapi.longportapp.com"
+    assert any(LongPortSettings.from_connection(_connection(c)).rate_limit_storage for c in connections)
     manifest = next(s for s in samples if "files" in s)
     assert set(manifest) >= {"interval", "format", "records", "files", "api_calls"}
 

@@ -126,6 +126,7 @@ class _Conn:
 
 def test_the_connection_reads_the_storage_url_and_rejects_anything_else() -> None:
     assert LongPortSettings.from_connection(_Conn()).rate_limit_storage is None
+    assert LongPortSettings.from_connection(_Conn(rate_limit_storage="  ")).rate_limit_storage is None
     url = "redis://redis-host:6379/0"
     assert LongPortSettings.from_connection(_Conn(rate_limit_storage=f" {url} ")).rate_limit_storage == url
     assert LongPortSettings.from_connection(_Conn(extra__longport__rate_limit_storage=url)).rate_limit_storage == url

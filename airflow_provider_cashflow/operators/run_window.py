@@ -1,0 +1,78 @@
+"""Which window a run extracts, and in which time zone its day files are cut: from the explicit parameters, the
+data interval, or a partitioned run's ``partition_date`` (Airflow >= 3.2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from airflow_provider_cashflow.compat import timetable_next, timetable_timezone
+from airflow_provider_cashflow.domain.calendar import resolve_timezone
+from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import LongPortConfigError
+
+__all__ = ["NO_INTERVAL", "partition_timezone", "resolve_window"]
+
+NO_INTERVAL = (
+    "this run has no data interval (it was triggered by an asset or manually without a logical date), so there "
+    "is no window to extract; trigger it with a logical date, schedule the DAG with "
+    "CronDataIntervalTimetable('0 0 * * *', timezone='UTC') or CronPartitionTimetable, or pass window_start and "
+    "window_end"
+)
+
+
+def _as_datetime(value: Any, name: str) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value.strip():
+        import pendulum
+
+        try:
+            parsed = pendulum.parse(value.strip(), exact=True, tz=None)
+        except Exception:
+            raise LongPortConfigError(f"{name}={value!r} is not an ISO 8601 date-time") from None
+        if isinstance(parsed, datetime):
+            return parsed
+    raise LongPortConfigError(f"{name} must be an aware datetime or ISO 8601 text with an offset, got {value!r}")
+
+
+def resolve_window(context: Any, window_start: Any = None, window_end: Any = None, timetable: Any = None) -> Window:
+    """The explicit window if given, else the run's data interval, else its partition's period; errors say what
+    to do.
+
+    :param timetable: the DAG's timetable: a partitioned run's period ends at its next cron time.
+    """
+    if window_start is not None or window_end is not None:
+        if window_start is None or window_end is None:
+            raise LongPortConfigError("pass both window_start and window_end, or neither to use the data interval")
+        return Window.of(_as_datetime(window_start, "window_start"), _as_datetime(window_end, "window_end"))
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is not None and end is not None:
+        return Window.of(start, end)
+    partition_date = context.get("partition_date")
+    if partition_date is not None:
+        return _partition_period(partition_date, timetable)
+    raise LongPortConfigError(NO_INTERVAL)
+
+
+def _partition_period(partition_date: datetime, timetable: Any) -> Window:
+    zone = timetable_timezone(timetable)
+    tz = resolve_timezone(zone if zone is not None else "UTC", "the timetable's timezone")
+    end = timetable_next(timetable, partition_date, tz)
+    if end is None:
+        raise LongPortConfigError(
+            f"this run is for partition_date={partition_date.isoformat()}, but its timetable "
+            f"({type(timetable).__name__}) has no cron expression to say when the partition ends; schedule the DAG "
+            "with CronPartitionTimetable('0 0 * * *', timezone=...) or pass window_start and window_end"
+        )
+    return Window.of(partition_date, end)
+
+
+def partition_timezone(explicit: Any, timetable: Any) -> str:
+    """The IANA name of the zone whose days partition the output: ``explicit``, else the timetable's, else UTC."""
+    if explicit not in (None, ""):
+        return resolve_timezone(explicit).key
+    zone = timetable_timezone(timetable)
+    if zone is None:
+        return "UTC"
+    return resolve_timezone(zone, "the timetable's timezone (pass partition_timezone to choose one)").key

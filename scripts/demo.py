@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -58,6 +58,13 @@ def summarise(path: Path) -> tuple[int, dict[str, dict[str, Decimal]]]:
         totals[record["currency"]]["in" if record["direction"] == 2 else "out"] += Decimal(record["balance"])
         count += 1
     return count, totals
+
+
+def has_pool(database: Path, name: str) -> bool:
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        return db.execute("select count(*) from slot_pool where pool = ?", (name,)).fetchone()[0] > 0
 
 
 def print_day(path: Path, day: datetime) -> None:
@@ -102,8 +109,11 @@ def main() -> int:
             print(f"    sandbox at {sandbox.base_url}", flush=True)
         step(f"preparing Airflow in {home.relative_to(REPO)} (airflow db migrate, pool longport_api)")
         airflow(env, "db", "migrate")
-        airflow(env, "pools", "set", "longport_api", "4", "LongPort cash-flow API budget")
-        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        if has_pool(home / "airflow.db", "longport_api"):  # a second run: spare a whole Airflow CLI start
+            print("    pool longport_api exists already", flush=True)
+        else:
+            airflow(env, "pools", "set", "longport_api", "4", "LongPort cash-flow API budget")
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         days = [today - timedelta(days=n) for n in range(DAYS, 0, -1)]
         # Newest day first, and each day's result as soon as its run ends: the first result needs one
         # `airflow dags test`, not three.

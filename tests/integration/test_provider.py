@@ -63,7 +63,12 @@ def test_connection_form_the_ui_renders() -> None:
     """What the UI's ``/ui/connections/hook_meta`` sends the browser, built in-process by the service behind it:
     Airflow >= 3.2 from our conn-fields, 3.0 and 3.1 from the hook's WTForms fields."""
     from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+    from airflow.providers_manager import ProvidersManager
 
+    # The service reads the hooks through its stand-in form classes only if it loads them first (3.0 clears them
+    # itself, 3.1+ does not): forget what the other tests of this process loaded, as a fresh API server would.
+    ProvidersManager()._cleanup()
+    HookMetaService.hook_meta_data.cache_clear()
     (meta,) = [m.model_dump() for m in HookMetaService.hook_meta_data() if m.connection_type == "longport"]
     standard = meta["standard_fields"]
     assert standard["port"]["hidden"] and standard["url_schema"]["hidden"]

@@ -18,7 +18,8 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import DAG
 
-from airflow_provider_cashflow.compat import CronDataIntervalTimetable  # airflow.sdk has it from Airflow 3.2
+# the SDK has the timetables from Airflow 3.2; compat imports them from where the running Airflow has them
+from airflow_provider_cashflow.compat import CronDataIntervalTimetable
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 
 OUTPUT = os.environ.get("LONGPORT_CASHFLOW_OUTPUT", "file:///tmp/longport_cashflow").rstrip("/")

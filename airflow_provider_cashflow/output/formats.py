@@ -15,7 +15,13 @@ from airflow_provider_cashflow.domain.models import FIELD_NAMES, FIELDS, CashFlo
 from airflow_provider_cashflow.errors import LongPortConfigError, OutputFormatError
 
 __all__ = [
-    "FORMATS", "RecordWriter", "open_writer", "read_rows", "resolve_compression", "row_key", "validate_row_group_size",
+    "FORMATS",
+    "RecordWriter",
+    "open_writer",
+    "read_rows",
+    "resolve_compression",
+    "row_key",
+    "validate_row_group_size",
 ]
 
 # format -> (allowed compressions, default)

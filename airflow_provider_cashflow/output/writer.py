@@ -116,8 +116,11 @@ class OutputSpec:
                 "to the time zone of the schedule (e.g. 'Asia/Hong_Kong' for a DAG scheduled at Hong Kong midnight), "
                 f"or schedule the DAG at midnight {self.timezone}"
             )
-        if (self.partition_by == "interval" and DATE_PLACEHOLDER in self.path
-                and local_date(window.start, tz) == local_date(window.end, tz)):
+        if (
+            self.partition_by == "interval"
+            and DATE_PLACEHOLDER in self.path
+            and local_date(window.start, tz) == local_date(window.end, tz)
+        ):
             raise LongPortConfigError(
                 f"output_path names a run's file by {DATE_PLACEHOLDER}, the date its window starts on in "
                 f"partition_timezone={self.timezone!r}, but the window {window} ({local}) ends on that same date, so "

@@ -35,15 +35,35 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer (a wide-area network)")
     p.add_argument("--expire-token-after", type=int, default=None, help="the token expires after K calls")
     p.add_argument("--late-share", type=float, default=0.0, help="share of records (0..1) posted late")
-    p.add_argument("--late-max-hours", type=float, default=RevisionSpec.late_max_hours,
-                   help="a late record appears up to this many hours after its business_time")
-    p.add_argument("--provisional-share", type=float, default=0.0,
-                   help="share of cash dividends (0..1) first shown as provisional (在途分红, business_type 0)")
-    p.add_argument("--settle-hours", type=float, default=RevisionSpec.settle_hours,
-                   help="hours after its business_time at which a provisional dividend is replaced by the paid one")
-    p.add_argument("--as-of", default=None, help="serve the history as seen at this moment (ISO 8601 or Unix seconds; default: now)")
-    p.add_argument("--as-of-after-request", type=int, default=None,
-                   help="serve each call the history as seen this many seconds after the call's end_time")
+    p.add_argument(
+        "--late-max-hours",
+        type=float,
+        default=RevisionSpec.late_max_hours,
+        help="a late record appears up to this many hours after its business_time",
+    )
+    p.add_argument(
+        "--provisional-share",
+        type=float,
+        default=0.0,
+        help="share of cash dividends (0..1) first shown as provisional (在途分红, business_type 0)",
+    )
+    p.add_argument(
+        "--settle-hours",
+        type=float,
+        default=RevisionSpec.settle_hours,
+        help="hours after its business_time at which a provisional dividend is replaced by the paid one",
+    )
+    p.add_argument(
+        "--as-of",
+        default=None,
+        help="serve the history as seen at this moment (ISO 8601 or Unix seconds; default: now)",
+    )
+    p.add_argument(
+        "--as-of-after-request",
+        type=int,
+        default=None,
+        help="serve each call the history as seen this many seconds after the call's end_time",
+    )
     return p
 
 
@@ -61,10 +81,17 @@ def main(argv: list[str] | None = None) -> int:
         fail_kind=args.fail_kind,
         stall_seconds=args.stall_seconds,
     )
-    revisions = RevisionSpec(late_share=args.late_share, late_max_hours=args.late_max_hours,
-                             provisional_share=args.provisional_share, settle_hours=args.settle_hours)
-    dataset = Dataset(DatasetSpec(seed=args.seed, days=args.days, per_day=args.per_day, records=args.records, end=end,
-                                  revisions=revisions))
+    revisions = RevisionSpec(
+        late_share=args.late_share,
+        late_max_hours=args.late_max_hours,
+        provisional_share=args.provisional_share,
+        settle_hours=args.settle_hours,
+    )
+    dataset = Dataset(
+        DatasetSpec(
+            seed=args.seed, days=args.days, per_day=args.per_day, records=args.records, end=end, revisions=revisions
+        )
+    )
     sandbox = Sandbox(
         dataset,
         host=args.host,

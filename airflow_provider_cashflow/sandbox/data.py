@@ -124,7 +124,8 @@ class Dataset:
         self._filtered: dict[tuple[int | None, str | None], array[int]] = {}
         self.revisions = (
             Revisions(spec.revisions, self.times, self.contents, lambda c: _TEMPLATES[templates[c]][0], _mix, seed)
-            if spec.revisions.active else None
+            if spec.revisions.active
+            else None
         )
 
     def __len__(self) -> int:
@@ -165,7 +166,11 @@ class Dataset:
         }
 
     def indices(
-        self, start_time: int, end_time: int, business_type: int | None = None, symbol: str | None = None,
+        self,
+        start_time: int,
+        end_time: int,
+        business_type: int | None = None,
+        symbol: str | None = None,
         as_of: int | None = None,
     ) -> range | array[int] | list[int]:
         """Indices of records with ``start_time <= t <= end_time`` (both inclusive, like the server), of those
@@ -173,7 +178,8 @@ class Dataset:
         if self.revisions is not None and as_of is not None:
             revisions = self.revisions
             return [
-                i for i in self.indices(start_time, end_time)
+                i
+                for i in self.indices(start_time, end_time)
                 if revisions.visible(i, as_of) and _matches(self.record(i, as_of), business_type, symbol)
             ]
         lo = bisect.bisect_left(self._neg_times, -end_time)
@@ -190,11 +196,7 @@ class Dataset:
         if key not in self._filtered:
             self._filtered[key] = array(
                 "q",
-                (
-                    i
-                    for i in range(len(self))
-                    if _matches(self.record(i), business_type, symbol)
-                ),
+                (i for i in range(len(self)) if _matches(self.record(i), business_type, symbol)),
             )
         return self._filtered[key]
 

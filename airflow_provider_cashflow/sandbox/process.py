@@ -88,7 +88,9 @@ class SandboxProcess:
         """Ground truth: every record of ``[start_time, end_time_exclusive)`` in API order, as seen at ``as_of``
         (``None``: the converged history, every late posting in and every provisional record settled)."""
         view = "" if as_of is None else f"&as_of={as_of}"
-        rows: list[dict[str, Any]] = self._call(f"/__sandbox/records?start_time={start_time}&end_time={end_time_exclusive}{view}")
+        rows: list[dict[str, Any]] = self._call(
+            f"/__sandbox/records?start_time={start_time}&end_time={end_time_exclusive}{view}"
+        )
         return rows
 
 

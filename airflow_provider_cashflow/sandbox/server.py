@@ -172,9 +172,11 @@ class _Handler(BaseHTTPRequestHandler):
             raise
         dataset = state.dataset
         as_of = state.view_for(params["end_time"]) if dataset.revisions is not None else None
-        indices = dataset.indices(params["start_time"], params["end_time"], params["business_type"], params["symbol"], as_of)
+        indices = dataset.indices(
+            params["start_time"], params["end_time"], params["business_type"], params["symbol"], as_of
+        )
         first = (params["page"] - 1) * params["size"]
-        chosen = indices[first:first + params["size"]]
+        chosen = indices[first : first + params["size"]]
         rows = [dataset.record(i, as_of) for i in chosen]
         if fault == "missing_field" and rows:
             state.count_fault(fault)

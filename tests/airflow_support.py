@@ -9,7 +9,9 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from process_support import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_DAGS = REPO / "example_dags"
@@ -89,12 +91,21 @@ def longport_connection(base_url: str, **extra: Any) -> str:
     })
 
 
-def free_port() -> int:
-    import socket
+def wait_for_runs(
+    runs: Callable[[], list[dict]], logical_dates: set[str], timeout: float, *, interval: float,
+    explain: Callable[[], str] = str,
+) -> dict[str, str]:
+    """Poll ``runs()`` until the runs with these logical dates (YYYY-MM-DD) are finished; returns their states."""
+    import time
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    deadline = time.monotonic() + timeout
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        states = {r["logical_date"][:10]: r["state"] for r in runs() if r["logical_date"][:10] in logical_dates}
+        if set(states) == logical_dates and all(s in ("success", "failed") for s in states.values()):
+            return states
+        time.sleep(interval)
+    raise AssertionError(f"runs did not finish in {timeout} s: {states}\n{explain()}")
 
 
 class AirflowServer:
@@ -200,16 +211,7 @@ class AirflowServer:
 
     def wait_for_runs(self, dag_id: str, logical_dates: set[str], timeout: float = 300) -> dict[str, str]:
         """Wait until the runs with these logical dates (YYYY-MM-DD) are finished; returns their states."""
-        import time
-
-        deadline = time.monotonic() + timeout
-        states: dict[str, str] = {}
-        while time.monotonic() < deadline:
-            states = {r["logical_date"][:10]: r["state"] for r in self.runs(dag_id) if r["logical_date"][:10] in logical_dates}
-            if set(states) == logical_dates and all(s in ("success", "failed") for s in states.values()):
-                return states
-            time.sleep(2)
-        raise AssertionError(f"runs did not finish in {timeout} s: {states}")
+        return wait_for_runs(lambda: self.runs(dag_id), logical_dates, timeout, interval=2)
 
     def wait_for_backfills(self, dag_id: str, timeout: float = 300, allow_none: bool = False) -> None:
         import time

@@ -19,7 +19,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from airflow_support import AIRFLOW, AirflowHome, free_port
+from airflow_support import AIRFLOW, AirflowHome, wait_for_runs
+from process_support import free_port
 
 
 def _pg_bin(name: str) -> str:
@@ -173,14 +174,8 @@ class CeleryAirflow:
 
     def wait_for_runs(self, dag_id: str, logical_dates: set[str], timeout: float = 300) -> dict[str, str]:
         """Wait until the runs with these logical dates (YYYY-MM-DD) are finished; returns their states."""
-        deadline = time.monotonic() + timeout
-        states: dict[str, str] = {}
-        while time.monotonic() < deadline:
-            states = {r["logical_date"][:10]: r["state"] for r in self.runs(dag_id) if r["logical_date"][:10] in logical_dates}
-            if set(states) == logical_dates and all(s in ("success", "failed") for s in states.values()):
-                return states
-            time.sleep(1)
-        raise AssertionError(f"runs did not finish in {timeout} s: {states}\n" + "\n".join(map(self.log_tail, self.logs)))
+        return wait_for_runs(lambda: self.runs(dag_id), logical_dates, timeout, interval=1,
+                             explain=lambda: "\n".join(map(self.log_tail, self.logs)))
 
 def _signal_group(group: int, sig: int) -> None:
     try:

@@ -8,11 +8,7 @@ import subprocess
 import tempfile
 import time
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from process_support import free_port, stop_process
 
 
 class RedisServer:
@@ -52,13 +48,7 @@ class RedisServer:
         return self._log.read().decode(errors="replace")[-2000:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self._log.close()
         self._dir.cleanup()
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from process_support import free_port, stop_process
 
 
 class MotoServer:
@@ -38,12 +36,7 @@ class MotoServer:
                 time.sleep(0.2)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
         self._log.close()
 
     def connection(self) -> dict:
@@ -59,3 +52,15 @@ class MotoServer:
 
         return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
                             aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture(scope="module")
+def s3_server() -> Iterator[MotoServer]:
+    """A moto server with a bucket ``lake``, one per test module: Airflow caches a filesystem per connection id,
+    so the endpoint must not move within a module."""
+    server = MotoServer()
+    try:
+        server.client().create_bucket(Bucket="lake")
+        yield server
+    finally:
+        server.stop()

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from conftest import DAY, UNLIMITED, set_connection, truth
 from operator_support import expected_rows, run_operator
-from s3_support import MotoServer
+from s3_support import MotoServer, s3_server  # noqa: F401 (the fixture)
 
 from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, Sandbox
 
@@ -43,16 +43,6 @@ def slow_sandbox(big_dataset: Dataset, monkeypatch: pytest.MonkeyPatch) -> Itera
     with Sandbox(big_dataset, rate_limit=False, latency=0.3) as server:
         set_connection(monkeypatch, "longport_default", server.connection(**UNLIMITED, timeout=30))
         yield server
-
-
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[MotoServer]:
-    server = MotoServer()
-    try:
-        server.client().create_bucket(Bucket="lake")
-        yield server
-    finally:
-        server.stop()
 
 
 def _kill_mid_write(spec: dict[str, Any], in_flight: Callable[[], bool], tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def test_a_conn_id_that_is_no_folder_name_fails_naming_the_account(sandbox: Sand
 
 def test_an_unreachable_budget_storage_leaves_the_task_to_airflows_retries(sandbox: Sandbox, tmp_path, monkeypatch) -> None:
     from airflow_provider_cashflow.errors import RateLimitStorageError
-    from redis_support import free_port
+    from process_support import free_port
 
     storage = f"redis://:s3cret-redis-pass@127.0.0.1:{free_port()}/0"  # nothing listens there
     set_connection(monkeypatch, "fund_r", sandbox.connection(rate_limit_storage=storage, timeout=2))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from typing import Iterator
 
 import pytest
 
@@ -12,18 +11,7 @@ from airflow_provider_cashflow.errors import LongPortAPIError
 
 from conftest import DAY, END, UNLIMITED, set_connection, truth
 from operator_support import expected_rows, normalised, read_records, run_operator
-from s3_support import MotoServer
-
-
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[MotoServer]:
-    # One server per module: Airflow caches a filesystem per connection id, so the endpoint must not move.
-    server = MotoServer()
-    try:
-        server.client().create_bucket(Bucket="lake")
-        yield server
-    finally:
-        server.stop()
+from s3_support import MotoServer, s3_server  # noqa: F401 (the fixture)
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from airflow_provider_cashflow.client.ratelimit_redis import RedisBudgetStore, r
 from airflow_provider_cashflow.client.settings import LongPortSettings
 from airflow_provider_cashflow.errors import LongPortConfigError, RateLimitStorageError
 
-from redis_support import RedisServer, free_port
+from process_support import free_port
+from redis_support import RedisServer
 
 # Each process stands for a machine: its own limiter, its own process, only Redis in common.
 WORKER = """

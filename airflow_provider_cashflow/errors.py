@@ -108,7 +108,12 @@ class LongPortTransportError(LongPortError):
         trace = f" (trace id {trace_id})" if trace_id else ""
         super().__init__(f"{message}{trace}")
 
-    retryable = True
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        # No answer, a cut-off body, a gateway's 5xx page, a timeout or a bare 429 may pass; a redirect or another
+        # 4xx page without the API's envelope (a wrong host or path, a proxy that refuses) answers the same next time.
+        status = self.http_status
+        return status is None or status < 300 or status >= 500 or status in (408, 429)
 
 
 class RecordError(LongPortError, ValueError):

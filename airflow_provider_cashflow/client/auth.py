@@ -159,12 +159,16 @@ class OAuthRefresher:
         return f"OAuthRefresher(token_url={self.token_url!r}, client_id={self.client_id!r})"
 
     def refresh(self, session: requests.Session, timeout: float) -> str:
-        response = session.post(
-            self.token_url,
-            data={"grant_type": "refresh_token", "client_id": self.client_id, "refresh_token": self._refresh_token},
-            timeout=timeout,
-            verify=session.verify,  # the connection's ca_bundle wins over REQUESTS_CA_BUNDLE, as for the calls
-        )
+        try:
+            response = session.post(
+                self.token_url,
+                data={"grant_type": "refresh_token", "client_id": self.client_id, "refresh_token": self._refresh_token},
+                timeout=timeout,
+                allow_redirects=False,  # a 307 would post the refresh token again, wherever it points
+                verify=session.verify,  # the connection's ca_bundle wins over REQUESTS_CA_BUNDLE, as for the calls
+            )
+        except (requests.ConnectionError, requests.Timeout) as err:
+            raise LongPortTransportError(f"OAuth token refresh failed: {type(err).__name__}") from None
         trace_id = response.headers.get("x-trace-id")
         try:
             payload = response.json()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 
 from airflow_provider_cashflow.client.envelope import Page, RawAnswer, open_envelope, page_rows
 from airflow_provider_cashflow.client.paced_session import PacedSession
@@ -94,7 +94,7 @@ class CashFlowEndpoint:
             first=first,
         )
 
-    def iter_cash_flows(self, query: CashFlowQuery, *, prefetch: bool = True) -> Iterator[CashFlow]:
+    def iter_cash_flows(self, query: CashFlowQuery, *, prefetch: bool = True) -> Generator[CashFlow, None, None]:
         """Every record of ``query`` with ``start <= business_time < end``, in the API's order (newest first).
 
         :param prefetch: request page n+1 while page n is decoded.
@@ -126,7 +126,7 @@ class CashFlowEndpoint:
             fetch_raw, looks_full, lambda page, answer: self.flows(params(page), page, answer), size
         )
 
-    def _cut(self, pages: Iterator[Sequence[CashFlow]], window: Window) -> Iterator[CashFlow]:
+    def _cut(self, pages: Iterator[Sequence[CashFlow]], window: Window) -> Generator[CashFlow, None, None]:
         """The records of ``pages`` inside ``window``, with a progress line per page."""
         kept = 0
         start, end = window.start, window.end

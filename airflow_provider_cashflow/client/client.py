@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 import requests
@@ -131,7 +131,7 @@ class LongPortClient:
         """Page ``page`` of ``query`` as the API sent it: raw records, not cut to the window."""
         return self.endpoint.raw_page(query, page)
 
-    def iter_cash_flows(self, query: CashFlowQuery, *, prefetch: bool = True) -> Iterator[CashFlow]:
+    def iter_cash_flows(self, query: CashFlowQuery, *, prefetch: bool = True) -> Generator[CashFlow, None, None]:
         """Every record of ``query`` inside its window, in the API's order (newest first).
 
         :param prefetch: request page n+1 while page n is decoded.

@@ -86,6 +86,8 @@ class PacedSession:
                     auth=self.auth,
                     timeout=self.timeout,
                     stream=True,
+                    # a redirect would carry the signed headers to a host the https check never saw
+                    allow_redirects=False,
                     verify=self.session.verify,  # else REQUESTS_CA_BUNDLE would override the connection's ca_bundle
                 )
             # One read of the whole body instead of requests' 10 KB chunks: each chunk is a socket read that must

@@ -159,7 +159,10 @@ def _as_int(value: Any, name: str) -> int:
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:  # "--5" or a non-ASCII digit such as "²" passes isdigit() but is no integer
+            raise RecordError(f"field {name!r} must be an integer code, got {value!r}") from None
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():  # 2.0 in the JSON

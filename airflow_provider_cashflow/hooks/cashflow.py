@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -128,7 +128,7 @@ class CashflowHook(BaseHook):
         query = CashFlowQuery.of(Window.of(start, end), business_type=business_type, symbol=symbol, page_size=page_size)
         return self.iter_query(query)
 
-    def iter_query(self, query: CashFlowQuery) -> Iterator[CashFlow]:
+    def iter_query(self, query: CashFlowQuery) -> Generator[CashFlow, None, None]:
         """Every record of an already validated query, as :meth:`iter_cash_flows` gives them."""
         return self.client.iter_cash_flows(query, prefetch=self.prefetch)
 
@@ -172,6 +172,7 @@ class CashflowHook(BaseHook):
             return False, f"{type(error).__name__}: {error}"
         finally:
             client.retry_policy = policy
+            self.close()  # the API server makes a hook per press of Test: its session must not outlive it
         return (
             True,
             f"Connection successfully tested: {self.settings.base_url} accepted a signed call ({self.settings.mode} mode)",

@@ -164,6 +164,7 @@ class CashflowOperator(BaseOperator):
                 return self._to_xcom(records, window)
             manifest = write_window(records, window, output)
         finally:
+            records.close()  # a failure half-way must not leave the prefetching pager running on a closed session
             hook.close()
         manifest["api_calls"] = hook.client.stats.calls
         manifest["complete"] = complete
@@ -232,7 +233,7 @@ class CashflowOperator(BaseOperator):
         size = 2
         for record in records:
             row = record.to_dict()
-            size += len(json.dumps(row, ensure_ascii=False)) + 1
+            size += len(json.dumps(row, ensure_ascii=False).encode("utf-8")) + 1
             if self.max_xcom_bytes is not None and size > self.max_xcom_bytes:
                 raise LongPortConfigError(
                     f"the cash flows of {window} exceed max_xcom_bytes={self.max_xcom_bytes} after {len(rows)} "

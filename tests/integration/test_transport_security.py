@@ -226,3 +226,32 @@ def test_requests_ca_bundle_is_honoured_without_the_extra(tls_sandbox, monkeypat
     set_connection(monkeypatch, "longport_tls", conn)
     ok, message = CashflowHook("longport_tls").test_connection()
     assert ok, message
+
+
+def test_a_redirect_is_not_followed_with_the_signed_headers(proxy: CaptureProxy, monkeypatch) -> None:
+    """A 307 from the API's host must not carry the signature and app key to where it points."""
+    target = proxy.url  # loopback, so only the redirect itself could bring a request there
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", f"{target}/stolen{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("NO_PROXY", "*")
+        set_connection(monkeypatch, "redirecting", _connection(f"http://127.0.0.1:{server.server_address[1]}"))
+        ok, message = CashflowHook("redirecting").test_connection()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert not ok and "307" in message
+    assert proxy.seen == []

@@ -126,3 +126,12 @@ def test_round_trip_is_exact(amount: Decimal, seconds: int, direction: int, busi
     assert flow.business_time.tzinfo is timezone.utc and flow.epoch_seconds == seconds
     again = parse_cash_flow(flow.to_dict() | {"business_time": str(seconds)})
     assert again == flow
+
+
+@pytest.mark.parametrize("text", ["--5", "\u00b2", "1--"])
+def test_a_code_that_only_looks_like_digits_is_a_record_error(text: str) -> None:
+    from airflow_provider_cashflow.errors import RecordError
+
+    raw = {"transaction_flow_name": "Fee", "direction": text, "balance": "1", "currency": "USD", "business_time": "0"}
+    with pytest.raises(RecordError, match="direction"):
+        parse_cash_flow(raw)

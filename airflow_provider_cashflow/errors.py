@@ -7,6 +7,7 @@ Airflow retry the task only on one; any other error fails the task at once, sinc
 from __future__ import annotations
 
 __all__ = [
+    "RATE_LIMIT_CODES",
     "RETRYABLE_CODES",
     "TOKEN_EXPIRED_CODES",
     "LongPortAPIError",
@@ -22,7 +23,9 @@ __all__ = [
 
 # Codes a retry can cure: rate limits, server faults, and a replayed signature (a re-signed retry carries
 # a new timestamp, so it is no longer a replay).
-RETRYABLE_CODES: frozenset[int] = frozenset({429001, 429002, 500000, 403202})
+# The account (429002) or its IP (429001) is over the rate limit: every sharer of the budget must hold back.
+RATE_LIMIT_CODES: frozenset[int] = frozenset({429001, 429002})
+RETRYABLE_CODES: frozenset[int] = RATE_LIMIT_CODES | {500000, 403202}
 TOKEN_EXPIRED_CODES: frozenset[int] = frozenset({401003})
 
 _HINTS: dict[int, str] = {

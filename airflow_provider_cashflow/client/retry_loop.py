@@ -18,13 +18,12 @@ from airflow_provider_cashflow.client.envelope import RawAnswer
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
 from airflow_provider_cashflow.client.retry import RetryPolicy
 from airflow_provider_cashflow.client.stats import CallStats
-from airflow_provider_cashflow.errors import LongPortAPIError, LongPortError, LongPortTransportError
+from airflow_provider_cashflow.errors import RATE_LIMIT_CODES, LongPortAPIError, LongPortError, LongPortTransportError
 
 __all__ = ["RetryLoop"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-_OVER_BUDGET_CODES = (429001, 429002)
 
 
 class RetryLoop:
@@ -93,7 +92,7 @@ class RetryLoop:
         """Sleep before the next attempt, or re-raise ``error`` when the policy says the call has failed."""
         policy = self.policy
         retry_after = error.retry_after
-        if isinstance(error, LongPortAPIError) and error.code in _OVER_BUDGET_CODES:
+        if isinstance(error, LongPortAPIError) and error.code in RATE_LIMIT_CODES:
             # the server says this account is over budget: hold back every sharer of the limiter too
             self.limiter.penalize(retry_after if retry_after is not None else policy.backoff(attempt))
         elapsed = time.monotonic() - started

@@ -30,6 +30,7 @@ from typing import Any
 
 from airflow_provider_cashflow.compat import HAS_RETRY_POLICIES
 from airflow_provider_cashflow.errors import (
+    RATE_LIMIT_CODES,
     LongPortConfigError,
     LongPortError,
     OutOfOrderError,
@@ -39,7 +40,6 @@ from airflow_provider_cashflow.errors import (
 
 __all__ = ["RATE_LIMIT_CODES", "error_class", "longport_retry_policy"]
 
-RATE_LIMIT_CODES = frozenset({429001, 429002})
 NEVER_RETRY = (LongPortConfigError, RecordError, OutOfOrderError, OutputFormatError)
 
 

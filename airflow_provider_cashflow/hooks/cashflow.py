@@ -16,14 +16,13 @@ from airflow_provider_cashflow.client.settings import LongPortSettings
 from airflow_provider_cashflow.compat import BaseHook
 from airflow_provider_cashflow.defaults import OAUTH_TOKEN_PATH
 from airflow_provider_cashflow.domain.models import BusinessType, CashFlow
-from airflow_provider_cashflow.domain.query import CashFlowQuery, validate_business_type, validate_symbol
+from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_cashflow.hooks.redaction import restore_secrets
 
-# validate_business_type and validate_symbol were defined here first; they stay importable from here
-__all__ = ["CashflowHook", "validate_business_type", "validate_symbol"]
+__all__ = ["CashflowHook"]
 
 
 def _mask(value: str | None) -> None:

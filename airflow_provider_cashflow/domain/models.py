@@ -13,19 +13,9 @@ from decimal import Decimal, InvalidOperation
 from enum import IntEnum
 from typing import Any, NamedTuple, get_args, get_type_hints
 
-from airflow_provider_cashflow.errors import RecordError  # importable from here too, where it was first defined
+from airflow_provider_cashflow.errors import RecordError
 
-__all__ = [
-    "FIELDS",
-    "FIELD_NAMES",
-    "BusinessType",
-    "CashFlow",
-    "Direction",
-    "Field",
-    "RecordError",
-    "fields_of",
-    "parse_cash_flow",
-]
+__all__ = ["FIELDS", "FIELD_NAMES", "BusinessType", "CashFlow", "Direction", "Field", "fields_of", "parse_cash_flow"]
 
 
 class _OpenIntEnum(IntEnum):

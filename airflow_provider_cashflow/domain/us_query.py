@@ -86,14 +86,16 @@ class UsHistoryQuery:
     def of(cls, window: Window, *, types: Any = None, currency: Any = None, page_size: Any = None) -> UsHistoryQuery:
         return cls(window, types, currency, page_size)
 
-    def body(self, window: Window, page: int) -> bytes:
-        """The JSON body of page ``page`` of ``window`` (a part of this query's), as the official SDK sends it.
+    def seconds(self, window: Window | None = None) -> tuple[int, int]:
+        """The first and last whole second of ``window`` (default: the query's), both inclusive, as the endpoint's
+        ``start`` and ``end`` are (the SDK's docstring): a record of second ``t`` is in ``[start, end)`` exactly
+        when ``ceil(start) <= t <= ceil(end) - 1``. ``first > last`` when no whole second lies in the window."""
+        part = self.window if window is None else window
+        return math.ceil(part.start.timestamp()), math.ceil(part.end.timestamp()) - 1
 
-        ``start`` and ``end`` are both inclusive whole seconds (the SDK's docstring), so a record of second ``t``
-        is in ``[start, end)`` exactly when ``ceil(start) <= t <= ceil(end) - 1``.
-        """
-        start, end = math.ceil(window.start.timestamp()), math.ceil(window.end.timestamp()) - 1
-        body: dict[str, Any] = {"start": start, "end": end, "page": page, "size": self.page_size}
+    def body(self, start: int, end: int, page: int, size: int) -> bytes:
+        """The JSON body asking for page ``page`` of ``size`` of seconds ``start`` to ``end``, as the SDK sends it."""
+        body: dict[str, Any] = {"start": start, "end": end, "page": page, "size": size}
         if self.types:
             body["types"] = list(self.types)
         if self.currency:

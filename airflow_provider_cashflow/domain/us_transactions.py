@@ -19,10 +19,10 @@ from airflow_provider_cashflow.domain.models import (
     CashFlow,
     Direction,
     Field,
-    RecordError,
     compile_per_record,
     fields_of,
 )
+from airflow_provider_cashflow.errors import RecordError
 
 __all__ = ["US_FIELDS", "US_FIELD_NAMES", "UsTransaction", "parse_us_transaction", "to_cash_flow"]
 

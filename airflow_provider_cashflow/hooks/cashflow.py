@@ -17,7 +17,7 @@ from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint
 from airflow_provider_cashflow.compat import BaseHook
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH, OAUTH_TOKEN_PATH, US_HISTORY_PATH
 from airflow_provider_cashflow.domain.models import BusinessType, CashFlow
-from airflow_provider_cashflow.domain.query import CashFlowQuery, validate_business_type, validate_symbol
+from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
 from airflow_provider_cashflow.domain.us_transactions import UsTransaction
 from airflow_provider_cashflow.domain.windows import Window
@@ -25,8 +25,7 @@ from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_cashflow.hooks.redaction import restore_secrets
 
-# validate_business_type and validate_symbol were defined here first; they stay importable from here
-__all__ = ["CashflowHook", "validate_business_type", "validate_symbol"]
+__all__ = ["CashflowHook"]
 
 
 def _mask(value: str | None) -> None:
@@ -230,8 +229,8 @@ class CashflowHook(BaseHook):
         try:
             now = datetime.now(UTC)
             if self.settings.dc_region == "us":
-                window = Window.of(now - timedelta(minutes=1), now)
-                self.us_history.page(UsHistoryQuery(window, page_size=1), window, 1)
+                query = UsHistoryQuery(Window.of(now - timedelta(minutes=1), now), page_size=1)
+                self.us_history.page(query, *query.seconds(), number=1, size=1)
             else:
                 self.get_cash_flow_page(now - timedelta(minutes=1), now, page=1, page_size=1)
         except LongPortError as error:

@@ -121,12 +121,16 @@ def test_filters_are_validated_before_any_call() -> None:
 
 def test_the_body_is_the_sdk_s_with_both_ends_inclusive_seconds() -> None:
     window = Window.of(START, START + timedelta(days=1))
-    plain = json.loads(UsHistoryQuery(window).body(window, 2))
+    query = UsHistoryQuery(window)
     start = int(START.timestamp())
+    assert query.seconds() == (start, start + 86_399)
+    plain = json.loads(query.body(*query.seconds(), 2, 100))
     assert list(plain.items()) == [("start", start), ("end", start + 86_399), ("page", 2), ("size", 100)]
-    full = json.loads(UsHistoryQuery.of(window, types="TT_OTHER", currency="USD", page_size=20).body(window, 1))
+    full = json.loads(UsHistoryQuery.of(window, types="TT_OTHER", currency="USD").body(1, 2, 1, 20))
     assert list(full) == ["start", "end", "page", "size", "types", "currency"] and full["types"] == ["TT_OTHER"]
-    # a window off whole seconds covers exactly the whole seconds inside it
+    # a window off whole seconds covers exactly the whole seconds inside it; a sliver holds none
     odd = Window.of(START + timedelta(microseconds=500_000), START + timedelta(seconds=10, microseconds=1))
-    bounds = json.loads(UsHistoryQuery(odd).body(odd, 1))
-    assert (bounds["start"], bounds["end"]) == (start + 1, start + 10)
+    assert query.seconds(odd) == (start + 1, start + 10)
+    sliver = Window.of(START + timedelta(microseconds=1), START + timedelta(microseconds=2))
+    first, last = query.seconds(sliver)
+    assert first > last

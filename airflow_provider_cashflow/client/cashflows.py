@@ -12,9 +12,10 @@ from airflow_provider_cashflow.client.paging import time_cursor
 from airflow_provider_cashflow.client.retry_loop import RetryLoop
 from airflow_provider_cashflow.client.stats import CallStats
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH, MAX_PAGE_SIZE
-from airflow_provider_cashflow.domain.models import CashFlow, RecordError, parse_cash_flow
+from airflow_provider_cashflow.domain.models import CashFlow, parse_cash_flow
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import RecordError
 
 __all__ = ["CashFlowEndpoint", "cash_flow_params"]
 
@@ -94,7 +95,8 @@ class CashFlowEndpoint:
         def fetch(start_time: int, end_time: int, page: int, size: int) -> Sequence[CashFlow]:
             params = cash_flow_params(query, page, seconds=(start_time, end_time), size=size)
             return self._retries.call(
-                lambda: self._session.send(CASHFLOW_PATH, params), lambda answer: decode_flows(answer, params, self.stats)
+                lambda: self._session.send(CASHFLOW_PATH, params),
+                lambda answer: decode_flows(answer, params, self.stats),
             )
 
         first, last = query.window.seconds()

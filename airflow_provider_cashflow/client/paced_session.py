@@ -60,26 +60,32 @@ class PacedSession:
     def close(self) -> None:
         self.session.close()
 
-    def send(self, path: str, params: Mapping[str, str]) -> RawAnswer:
-        """One paced, freshly signed GET; the body is read but not looked at.
+    def send(self, path: str, params: Mapping[str, str], *, body: bytes | None = None) -> RawAnswer:
+        """One paced, freshly signed GET (a POST of ``body`` when one is given); the answer is read, not looked at.
 
+        :param body: a JSON body to POST (the US endpoint's way); the signature covers its hash.
         :raises LongPortTransportError: the connection failed, timed out or broke off in the body.
         """
+        method = "GET" if body is None else "POST"
         waited = self.limiter.acquire()
         self.stats.add(rate_wait=waited, calls=1)
         try:
-            response = self.session.get(
+            response = self.session.request(
+                method,
                 self.base_url + path,
                 params=params,
+                data=body,
                 auth=self.auth,
                 timeout=self.timeout,
                 # a redirect would carry the signed headers to a host the https check never saw
                 allow_redirects=False,
                 verify=self.session.verify,  # else REQUESTS_CA_BUNDLE would override the connection's ca_bundle
             )
-            body = response.content
+            content = response.content
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
-            raise LongPortTransportError(f"GET {path} failed: {type(err).__name__}") from None
+            raise LongPortTransportError(f"{method} {path} failed: {type(err).__name__}") from None
         except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise LongPortTransportError(f"GET {path} failed while reading the body: {type(err).__name__}") from None
-        return RawAnswer(path, response.status_code, response.headers, body)
+            raise LongPortTransportError(
+                f"{method} {path} failed while reading the body: {type(err).__name__}"
+            ) from None
+        return RawAnswer(path, response.status_code, response.headers, content)

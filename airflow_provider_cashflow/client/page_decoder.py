@@ -108,7 +108,9 @@ class DecodedPage(Sequence[CashFlow]):
 _TIME_INDEX = next(i for i, f in enumerate(FIELDS) if f.name == _TIME)
 _NONE_IF_EMPTY = tuple(i for i, f in enumerate(FIELDS) if f.type is str and f.nullable)  # an empty text is no value
 _DEFAULT_IF_EMPTY = tuple(
-    (i, CashFlow._field_defaults[f.name]) for i, f in enumerate(FIELDS) if f.type is str and f.optional and not f.nullable
+    (i, CashFlow._field_defaults[f.name])
+    for i, f in enumerate(FIELDS)
+    if f.type is str and f.optional and not f.nullable
 )
 _new = tuple.__new__
 

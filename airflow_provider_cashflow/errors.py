@@ -10,6 +10,7 @@ __all__ = [
     "RATE_LIMIT_CODES",
     "RETRYABLE_CODES",
     "TOKEN_EXPIRED_CODES",
+    "DataCentreError",
     "LongPortAPIError",
     "LongPortConfigError",
     "LongPortError",
@@ -75,6 +76,13 @@ class LongPortError(Exception):
 
 class LongPortConfigError(LongPortError, ValueError):
     """Bad configuration or input, found before any call was made."""
+
+
+class DataCentreError(LongPortConfigError):
+    """A call the account's data centre (AP or US) does not serve, refused before it is sent.
+
+    No retry cures it: the message names the account's region, why it was read so, and the setting to change.
+    """
 
 
 class LongPortAPIError(LongPortError):

@@ -9,6 +9,8 @@ from __future__ import annotations
 __all__ = [
     "BASE_DELAY",
     "CASHFLOW_PATH",
+    "DC_REGIONS",
+    "DC_REGION_HEADER",
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_REGION",
     "GLOBAL_BASE_URL",
@@ -22,6 +24,11 @@ __all__ = [
     "RATE_LIMIT_PERIOD",
     "REGION_BASE_URLS",
     "TIMEOUT",
+    "US_CREDENTIAL_PREFIX",
+    "US_DEFAULT_PAGE_SIZE",
+    "US_HISTORY_PATH",
+    "US_TIMEZONE",
+    "US_TRANSACTION_TYPES",
 ]
 
 # The API -------------------------------------------------------------------------------------------------
@@ -32,6 +39,27 @@ CASHFLOW_PATH = "/v1/asset/cashflow"
 OAUTH_TOKEN_PATH = "/oauth2/token"
 MAX_PAGE_SIZE = 10_000  # records per call the endpoint accepts
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE  # fewest calls under a 30-calls-per-30-s budget
+
+# The two data centres (official SDK >= 4.4): every call says which one it is for; the host stays the same.
+DC_REGION_HEADER = "x-dc-region"
+DC_REGIONS = ("ap", "us")
+US_CREDENTIAL_PREFIX = "us_"  # a credential with it belongs to a US-region account
+US_HISTORY_PATH = "/v1/us/assets/transaction-history"  # US accounts only; the cash-flow path is AP-only
+# The US endpoint's maximum size is undocumented and the SDK's default is 20; 100 (the size of the SDK call captured
+# in longport-api.md) makes five times fewer calls. A server that refuses it says so, and page_size lowers it.
+US_DEFAULT_PAGE_SIZE = 100
+US_TIMEZONE = "America/New_York"  # a US account's business days, when nothing else names a zone
+US_TRANSACTION_TYPES = (
+    "TT_DEPOSIT_AND_WITHDRAWAL",
+    "TT_STOCKS_AND_ETFS_TRADING",
+    "TT_OPTIONS_TRADING",
+    "TT_CRYPTO_TRADING",
+    "TT_CORPORATE_ACTION",
+    "TT_TRANSFER_IN_AND_OUT",
+    "TT_CRYPTO_TRANSFER",
+    "TT_MARGIN_FINANCING",
+    "TT_OTHER",
+)
 
 # The trade API's rate limit per account, which the client keeps and the sandbox enforces -------------------
 RATE_LIMIT_CALLS = 30

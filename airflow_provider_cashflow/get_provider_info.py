@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_cashflow.defaults import (
+    DC_REGIONS,
     DEFAULT_REGION,
     GLOBAL_BASE_URL,
     MAX_ATTEMPTS,
@@ -27,6 +28,14 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "label": "Region",
         "description": "Picks the default endpoint when Host is empty: global, or cn for mainland China.",
         "schema": {"type": ["string", "null"], "enum": [*REGION_BASE_URLS, None], "default": DEFAULT_REGION},
+    },
+    "dc_region": {
+        "label": "Data centre",
+        "description": (
+            "auto: read from the credentials, as the official SDK does (a US account's start with us_); ap or us "
+            "forces it. Sent as x-dc-region on every call; a US account reads POST /v1/us/assets/transaction-history."
+        ),
+        "schema": {"type": ["string", "null"], "enum": ["auto", *DC_REGIONS, None], "default": "auto"},
     },
     "refresh_token": {
         "label": "OAuth refresh token",
@@ -101,7 +110,10 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-cashflow",
         "name": "LongPort Cash Flow",
-        "description": "Extracts brokerage cash flows from the LongPort OpenAPI (`GET /v1/asset/cashflow`).",
+        "description": (
+            "Extracts brokerage cash flows from the LongPort OpenAPI: `GET /v1/asset/cashflow` for AP accounts, "
+            "`POST /v1/us/assets/transaction-history` for US accounts."
+        ),
         "versions": ["0.1.0"],
         "integrations": [
             {

@@ -227,7 +227,7 @@ def test_test_connection_names_a_bad_connection_field(sandbox: Sandbox, monkeypa
 
 
 def test_a_record_missing_a_field_names_the_field_and_the_trace_id(sandbox: Sandbox) -> None:
-    from airflow_provider_cashflow.domain.models import RecordError
+    from airflow_provider_cashflow.errors import RecordError
 
     sandbox.state.faults.schedule("type_drift", "missing_field")
     hook = CashflowHook()

@@ -11,7 +11,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_cashflow.client.page_decoder import decode_cash_flow_page
-from airflow_provider_cashflow.domain.models import RecordError, parse_cash_flow
+from airflow_provider_cashflow.domain.models import parse_cash_flow
+from airflow_provider_cashflow.errors import RecordError
 
 # JSON texts per field: what the live service sends, the documented drift, and junk; as raw JSON so that number
 # literals such as 1.0, 1e400 or -0.0 reach both decoders exactly as written.

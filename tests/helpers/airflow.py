@@ -22,7 +22,7 @@ EXAMPLE_DAGS = REPO / "example_dags"
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 # The toolkit's programs run as modules of the repository (``-m``): a script's own folder would come first on
 # its path, and this one's airflow.py and operator.py would hide the real airflow and the stdlib's operator.
-PROGRAM_ENV = {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+PROGRAM_ENV: dict[str, Any] = {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
 
 
 def program(name: str) -> list[str]:

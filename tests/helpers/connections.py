@@ -12,17 +12,19 @@ from airflow_provider_cashflow.sandbox.process import SandboxProcess
 
 
 def longport_connection(
-    base_url: str,
+    base_url: str | None = None,
     *,
     login: str = DEMO.app_key,
     password: str = DEMO.app_secret,
     access_token: str = DEMO.access_token,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A ``longport`` connection (JSON form) to ``base_url``, the sandbox's demo credentials by default."""
+    """A ``longport`` connection (JSON form) to ``base_url`` (none: the region's default endpoint), the sandbox's
+    demo credentials by default."""
+    host = {} if base_url is None else {"host": base_url}
     return {
         "conn_type": "longport",
-        "host": base_url,
+        **host,
         "login": login,
         "password": password,
         "extra": {"access_token": access_token, **extra},

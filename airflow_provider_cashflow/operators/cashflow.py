@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_cashflow.compat import AirflowFailException
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL, PARQUET_ROW_GROUP_SIZE
 from airflow_provider_cashflow.domain.calendar import parse_lookback, widen
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
@@ -97,7 +97,7 @@ class CashflowOperator(BaseOperator):
         window_start: datetime | str | None = None,
         window_end: datetime | str | None = None,
         max_xcom_bytes: int | None = 1_000_000,
-        parquet_row_group_size: int = 50_000,
+        parquet_row_group_size: int = PARQUET_ROW_GROUP_SIZE,
         **kwargs: Any,
     ) -> None:
         default_retry_policy(kwargs)

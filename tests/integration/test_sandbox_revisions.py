@@ -60,6 +60,7 @@ def test_late_postings_and_provisional_dividends_follow_the_as_of_clock(monkeypa
     early = list(dataset.window(start, end, as_of=end + HOUR))
     late_ones = Counter(json.dumps(r) for r in converged) - Counter(json.dumps(r) for r in early)
     assert early and late_ones, "some records must be missing an hour after the window ends"
+
     def provisional(rows: list[dict]) -> int:
         return sum(r["transaction_flow_name"] == PROVISIONAL_NAME and r["business_type"] == 0 for r in rows)
 

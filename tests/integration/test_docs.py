@@ -24,12 +24,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from airflow.sdk import DAG, Connection
 from airflow.sdk.execution_time.context import VariableAccessor
-from conftest import END
 
 from airflow_provider_cashflow.client.settings import LongPortSettings
 from airflow_provider_cashflow.compat import timetable_expression, timetable_timezone
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 from airflow_provider_cashflow.sandbox import Sandbox
+from tests.helpers.data import END
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]

@@ -34,8 +34,9 @@ from tests.helpers.data import END
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 # a fence of three or more backticks, maybe indented (inside a list), closed by the same fence at the same indent
-FENCE = re.compile(r"^(?P<indent>[ ]*)(?P<fence>`{3,})(?P<info>[^`\n]*)\n(?P<body>.*?)^(?P=indent)(?P=fence)[ ]*$",
-                   re.M | re.S)
+FENCE = re.compile(
+    r"^(?P<indent>[ ]*)(?P<fence>`{3,})(?P<info>[^`\n]*)\n(?P<body>.*?)^(?P=indent)(?P=fence)[ ]*$", re.M | re.S
+)
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,9 @@ def _run_dag(dag: DAG, root: Path) -> dict[str, Any]:
             results[task.task_id] = task.execute(context)
         elif callable(getattr(task, "python_callable", None)):
             args = [results[a.operator.task_id] if hasattr(a, "operator") else a for a in task.op_args]
-            kwargs = {k: results[v.operator.task_id] if hasattr(v, "operator") else v for k, v in task.op_kwargs.items()}
+            kwargs = {
+                k: results[v.operator.task_id] if hasattr(v, "operator") else v for k, v in task.op_kwargs.items()
+            }
             results[task.task_id] = task.python_callable(*args, **kwargs)
     return results
 
@@ -172,9 +175,7 @@ def _real_manifest(sandbox: Sandbox, tmp_path: Path) -> dict[str, Any]:
     return task.execute(context)
 
 
-def test_json_samples_parse_connections_are_accepted_and_the_manifest_is_real(
-    sandbox: Sandbox, tmp_path: Path
-) -> None:
+def test_json_samples_parse_connections_are_accepted_and_the_manifest_is_real(sandbox: Sandbox, tmp_path: Path) -> None:
     samples = [(b, json.loads(b.code)) for b in BLOCKS if b.lang == "json" and "notest" not in b.flags]
     assert len(samples) >= 3
     connections = [(b, s) for b, s in samples if s.get("conn_type") == "longport"]

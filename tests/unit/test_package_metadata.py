@@ -49,7 +49,7 @@ def test_every_link_into_the_docs_site_names_a_page_that_exists() -> None:
     links.add(URLS["Changelog"])
     assert len(links) >= 8
     for link in links:
-        page = link[len(DOCS):].strip("/") or "index"
+        page = link[len(DOCS) :].strip("/") or "index"
         assert (ROOT / "docs" / f"{page}.md").is_file(), f"{link}: no docs/{page}.md"
 
 

@@ -8,6 +8,8 @@ minor lacks (checked by installing 3.0.6, 3.1.8, 3.2.2 and 3.3.2):
   (the same class on 3.2+, where the old path warns).
 - a DAG's timetable as the task sees it: the task SDK's (3.2+, public attributes) or the core one (``_`` names).
 - ``airflow.sdk.ExceptionRetryPolicy`` and friends (AIP-105 task retry policies): 3.3+ only.
+- the Test button's saved secrets: 3.1.7+ put them back in place of the form's ``***``; 3.0 does not, and has no
+  later patch release (3.1.0-3.1.6 neither: there the fix is an upgrade).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 __all__ = [
     "AIRFLOW_VERSION",
     "HAS_RETRY_POLICIES",
+    "HOOK_RESTORES_TEST_SECRETS",
     "AirflowFailException",
     "BaseHook",
     "airflow_version",
@@ -51,6 +54,9 @@ AIRFLOW_VERSION = airflow_version()
 
 #: Task retry policies (AIP-105) exist: ``retry_policy=`` on an operator is honoured.
 HAS_RETRY_POLICIES = AIRFLOW_VERSION >= (3, 3)
+
+#: The hook itself puts a saved connection's secrets in place of the Test button's masks (Airflow 3.0 only).
+HOOK_RESTORES_TEST_SECRETS = AIRFLOW_VERSION < (3, 1)
 
 
 def timetable_timezone(timetable: Any) -> Any:

@@ -74,7 +74,7 @@ def connection_extras() -> str:
         default = f"`{schema['default']}`" if "default" in schema else ""
         if "enum" in schema:
             default += " (one of " + ", ".join(f"`{v}`" for v in schema["enum"] if v is not None) + ")"
-        secret = "yes, masked" if schema.get("format") == "password" else ""
+        secret = "yes" if schema.get("format") == "password" else ""
         rows.append(f"| `{name}` | {_cell(spec['label'])} | {default} | {secret} | {_cell(spec['description'])} |")
     return "\n".join(rows)
 

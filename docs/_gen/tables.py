@@ -74,7 +74,7 @@ def connection_extras() -> str:
         default = f"`{schema['default']}`" if "default" in schema else ""
         if "enum" in schema:
             default += " (one of " + ", ".join(f"`{v}`" for v in schema["enum"] if v is not None) + ")"
-        secret = "yes, masked" if schema.get("format") == "password" else ""
+        secret = "yes" if schema.get("format") == "password" else ""
         rows.append(f"| `{name}` | {_cell(spec['label'])} | {default} | {secret} | {_cell(spec['description'])} |")
     return "\n".join(rows)
 
@@ -106,7 +106,37 @@ def error_codes() -> str:
     return "\n".join(rows)
 
 
+def error_classes() -> str:
+    """Every ``LongPortError`` the package defines: where, whether a retry can cure it, and its docstring's summary."""
+    import importlib
+    import pkgutil
+
+    import airflow_provider_cashflow
+    from airflow_provider_cashflow.errors import LongPortError
+
+    for module in pkgutil.walk_packages(airflow_provider_cashflow.__path__, "airflow_provider_cashflow."):
+        if ".sandbox" not in module.name:  # the sandbox is no part of what a task raises
+            importlib.import_module(module.name)
+    found: list[type] = []
+    todo = [LongPortError]
+    while todo:  # depth first: a subclass right under its base
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(sorted(cls.__subclasses__(), key=lambda c: c.__name__, reverse=True))
+    rows = ["| error | retried | what it means |", "|---|---|---|"]
+    for cls in found:
+        flag = inspect.getattr_static(cls, "retryable")
+        decided_per_error = not isinstance(flag, bool) or "self.retryable =" in inspect.getsource(cls)
+        retried = "it depends (below)" if decided_per_error else ("yes" if flag else "no")
+        summary = (inspect.getdoc(cls) or "").split("\n\n")[0]
+        if not summary or cls.__doc__ is None:
+            raise ValueError(f"{cls.__module__}.{cls.__name__} has no docstring")
+        rows.append(f"| `{cls.__name__}` (`{cls.__module__}`) | {retried} | {_cell(' '.join(summary.split()))} |")
+    return "\n".join(rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
+    "error-classes": error_classes,
     "operator-parameters": operator_parameters,
     "hook-parameters": hook_parameters,
     "connection-extras": connection_extras,

@@ -27,8 +27,16 @@ def _env_line(line: str) -> tuple[str, dict]:
 
 
 def test_the_printed_connection_line_works_as_it_stands(monkeypatch: pytest.MonkeyPatch) -> None:
-    args = ["--seed", str(SPEC.seed), "--days", str(SPEC.days), "--per-day", str(SPEC.per_day),
-            "--end", END.isoformat()]
+    args = [
+        "--seed",
+        str(SPEC.seed),
+        "--days",
+        str(SPEC.days),
+        "--per-day",
+        str(SPEC.per_day),
+        "--end",
+        END.isoformat(),
+    ]
     with SandboxProcess(*args) as sandbox:
         lines = sandbox.banner.splitlines()
         name, conn = _env_line(sandbox.connection_line)
@@ -41,19 +49,29 @@ def test_the_printed_connection_line_works_as_it_stands(monkeypatch: pytest.Monk
             hook.close()
         assert got == expected(Dataset(SPEC), END - DAY, END) and got
 
-        us_name, us_conn = _env_line(next(line for line in lines if line.startswith("export AIRFLOW_CONN_LONGPORT_US=")))
+        us_name, us_conn = _env_line(
+            next(line for line in lines if line.startswith("export AIRFLOW_CONN_LONGPORT_US="))
+        )
         assert us_name == "AIRFLOW_CONN_LONGPORT_US"
         session = requests.Session()
-        session.auth = SignatureAuth(us_conn["login"], us_conn["password"], us_conn["extra"]["access_token"],
-                                     dc_region="us")
+        session.auth = SignatureAuth(
+            us_conn["login"], us_conn["password"], us_conn["extra"]["access_token"], dc_region="us"
+        )
         start, end = int((END - DAY).timestamp()), int(END.timestamp())
-        answer = session.post(sandbox.base_url + US_HISTORY_PATH, data=json.dumps({"start": start, "end": end - 1,
-                                                                                 "size": 500}).encode()).json()
+        answer = session.post(
+            sandbox.base_url + US_HISTORY_PATH, data=json.dumps({"start": start, "end": end - 1, "size": 500}).encode()
+        ).json()
         assert answer["data"]["items"] == sandbox.us_records(start, end) and answer["data"]["items"]
 
     text = "\n".join(lines)
-    for secret in (DEMO.app_key, DEMO.app_secret, DEMO.access_token, DEMO_US.app_key, DEMO_US.app_secret,
-                   DEMO_US.access_token):
+    for secret in (
+        DEMO.app_key,
+        DEMO.app_secret,
+        DEMO.access_token,
+        DEMO_US.app_key,
+        DEMO_US.app_secret,
+        DEMO_US.access_token,
+    ):
         assert f"{secret!r}" in text  # the demo credentials, each named
     start_iso = datetime.fromtimestamp(Dataset(SPEC).start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert f"# data: [{start_iso}, 2026-11-20T00:00:00Z) half-open, 300 AP records and 300 US entries" in text

@@ -4,8 +4,8 @@ Each name is tried at its newest home first (no deprecation warning there), then
 minor lacks (checked by installing 3.0.6, 3.1.8, 3.2.2 and 3.3.2):
 
 - ``airflow.sdk.BaseHook``: 3.1+; 3.0 has ``airflow.hooks.base.BaseHook``.
-- ``airflow.sdk.exceptions.AirflowFailException``: 3.2+; before, ``airflow.exceptions.AirflowFailException``
-  (the same class on 3.2+, where the old path warns).
+- ``airflow.sdk.exceptions.AirflowFailException`` / ``AirflowNotFoundException``: 3.2+; before,
+  ``airflow.exceptions`` (the same classes on 3.2+, where the old path warns).
 - ``airflow.sdk.CronDataIntervalTimetable`` / ``CronTriggerTimetable``: 3.2+; before, the core classes in
   ``airflow.timetables.interval`` / ``airflow.timetables.trigger``.
 - ``airflow.sdk.ExceptionRetryPolicy`` and friends (AIP-105 task retry policies): 3.3+ only.
@@ -20,6 +20,7 @@ __all__ = [
     "AIRFLOW_VERSION",
     "HAS_RETRY_POLICIES",
     "AirflowFailException",
+    "AirflowNotFoundException",
     "BaseHook",
     "CronDataIntervalTimetable",
     "CronTriggerTimetable",
@@ -31,7 +32,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # type checkers see the newest layout, the one the project is checked against
     from airflow.sdk import BaseHook, CronDataIntervalTimetable, CronTriggerTimetable
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 else:
     try:
         from airflow.sdk import BaseHook
@@ -39,9 +40,9 @@ else:
         from airflow.hooks.base import BaseHook
 
     try:
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
     except ImportError:  # Airflow 3.0, 3.1
-        from airflow.exceptions import AirflowFailException
+        from airflow.exceptions import AirflowFailException, AirflowNotFoundException
 
     try:
         from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable

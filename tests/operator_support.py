@@ -68,3 +68,25 @@ def normalised(rows: list[dict]) -> list[dict]:
 
 def expected_rows(raw_rows: list[dict]) -> list[dict]:
     return [parse_cash_flow(r).to_dict() for r in raw_rows]
+
+
+_WORD = r"[\w.:/'{}()=-]+"
+
+
+def repeated_phrase(text: str, words: int = 4) -> str | None:
+    """The first phrase of ``words`` words (or a URL) that ``text`` says twice, else ``None``: an error message
+    that repeats itself ("e.g. https://x, or https://x") reads as a mistake."""
+    import re
+
+    urls = re.findall(r"https?://[^\s,;)'\"]+", text)
+    for url in urls:
+        if urls.count(url) > 1:
+            return url
+    tokens = [t.strip(".,;:()").lower() for t in re.findall(_WORD, text)]
+    seen: dict[tuple[str, ...], int] = {}
+    for i in range(len(tokens) - words + 1):
+        gram = tuple(tokens[i : i + words])
+        if gram in seen and seen[gram] + words <= i:
+            return " ".join(gram)
+        seen.setdefault(gram, i)
+    return None

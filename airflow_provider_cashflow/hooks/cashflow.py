@@ -13,13 +13,20 @@ from airflow_provider_cashflow.client.client import LongPortClient
 from airflow_provider_cashflow.client.ratelimit import shared_limiter
 from airflow_provider_cashflow.client.retry import RetryPolicy
 from airflow_provider_cashflow.client.settings import LongPortSettings
-from airflow_provider_cashflow.compat import BaseHook
+from airflow_provider_cashflow.compat import AirflowNotFoundException, BaseHook
 from airflow_provider_cashflow.defaults import OAUTH_TOKEN_PATH
 from airflow_provider_cashflow.domain.models import BusinessType, CashFlow
 from airflow_provider_cashflow.domain.query import CashFlowQuery, validate_business_type, validate_symbol
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_cashflow.hooks.no_retry import (
+    fail_fast,
+    fail_fast_records,
+    fails_fast,
+    missing_connection,
+    no_retry,
+)
 from airflow_provider_cashflow.hooks.redaction import restore_secrets
 
 # validate_business_type and validate_symbol were defined here first; they stay importable from here
@@ -62,7 +69,16 @@ class CashflowHook(BaseHook):
         self._retry_policy = retry_policy
         self.prefetch = prefetch
 
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        """As ``BaseHook.get_connection``; a missing connection fails the task at once, naming what exists."""
+        try:
+            return super().get_connection(conn_id)
+        except AirflowNotFoundException:
+            raise no_retry(missing_connection(conn_id)) from None
+
     @cached_property
+    @fails_fast
     def settings(self) -> LongPortSettings:
         return self._settings_from(self.get_connection(self.longport_conn_id))
 
@@ -79,6 +95,7 @@ class CashflowHook(BaseHook):
         return self.client
 
     @cached_property
+    @fails_fast
     def client(self) -> LongPortClient:
         settings = self.settings
         if settings.app_secret:
@@ -125,13 +142,18 @@ class CashflowHook(BaseHook):
         :param symbol: one security code, e.g. ``AAPL.US``.
         :param page_size: records per call, 1 to 10000 (default 10000: fewest calls under the rate limit).
         """
-        query = CashFlowQuery.of(Window.of(start, end), business_type=business_type, symbol=symbol, page_size=page_size)
+        with fail_fast():
+            query = CashFlowQuery.of(
+                Window.of(start, end), business_type=business_type, symbol=symbol, page_size=page_size
+            )
         return self.iter_query(query)
 
+    @fails_fast
     def iter_query(self, query: CashFlowQuery) -> Generator[CashFlow, None, None]:
         """Every record of an already validated query, as :meth:`iter_cash_flows` gives them."""
-        return self.client.iter_cash_flows(query, prefetch=self.prefetch)
+        return fail_fast_records(self.client.iter_cash_flows(query, prefetch=self.prefetch))
 
+    @fails_fast
     def get_cash_flow_page(
         self,
         start: datetime,

@@ -1,7 +1,7 @@
 """Every bad input fails fast, before any API call, with an error that says what was wrong and what to do.
 
 One table across the connection (read by the hook), the hook's arguments and the operator's parameters. Each row
-names the exact error class: the hook raises ``LongPortConfigError``; the operator raises it when it is built (as
+names the exact error class: the hook raises ``LongPortConfigError`` (as Airflow's no-retry failure too); the operator raises it when it is built (as
 the DAG file is parsed) for a literal parameter, and ``AirflowFailException``, which Airflow never retries (a retry
 cannot fix an input), when it runs, for what needs the run's context or a rendered template.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from conftest import DAY, END, SPEC, UNLIMITED, set_connection
-from operator_support import run_operator
+from operator_support import repeated_phrase, run_operator
 
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
@@ -263,12 +263,16 @@ def test_bad_input_fails_fast_before_any_call(
         run()
     took = time.monotonic() - began
     error = info.value
-    assert type(error) is case.error, f"{type(error).__name__}: {error}"
+    if case.where == "operator":
+        assert type(error) is case.error, f"{type(error).__name__}: {error}"
+    else:  # the hook's own class, and Airflow's no-retry failure too: a plain @task fails at once
+        assert isinstance(error, case.error) and isinstance(error, AirflowFailException), type(error).__mro__
     if case.error is AirflowFailException:
         assert isinstance(error.__cause__, LongPortConfigError)
         assert "connection 'longport_default'" not in str(error)  # the parameters are not the connection's
     text = str(error)
     assert re.search(case.message, text), text
+    assert repeated_phrase(text) is None, text  # each thing said once
     for secret in (DEMO.app_secret, DEMO.access_token):
         assert secret not in text
     assert sandbox.state.snapshot()["calls"] == calls_before

@@ -28,10 +28,11 @@ test: $(STAMP) debian-packages
 test-fast: $(STAMP) debian-packages
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest tests/unit -m unit $(PYTEST_ARGS)
 
-# ruff (lint, then format) and mypy (strict on client/ and output/), as configured in pyproject.toml
+# ruff (lint, then format) over the whole repository, and mypy (strict on client/ and output/, its defaults on
+# the rest of the package and the tests' toolkit), as configured in pyproject.toml
 lint: $(STAMP)
-	$(VENV)/bin/ruff check airflow_provider_cashflow
-	$(VENV)/bin/ruff format --check airflow_provider_cashflow
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 demo: $(STAMP)

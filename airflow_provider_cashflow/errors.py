@@ -10,6 +10,7 @@ __all__ = [
     "RATE_LIMIT_CODES",
     "RETRYABLE_CODES",
     "TOKEN_EXPIRED_CODES",
+    "DataCentreError",
     "LongPortAPIError",
     "LongPortConfigError",
     "LongPortError",
@@ -58,10 +59,30 @@ class LongPortError(Exception):
 
     retryable: bool = False  # whether the same request, made again later, may succeed
     retry_after: float | None = None  # seconds the server asked to wait before the next attempt, if it said
+    code: int | None = None  # the API's error code, when it answered with its envelope
+    http_status: int | None = None  # the HTTP status of the answer, when there was one
+
+    @property
+    def is_rate_limit(self) -> bool:
+        """The account or its IP is over the rate limit: every sharer of the budget must hold back, and a retry
+        waits longer than after a fault.
+
+        The API's codes 429001 / 429002, or an HTTP 429 in any form: the official SDK retries a 429 without the
+        envelope as a rate limit too (a gateway in front of the API answers so), and it is the HTTP status'
+        one meaning.
+        """
+        return self.code in RATE_LIMIT_CODES or self.http_status == 429
 
 
 class LongPortConfigError(LongPortError, ValueError):
     """Bad configuration or input, found before any call was made."""
+
+
+class DataCentreError(LongPortConfigError):
+    """A call the account's data centre (AP or US) does not serve, refused before it is sent.
+
+    No retry cures it: the message names the account's region, why it was read so, and the setting to change.
+    """
 
 
 class LongPortAPIError(LongPortError):
@@ -73,6 +94,8 @@ class LongPortAPIError(LongPortError):
     :param http_status: the HTTP status of the response.
     :param retry_after: the ``Retry-After`` the server sent, in seconds.
     """
+
+    code: int
 
     def __init__(
         self,

@@ -1,10 +1,14 @@
-"""Provider metadata for Airflow's discovery; must import nothing but the standard library (and ``defaults``)."""
+"""Provider metadata for Airflow's discovery; must import nothing but the standard library, ``defaults`` and the
+package's version."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_cashflow import __version__
 from airflow_provider_cashflow.defaults import (
+    CONN_TYPE,
+    DC_REGIONS,
     DEFAULT_REGION,
     GLOBAL_BASE_URL,
     MAX_ATTEMPTS,
@@ -14,6 +18,9 @@ from airflow_provider_cashflow.defaults import (
     REGION_BASE_URLS,
     TIMEOUT,
 )
+
+#: The integration's name, and the hook's in the connection type list.
+HOOK_NAME = "LongPort OpenAPI"
 
 # The connection's custom fields, declared once: Airflow >= 3.2 reads them from here, and the hook's legacy
 # form methods (Airflow < 3.2) are derived from the same table.
@@ -27,6 +34,14 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "label": "Region",
         "description": "Picks the default endpoint when Host is empty: global, or cn for mainland China.",
         "schema": {"type": ["string", "null"], "enum": [*REGION_BASE_URLS, None], "default": DEFAULT_REGION},
+    },
+    "dc_region": {
+        "label": "Data centre",
+        "description": (
+            "auto: read from the credentials, as the official SDK does (a US account's start with us_); ap or us "
+            "forces it. Sent as x-dc-region on every call; a US account reads POST /v1/us/assets/transaction-history."
+        ),
+        "schema": {"type": ["string", "null"], "enum": ["auto", *DC_REGIONS, None], "default": "auto"},
     },
     "refresh_token": {
         "label": "OAuth refresh token",
@@ -101,32 +116,35 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-cashflow",
         "name": "LongPort Cash Flow",
-        "description": "Extracts brokerage cash flows from the LongPort OpenAPI (`GET /v1/asset/cashflow`).",
-        "versions": ["0.1.0"],
+        "description": (
+            "Extracts brokerage cash flows from the LongPort OpenAPI: `GET /v1/asset/cashflow` for AP accounts, "
+            "`POST /v1/us/assets/transaction-history` for US accounts."
+        ),
+        "versions": [__version__],
         "integrations": [
             {
-                "integration-name": "LongPort OpenAPI",
+                "integration-name": HOOK_NAME,
                 "external-doc-url": "https://open.longportapp.com/docs/trade/asset/cashflow",
                 "tags": ["service"],
             }
         ],
         "hooks": [
             {
-                "integration-name": "LongPort OpenAPI",
+                "integration-name": HOOK_NAME,
                 "python-modules": ["airflow_provider_cashflow.hooks.cashflow"],
             }
         ],
         "operators": [
             {
-                "integration-name": "LongPort OpenAPI",
+                "integration-name": HOOK_NAME,
                 "python-modules": ["airflow_provider_cashflow.operators.cashflow"],
             }
         ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_cashflow.hooks.cashflow.CashflowHook",
-                "hook-name": "LongPort OpenAPI",
-                "connection-type": "longport",
+                "hook-name": HOOK_NAME,
+                "connection-type": CONN_TYPE,
                 "conn-fields": CONN_FIELDS,
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
             }

@@ -14,7 +14,7 @@ asset, which the first run creates (e.g. ``file:///tmp/longport_cashflow/account
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG
 
@@ -28,7 +28,7 @@ ACCOUNTS = [a.strip() for a in os.environ.get("LONGPORT_CASHFLOW_ACCOUNTS", "lon
 with DAG(
     dag_id="example_cashflow_accounts",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=2,
     default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "pool": "longport_api"},

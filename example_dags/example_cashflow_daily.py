@@ -9,7 +9,7 @@ the API's budget: ``airflow pools set longport_api 4 "LongPort cash-flow API"``.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG
 
@@ -23,7 +23,7 @@ with DAG(
     dag_id="example_cashflow_daily",
     # Not "@daily": in Airflow 3 that is a trigger timetable with a zero-length data interval.
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=4,
     default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "pool": "longport_api"},

@@ -11,7 +11,7 @@ with::
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG
 
@@ -24,7 +24,7 @@ OUTPUT = os.environ.get("LONGPORT_CASHFLOW_OUTPUT", "file:///tmp/longport_cashfl
 with DAG(
     dag_id="example_cashflow_monthly_backfill",
     schedule=CronDataIntervalTimetable("0 0 1 * *", timezone="UTC"),
-    start_date=datetime(2020, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2020, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=2,
     default_args={"retries": 3, "retry_delay": timedelta(minutes=2), "pool": "longport_api"},

@@ -6,7 +6,7 @@ Fits small accounts; for large intervals write to object storage instead (see ex
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from airflow.sdk import DAG, task
@@ -18,7 +18,7 @@ from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 with DAG(
     dag_id="example_cashflow_xcom_summary",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     default_args={"retries": 2, "pool": "longport_api"},
     tags=["longport", "example"],
@@ -34,8 +34,12 @@ with DAG(
             side = "inflow" if record["direction"] == 2 else "outflow"
             totals[record["currency"]][side] += Decimal(record["balance"])
         return {
-            currency: {"inflow": str(t["inflow"]), "outflow": str(t["outflow"]), "net": str(t["inflow"] + t["outflow"]),
-                       "records": str(sum(1 for r in records if r["currency"] == currency))}
+            currency: {
+                "inflow": str(t["inflow"]),
+                "outflow": str(t["outflow"]),
+                "net": str(t["inflow"] + t["outflow"]),
+                "records": str(sum(1 for r in records if r["currency"] == currency)),
+            }
             for currency, t in sorted(totals.items())
         }
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import requests
 
 from airflow_provider_cashflow.client.base_url import require_secure_base_url
+from airflow_provider_cashflow.defaults import DC_REGION_HEADER
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
 
 __all__ = ["BearerAuth", "OAuthRefresher", "SignatureAuth", "canonical_request", "sign"]
@@ -88,24 +89,40 @@ _PROCESS_CLOCK = _TimestampClock()
 class SignatureAuth(requests.auth.AuthBase):
     """Mode A: app key, app secret and access token; signs the prepared request as it goes on the wire.
 
+    A request with a body (the US endpoint's POST) has the body's SHA-1 in the signed text.
+
     :param app_key: the app key (``X-Api-Key``).
     :param app_secret: the app secret, the HMAC key; never sent.
     :param access_token: the access token (``Authorization``, no ``Bearer`` prefix).
+    :param dc_region: the account's data centre, ``ap`` or ``us``, sent as ``x-dc-region`` (not signed, as the
+        official SDK sends it).
     """
 
-    def __init__(self, app_key: str, app_secret: str, access_token: str, *, clock: _TimestampClock | None = None):
+    def __init__(
+        self,
+        app_key: str,
+        app_secret: str,
+        access_token: str,
+        *,
+        dc_region: str = "ap",
+        clock: _TimestampClock | None = None,
+    ):
         self.app_key = app_key
         self._app_secret = app_secret
         self.access_token = access_token
+        self.dc_region = dc_region
         self._clock = clock or _PROCESS_CLOCK
 
     def __repr__(self) -> str:  # keep secrets out of reprs that end up in logs
-        return f"SignatureAuth(app_key={self.app_key!r})"
+        return f"SignatureAuth(app_key={self.app_key!r}, dc_region={self.dc_region!r})"
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         path, query = _wire_path_and_query(request.url or "")
         method = request.method or "GET"
-        timestamp = self._clock.stamp(f"{method} {path}?{query}")
+        body = _body_bytes(request)
+        # two bodies to one path are two requests: only the same body again, within a second, would be a replay
+        body_key = hashlib.sha1(body).hexdigest() if body else ""
+        timestamp = self._clock.stamp(f"{method} {path}?{query} {body_key}")
         canonical = canonical_request(
             method,
             path,
@@ -113,8 +130,9 @@ class SignatureAuth(requests.auth.AuthBase):
             access_token=self.access_token,
             app_key=self.app_key,
             timestamp=timestamp,
-            body=_body_bytes(request),
+            body=body,
         )
+        request.headers[DC_REGION_HEADER] = self.dc_region
         request.headers["X-Api-Key"] = self.app_key
         request.headers["Authorization"] = self.access_token
         request.headers["X-Timestamp"] = timestamp
@@ -125,16 +143,21 @@ class SignatureAuth(requests.auth.AuthBase):
 
 
 class BearerAuth(requests.auth.AuthBase):
-    """Mode B: OAuth 2.0 bearer token with the client id as ``X-Api-Key``; no signature."""
+    """Mode B: OAuth 2.0 bearer token with the client id as ``X-Api-Key``; no signature.
 
-    def __init__(self, client_id: str, access_token: str):
+    :param dc_region: the account's data centre, ``ap`` or ``us``, sent as ``x-dc-region``.
+    """
+
+    def __init__(self, client_id: str, access_token: str, *, dc_region: str = "ap"):
         self.app_key = client_id
         self.access_token = access_token
+        self.dc_region = dc_region
 
     def __repr__(self) -> str:
-        return f"BearerAuth(client_id={self.app_key!r})"
+        return f"BearerAuth(client_id={self.app_key!r}, dc_region={self.dc_region!r})"
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers[DC_REGION_HEADER] = self.dc_region
         request.headers["X-Api-Key"] = self.app_key
         request.headers["Authorization"] = f"Bearer {self.access_token}"
         request.headers["X-Timestamp"] = str(int(time.time()))
@@ -147,22 +170,27 @@ class OAuthRefresher:
     :param token_url: the token endpoint.
     :param client_id: the OAuth client id.
     :param refresh_token: the refresh token; replaced by the rotated one the server returns.
+    :param dc_region: the account's data centre, sent as ``x-dc-region`` on the refresh too (as the SDK does).
     """
 
-    def __init__(self, token_url: str, client_id: str, refresh_token: str):
+    def __init__(self, token_url: str, client_id: str, refresh_token: str, *, dc_region: str = "ap"):
         require_secure_base_url(token_url, where="OAuth token URL")  # it carries the refresh token
         self.token_url = token_url
         self.client_id = client_id
         self._refresh_token = refresh_token
+        self.dc_region = dc_region
 
     def __repr__(self) -> str:
-        return f"OAuthRefresher(token_url={self.token_url!r}, client_id={self.client_id!r})"
+        return (
+            f"OAuthRefresher(token_url={self.token_url!r}, client_id={self.client_id!r}, dc_region={self.dc_region!r})"
+        )
 
     def refresh(self, session: requests.Session, timeout: float) -> str:
         try:
             response = session.post(
                 self.token_url,
                 data={"grant_type": "refresh_token", "client_id": self.client_id, "refresh_token": self._refresh_token},
+                headers={DC_REGION_HEADER: self.dc_region},
                 timeout=timeout,
                 allow_redirects=False,  # a 307 would post the refresh token again, wherever it points
                 verify=session.verify,  # the connection's ca_bundle wins over REQUESTS_CA_BUNDLE, as for the calls

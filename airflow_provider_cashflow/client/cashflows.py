@@ -12,10 +12,10 @@ from airflow_provider_cashflow.client.pagination import iter_pages, iter_pages_p
 from airflow_provider_cashflow.client.retry_loop import RetryLoop
 from airflow_provider_cashflow.client.stats import CallStats
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH
-from airflow_provider_cashflow.domain.models import CashFlow, RecordError, parse_cash_flow
+from airflow_provider_cashflow.domain.models import CashFlow, parse_cash_flow
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
-from airflow_provider_cashflow.errors import LongPortError
+from airflow_provider_cashflow.errors import LongPortError, RecordError
 
 __all__ = ["CashFlowEndpoint", "cash_flow_params"]
 

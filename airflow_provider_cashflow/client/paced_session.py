@@ -65,12 +65,21 @@ class PacedSession:
     def close(self) -> None:
         self.session.close()
 
-    def send(self, path: str, params: Mapping[str, str], on_sent: Callable[[], None] | None = None) -> RawAnswer:
-        """One paced, freshly signed GET; the body is read but not looked at.
+    def send(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        on_sent: Callable[[], None] | None = None,
+        *,
+        body: bytes | None = None,
+    ) -> RawAnswer:
+        """One paced, freshly signed GET (a POST of ``body`` when one is given); the answer is read, not looked at.
 
         :param on_sent: called once the request has left, or before a rate-limit wait longer than decoding a page.
+        :param body: a JSON body to POST (the US endpoint's way); the signature covers its hash.
         :raises LongPortTransportError: the connection failed, timed out or broke off in the body.
         """
+        method = "GET" if body is None else "POST"
 
         def before_sleep(delay: float) -> None:
             if on_sent is not None and delay > _LONGER_THAN_A_PAGE_DECODES:
@@ -80,9 +89,11 @@ class PacedSession:
         self.stats.add(rate_wait=waited, calls=1)
         try:
             with signal_when_sent(on_sent):
-                response = self.session.get(
+                response = self.session.request(
+                    method,
                     self.base_url + path,
                     params=params,
+                    data=body,
                     auth=self.auth,
                     timeout=self.timeout,
                     stream=True,
@@ -95,7 +106,9 @@ class PacedSession:
             body = response.raw.read(decode_content=True)
             response.raw.release_conn()
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
-            raise LongPortTransportError(f"GET {path} failed: {type(err).__name__}") from None
+            raise LongPortTransportError(f"{method} {path} failed: {type(err).__name__}") from None
         except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise LongPortTransportError(f"GET {path} failed while reading the body: {type(err).__name__}") from None
+            raise LongPortTransportError(
+                f"{method} {path} failed while reading the body: {type(err).__name__}"
+            ) from None
         return RawAnswer(path, response.status_code, response.headers, body)

@@ -10,7 +10,10 @@ from urllib.parse import urlsplit
 from airflow_provider_cashflow.client.base_url import require_secure_base_url, validate_ca_bundle
 from airflow_provider_cashflow.client.ratelimit_redis import validate_storage_url
 from airflow_provider_cashflow.defaults import (
+    DC_REGIONS,
+    DEFAULT_CONN_ID,
     DEFAULT_REGION,
+    EXTRA_PREFIX,
     GLOBAL_BASE_URL,
     MAX_ATTEMPTS,
     RATE_LIMIT_CALLS,
@@ -18,17 +21,51 @@ from airflow_provider_cashflow.defaults import (
     RATE_LIMIT_PERIOD,
     REGION_BASE_URLS,
     TIMEOUT,
+    US_CREDENTIAL_PREFIX,
 )
-from airflow_provider_cashflow.errors import LongPortConfigError
+from airflow_provider_cashflow.errors import DataCentreError, LongPortConfigError
 
-__all__ = ["LongPortSettings"]
+__all__ = ["DC_REGION_CHOICES", "LongPortSettings", "credentials_region"]
+
+DC_REGION_CHOICES = ("auto", *DC_REGIONS)
+_BEARER = "Bearer "
+
+
+def credentials_region(app_key: str, app_secret: str, access_token: str) -> tuple[str, str]:
+    """The data centre the credentials belong to, as the official SDK reads them, and why.
+
+    US when a credential starts with ``us_`` (after a leading ``Bearer ``): in app-key mode any of app key, app
+    secret and access token, in OAuth mode (no app secret) the access token only, since a client id says nothing.
+    """
+    named = [("access token", access_token)]
+    if app_secret:
+        named = [("app key", app_key), ("app secret", app_secret), *named]
+    for name, value in named:
+        text = value[len(_BEARER) :] if value.startswith(_BEARER) else value
+        if text.startswith(US_CREDENTIAL_PREFIX):
+            return "us", f"its {name} starts with {US_CREDENTIAL_PREFIX!r}"
+    return "ap", f"no credential starts with {US_CREDENTIAL_PREFIX!r}"
+
+
+def _dc_region(extra: Mapping[str, Any], conn_id: str, credentials: tuple[str, str, str]) -> tuple[str, str]:
+    chosen = _extra_value(extra, "dc_region")
+    chosen = "auto" if chosen is None else str(chosen).strip().lower()
+    if chosen not in DC_REGION_CHOICES:
+        raise LongPortConfigError(
+            f"connection {conn_id!r}: extra 'dc_region' must be one of {', '.join(DC_REGION_CHOICES)}, got "
+            f"{_extra_value(extra, 'dc_region')!r}; auto reads the data centre from the credentials (a US "
+            f"account's start with {US_CREDENTIAL_PREFIX!r})"
+        )
+    if chosen == "auto":
+        return credentials_region(*credentials)
+    return chosen, f"the connection extra dc_region={chosen!r} says so"
 
 
 def _extra_value(extra: Mapping[str, Any], name: str) -> Any:
     # Airflow >= 3.2 stores form fields as bare keys, older UIs as extra__<type>__<name>.
     value = extra.get(name)
     if value in (None, ""):
-        value = extra.get(f"extra__longport__{name}")
+        value = extra.get(f"{EXTRA_PREFIX}{name}")
     return None if value == "" else value
 
 
@@ -63,9 +100,29 @@ class LongPortSettings:
     rate_limit_min_interval: float = RATE_LIMIT_MIN_INTERVAL
     ca_bundle: str | None = None
     rate_limit_storage: str | None = None  # a Redis URL: the budget shared by every machine
+    dc_region: str = "ap"  # the account's data centre, sent as x-dc-region on every call
+    dc_region_reason: str = "no credential starts with 'us_'"  # why: for the messages that refuse a call
 
     def __repr__(self) -> str:
-        return f"LongPortSettings(conn_id={self.conn_id!r}, base_url={self.base_url!r}, app_key={self.app_key!r}, mode={self.mode!r})"
+        return (
+            f"LongPortSettings(conn_id={self.conn_id!r}, base_url={self.base_url!r}, app_key={self.app_key!r}, "
+            f"mode={self.mode!r}, dc_region={self.dc_region!r})"
+        )
+
+    def require_dc_region(self, region: str, call: str, instead: str) -> None:
+        """Refuse, before it is sent, a call that only ``region``'s data centre serves, if the account is elsewhere.
+
+        :param call: the call, e.g. ``GET /v1/asset/cashflow``.
+        :param instead: what this account should use, said in the message.
+        :raises DataCentreError: naming the account's region, why it was read so, and the setting to change.
+        """
+        if self.dc_region == region:
+            return
+        raise DataCentreError(
+            f"connection {self.conn_id!r} is a {self.dc_region.upper()}-region account ({self.dc_region_reason}), "
+            f"and {call} is only available in the {region.upper()} data centre: {instead}. If the account is in fact "
+            f"a {region.upper()} one, set the connection extra dc_region={region!r} ('Data centre' in the form)"
+        )
 
     @property
     def mode(self) -> str:
@@ -74,7 +131,7 @@ class LongPortSettings:
     @classmethod
     def from_connection(cls, conn: Any) -> LongPortSettings:
         """Read host, login, password and extras; every problem is named with the field to fix."""
-        conn_id = conn.conn_id or "longport_default"
+        conn_id = conn.conn_id or DEFAULT_CONN_ID
         extra = conn.extra_dejson or {}
         if not isinstance(extra, Mapping):
             raise LongPortConfigError(f"connection {conn_id!r}: extra must be a JSON object")
@@ -96,6 +153,15 @@ class LongPortSettings:
                 "developer console into the connection's 'Access token' field (extra key access_token)"
             )
         refresh_token = _extra_value(extra, "refresh_token")
+        app_secret = conn.password or ""
+        dc_region, dc_reason = _dc_region(extra, conn_id, (app_key, app_secret, str(access_token).strip()))
+        host = (urlsplit(base_url).hostname or "").rstrip(".").lower()
+        if dc_region == "us" and (host == "cn" or host.endswith(".cn")):
+            raise DataCentreError(
+                f"connection {conn_id!r} is a US-region account ({dc_reason}), and a US account is never served "
+                f"through the mainland-China host {host!r}: its token works only through the global host. Leave "
+                f"host empty with region 'global', or set host to {GLOBAL_BASE_URL}"
+            )
         timeout = _number(_extra_value(extra, "timeout"), "timeout", conn_id, integer=False) or TIMEOUT
         max_attempts = (
             _number(_extra_value(extra, "max_attempts"), "max_attempts", conn_id, integer=True) or MAX_ATTEMPTS
@@ -121,7 +187,7 @@ class LongPortSettings:
             conn_id=conn_id,
             base_url=base_url,
             app_key=app_key,
-            app_secret=conn.password or "",
+            app_secret=app_secret,
             access_token=str(access_token).strip(),
             refresh_token=str(refresh_token) if refresh_token else None,
             timeout=float(timeout),
@@ -131,6 +197,8 @@ class LongPortSettings:
             rate_limit_min_interval=RATE_LIMIT_MIN_INTERVAL if min_interval is None else float(min_interval),
             ca_bundle=ca_bundle,
             rate_limit_storage=storage,
+            dc_region=dc_region,
+            dc_region_reason=dc_reason,
         )
 
     @staticmethod

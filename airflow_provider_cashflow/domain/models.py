@@ -13,9 +13,9 @@ from decimal import Decimal, InvalidOperation
 from enum import IntEnum
 from typing import Any, NamedTuple, get_args, get_type_hints
 
-from airflow_provider_cashflow.errors import RecordError  # importable from here too, where it was first defined
+from airflow_provider_cashflow.errors import RecordError
 
-__all__ = ["FIELDS", "FIELD_NAMES", "BusinessType", "CashFlow", "Direction", "Field", "RecordError", "parse_cash_flow"]
+__all__ = ["FIELDS", "FIELD_NAMES", "BusinessType", "CashFlow", "Direction", "Field", "fields_of", "parse_cash_flow"]
 
 
 class _OpenIntEnum(IntEnum):
@@ -104,7 +104,8 @@ class Field:
         return issubclass(self.type, IntEnum)
 
 
-def _fields_of(record: type[CashFlow]) -> tuple[Field, ...]:
+def fields_of(record: type[Any]) -> tuple[Field, ...]:
+    """The :class:`Field` of each field of a record named tuple, in its order (US records use it too)."""
     hints = get_type_hints(record)
     fields = []
     for name in record._fields:
@@ -115,7 +116,7 @@ def _fields_of(record: type[CashFlow]) -> tuple[Field, ...]:
     return tuple(fields)
 
 
-FIELDS: tuple[Field, ...] = _fields_of(CashFlow)
+FIELDS: tuple[Field, ...] = fields_of(CashFlow)
 FIELD_NAMES: tuple[str, ...] = CashFlow._fields
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Generator, Iterator, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,13 +13,22 @@ from airflow_provider_cashflow.client.client import LongPortClient
 from airflow_provider_cashflow.client.ratelimit import shared_limiter
 from airflow_provider_cashflow.client.retry import RetryPolicy
 from airflow_provider_cashflow.client.settings import LongPortSettings
+from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint
 from airflow_provider_cashflow.compat import AirflowNotFoundException, BaseHook
-from airflow_provider_cashflow.defaults import OAUTH_TOKEN_PATH
+from airflow_provider_cashflow.defaults import (
+    CASHFLOW_PATH,
+    CONN_TYPE,
+    DEFAULT_CONN_ID,
+    OAUTH_TOKEN_PATH,
+    US_HISTORY_PATH,
+)
 from airflow_provider_cashflow.domain.models import BusinessType, CashFlow
-from airflow_provider_cashflow.domain.query import CashFlowQuery, validate_business_type, validate_symbol
+from airflow_provider_cashflow.domain.query import CashFlowQuery
+from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
+from airflow_provider_cashflow.domain.us_transactions import UsTransaction
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
-from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, HOOK_NAME, UI_FIELD_BEHAVIOUR
 from airflow_provider_cashflow.hooks.no_retry import (
     fail_fast,
     fail_fast_records,
@@ -29,8 +38,7 @@ from airflow_provider_cashflow.hooks.no_retry import (
 )
 from airflow_provider_cashflow.hooks.redaction import restore_secrets
 
-# validate_business_type and validate_symbol were defined here first; they stay importable from here
-__all__ = ["CashflowHook", "validate_business_type", "validate_symbol"]
+__all__ = ["CashflowHook"]
 
 
 def _mask(value: str | None) -> None:
@@ -52,9 +60,9 @@ class CashflowHook(BaseHook):
     """
 
     conn_name_attr = "longport_conn_id"
-    default_conn_name = "longport_default"
-    conn_type = "longport"
-    hook_name = "LongPort OpenAPI"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = HOOK_NAME
 
     def __init__(
         self,
@@ -99,12 +107,19 @@ class CashflowHook(BaseHook):
     def client(self) -> LongPortClient:
         settings = self.settings
         if settings.app_secret:
-            auth: Any = SignatureAuth(settings.app_key, settings.app_secret, settings.access_token)
+            auth: Any = SignatureAuth(
+                settings.app_key, settings.app_secret, settings.access_token, dc_region=settings.dc_region
+            )
             refresher = None
         else:
-            auth = BearerAuth(settings.app_key, settings.access_token)
+            auth = BearerAuth(settings.app_key, settings.access_token, dc_region=settings.dc_region)
             refresher = (
-                OAuthRefresher(f"{settings.base_url}{OAUTH_TOKEN_PATH}", settings.app_key, settings.refresh_token)
+                OAuthRefresher(
+                    f"{settings.base_url}{OAUTH_TOKEN_PATH}",
+                    settings.app_key,
+                    settings.refresh_token,
+                    dc_region=settings.dc_region,
+                )
                 if settings.refresh_token
                 else None
             )
@@ -151,7 +166,63 @@ class CashflowHook(BaseHook):
     @fails_fast
     def iter_query(self, query: CashFlowQuery) -> Generator[CashFlow, None, None]:
         """Every record of an already validated query, as :meth:`iter_cash_flows` gives them."""
+        self._require_ap()
         return fail_fast_records(self.client.iter_cash_flows(query, prefetch=self.prefetch))
+
+    @cached_property
+    def us_history(self) -> UsHistoryEndpoint:
+        """The US endpoint, on the hook's one client (its session, rate limiter, retries and counters)."""
+        client = self.client
+        return UsHistoryEndpoint(client.paced, client.retries, client.stats)
+
+    def iter_us_transactions(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        types: str | Sequence[str] | None = None,
+        currency: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[UsTransaction]:
+        """A US account's entries of ``[start, end)`` as the server returns them (in no promised order).
+
+        :param start: aware datetime, inclusive.
+        :param end: aware datetime, exclusive.
+        :param types: ``TT_...`` kinds (e.g. ``["TT_DEPOSIT_AND_WITHDRAWAL"]``), or ``None`` for all.
+        :param currency: one currency code, e.g. ``USD``, or ``None`` for all.
+        :param page_size: entries per call (default 100; the endpoint's maximum is undocumented).
+        """
+        with fail_fast():
+            query = UsHistoryQuery.of(Window.of(start, end), types=types, currency=currency, page_size=page_size)
+        return self.iter_us_query(query)
+
+    @fails_fast
+    def iter_us_query(self, query: UsHistoryQuery) -> Iterator[UsTransaction]:
+        """Every entry of an already validated US query, as :meth:`iter_us_transactions` gives them."""
+        self._require_us()
+        return fail_fast_records(self.us_history.iter_window(query))
+
+    @fails_fast
+    def iter_us_days(self, query: UsHistoryQuery, tz: tzinfo) -> Iterator[tuple[Window, Iterator[UsTransaction]]]:
+        """``(day, entries)`` per local day of ``tz``, newest first, each day read by its own query."""
+        self._require_us()
+        return self.us_history.iter_days(query, tz)
+
+    def _require_us(self) -> None:
+        self.settings.require_dc_region(
+            "us",
+            f"POST {US_HISTORY_PATH}",
+            f"an AP account's cash flows come from GET {CASHFLOW_PATH} (iter_cash_flows; CashflowOperator picks it "
+            "by itself for an AP connection)",
+        )
+
+    def _require_ap(self) -> None:
+        self.settings.require_dc_region(
+            "ap",
+            f"GET {CASHFLOW_PATH}",
+            f"a US account's cash movements come from POST {US_HISTORY_PATH}; CashflowOperator reads it by itself "
+            "for a US connection, and the hook's iter_us_transactions reads it directly",
+        )
 
     @fails_fast
     def get_cash_flow_page(
@@ -168,6 +239,7 @@ class CashflowHook(BaseHook):
         if isinstance(page, bool) or not isinstance(page, int) or page < 1:
             raise LongPortConfigError(f"page must be an integer >= 1, got {page!r}")
         query = CashFlowQuery.of(Window.of(start, end), business_type=business_type, symbol=symbol, page_size=page_size)
+        self._require_ap()
         return self.client.get_cash_flow_page(query, page)
 
     def test_connection(self) -> tuple[bool, str]:
@@ -187,7 +259,11 @@ class CashflowHook(BaseHook):
         policy, client.retry_policy = client.retry_policy, RetryPolicy(max_attempts=2, max_elapsed=20)  # answer fast
         try:
             now = datetime.now(UTC)
-            self.get_cash_flow_page(now - timedelta(minutes=1), now, page=1, page_size=1)
+            if self.settings.dc_region == "us":
+                query = UsHistoryQuery(Window.of(now - timedelta(minutes=1), now), page_size=1)
+                self.us_history.page(query, *query.seconds(), number=1, size=1)
+            else:
+                self.get_cash_flow_page(now - timedelta(minutes=1), now, page=1, page_size=1)
         except LongPortError as error:
             return False, str(error)
         except Exception as error:  # the UI must show something useful whatever went wrong
@@ -197,7 +273,8 @@ class CashflowHook(BaseHook):
             self.close()  # the API server makes a hook per press of Test: its session must not outlive it
         return (
             True,
-            f"Connection successfully tested: {self.settings.base_url} accepted a signed call ({self.settings.mode} mode)",
+            f"Connection successfully tested: {self.settings.base_url} accepted a signed call ({self.settings.mode} mode, "
+            f"{self.settings.dc_region.upper()} data centre: {self.settings.dc_region_reason})",
         )
 
     def close(self) -> None:

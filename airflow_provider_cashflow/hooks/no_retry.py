@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from typing import ParamSpec, TypeVar
@@ -72,7 +72,7 @@ def fails_fast(method: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def fail_fast_records(records: Generator[Y, None, None]) -> Generator[Y, None, None]:
+def fail_fast_records(records: Iterable[Y]) -> Generator[Y, None, None]:
     """``records``, with :func:`fail_fast` around every step (a record the API sent broken is found while paging)."""
     with fail_fast():
         yield from records
@@ -124,11 +124,9 @@ def _metadata_db_ids() -> list[str]:
     try:
         from airflow.models.connection import Connection
         from airflow.utils.session import create_session
-        from sqlalchemy import select
 
         with create_session() as session:
-            return [
-                str(c) for c in session.scalars(select(Connection.conn_id).where(Connection.conn_type == "longport"))
-            ]
+            rows = session.query(Connection.conn_id).filter(Connection.conn_type == "longport").all()
+            return [str(row[0]) for row in rows]
     except Exception:  # a worker has no DB access in Airflow 3, and wording an error must not fail differently
         return []

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_cashflow.compat import AirflowFailException
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL, PARQUET_ROW_GROUP_SIZE
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError, OutputFormatError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.operators.assets import default_outlet, emit_asset_events
@@ -98,7 +98,7 @@ class CashflowOperator(BaseOperator):
         window_start: datetime | str | None = None,
         window_end: datetime | str | None = None,
         max_xcom_bytes: int | None = 1_000_000,
-        parquet_row_group_size: int = 50_000,
+        parquet_row_group_size: int = PARQUET_ROW_GROUP_SIZE,
         **kwargs: Any,
     ) -> None:
         default_retry_policy(kwargs)

@@ -13,7 +13,7 @@ What it decides, first match wins:
   ``OutputFormatError``): fail at once;
 - an API error a retry cannot cure (``retryable`` is false: a rejected signature, app key or token, a forbidden IP,
   rejected parameters): fail at once, with the API's own message as the reason;
-- the API's rate limit (codes 429001, 429002, or HTTP 429): retry after ``rate_limit_delay``, doubled on each
+- the API's rate limit (``LongPortError.is_rate_limit``: codes 429001, 429002, or HTTP 429): retry after ``rate_limit_delay``, doubled on each
   further try, at most ``max_delay``;
 - any other retryable LongPort error (server faults, timeouts, resets, broken bodies): retry after ``server_delay``,
   doubled likewise;
@@ -30,7 +30,6 @@ from typing import Any
 
 from airflow_provider_cashflow.compat import HAS_RETRY_POLICIES
 from airflow_provider_cashflow.errors import (
-    RATE_LIMIT_CODES,
     LongPortConfigError,
     LongPortError,
     OutOfOrderError,
@@ -38,7 +37,7 @@ from airflow_provider_cashflow.errors import (
     RecordError,
 )
 
-__all__ = ["RATE_LIMIT_CODES", "error_class", "longport_retry_policy"]
+__all__ = ["error_class", "longport_retry_policy"]
 
 NEVER_RETRY = (LongPortConfigError, RecordError, OutOfOrderError, OutputFormatError)
 
@@ -51,7 +50,7 @@ def error_class(error: BaseException) -> str:
         return "other"
     if not getattr(error, "retryable", False):
         return "fatal"
-    if getattr(error, "code", None) in RATE_LIMIT_CODES or getattr(error, "http_status", None) == 429:
+    if error.is_rate_limit:
         return "rate_limit"
     return "transient"
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from airflow_provider_cashflow.compat import timetable_expression, timetable_next, timetable_timezone
-from airflow_provider_cashflow.domain.calendar import resolve_timezone
+from airflow_provider_cashflow.compat import timetable_expression, timetable_timezone
+from airflow_provider_cashflow.domain.calendar import next_cron_time, resolve_timezone
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
 
@@ -73,14 +73,14 @@ def _as_datetime(value: Any, name: str) -> datetime:
 def _partition_period(partition_date: datetime, timetable: Any) -> Window:
     zone = timetable_timezone(timetable)
     tz = resolve_timezone(zone if zone is not None else "UTC", "the timetable's timezone")
-    end = timetable_next(timetable, partition_date, tz)
-    if end is None:
+    expression = timetable_expression(timetable)
+    if expression is None:
         raise LongPortConfigError(
             f"this run is for partition_date={partition_date.isoformat()}, but its timetable "
             f"({type(timetable).__name__}) has no cron expression to say when the partition ends; schedule the DAG "
             "with CronPartitionTimetable('0 0 * * *', timezone=...) or pass window_start and window_end"
         )
-    return Window.of(partition_date, end)
+    return Window.of(partition_date, next_cron_time(expression, partition_date, tz))
 
 
 def check_timetable(timetable: Any) -> None:

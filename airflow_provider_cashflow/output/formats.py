@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, BinaryIO, Protocol
 
+from airflow_provider_cashflow.defaults import PARQUET_ROW_GROUP_SIZE
 from airflow_provider_cashflow.domain.models import FIELD_NAMES, FIELDS, CashFlow, Field
 from airflow_provider_cashflow.errors import LongPortConfigError, OutputFormatError
 
@@ -50,7 +51,7 @@ def validate_row_group_size(value: object) -> int:
     """A positive whole number of records per Parquet row group."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise LongPortConfigError(
-            f"parquet_row_group_size must be a whole number of records of 1 or more (default 50000), got {value!r}"
+            f"parquet_row_group_size must be a whole number of records of 1 or more (default {PARQUET_ROW_GROUP_SIZE}), got {value!r}"
         )
     return value
 
@@ -140,7 +141,7 @@ class ParquetWriter:
     Row groups are cut by count, not by API page, so the bytes do not depend on how the data was fetched.
     """
 
-    def __init__(self, raw: BinaryIO, compression: str, row_group_size: int = 50_000):
+    def __init__(self, raw: BinaryIO, compression: str, row_group_size: int):
         import pyarrow.parquet as pq
 
         self._schema = parquet_schema()
@@ -187,7 +188,7 @@ class ParquetWriter:
         self._writer.close()
 
 
-def open_writer(raw: BinaryIO, file_format: str, compression: str, *, row_group_size: int = 50_000) -> RecordWriter:
+def open_writer(raw: BinaryIO, file_format: str, compression: str, *, row_group_size: int) -> RecordWriter:
     if file_format == "jsonl":
         return JsonlWriter(raw, compression)
     if file_format == "csv":

@@ -7,9 +7,9 @@ from datetime import UTC, tzinfo
 
 from airflow_provider_cashflow.domain.models import CashFlow
 from airflow_provider_cashflow.domain.windows import Window
-from airflow_provider_cashflow.errors import OutOfOrderError  # importable from here too, where it was first defined
+from airflow_provider_cashflow.errors import OutOfOrderError
 
-__all__ = ["PARTITIONINGS", "OutOfOrderError", "split"]
+__all__ = ["PARTITIONINGS", "split"]
 
 PARTITIONINGS = ("interval", "day")
 

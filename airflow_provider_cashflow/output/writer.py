@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
+from airflow_provider_cashflow.defaults import PARQUET_ROW_GROUP_SIZE
 from airflow_provider_cashflow.domain.calendar import local_date
 from airflow_provider_cashflow.domain.models import CashFlow
 from airflow_provider_cashflow.domain.windows import Window
@@ -86,7 +87,7 @@ class OutputSpec:
     compression: str
     partition_by: str = "interval"
     write_empty: bool = True
-    row_group_size: int = 50_000
+    row_group_size: int = PARQUET_ROW_GROUP_SIZE
     timezone: ZoneInfo = _UTC
     compare: bool = False
 

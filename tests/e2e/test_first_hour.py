@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from airflow_support import AirflowHome, longport_connection
 
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
+from tests.helpers.airflow import AirflowHome
+from tests.helpers.connections import longport_connection
 
 pytestmark = pytest.mark.e2e
 
@@ -40,17 +41,26 @@ BAD_DAG_FILES = {
         "lookback=3 re-reads past days and rewrites their files, so it needs partition_by='day'",
     ),
     "page_size": ("page_size=20000", "schedule=None", "page_size must be an integer from 1 to 10000, got 20000"),
-    "file_format": ('file_format="xlsx"', "schedule=None", "file_format must be one of jsonl, csv, parquet; got 'xlsx'"),
+    "file_format": (
+        'file_format="xlsx"',
+        "schedule=None",
+        "file_format must be one of jsonl, csv, parquet; got 'xlsx'",
+    ),
     "row_group": ("parquet_row_group_size=0", "schedule=None", "parquet_row_group_size must be a whole number"),
 }
 
 # the same mistakes behind templates parse, and are left to the run
-TEMPLATED = HEADER + """
+TEMPLATED = (
+    HEADER
+    + """
 with DAG("first_hour_templated", schedule=None, start_date=START, params={"fmt": "xlsx", "size": 20000}):
     CashflowOperator(task_id="extract", file_format="{{ params.fmt }}", page_size="{{ params.size }}")
 """
+)
 
-RETRIES = HEADER + """
+RETRIES = (
+    HEADER
+    + """
 WINDOW = {"window_start": START, "window_end": START + timedelta(days=1)}
 
 with DAG("first_hour_retries", schedule=None, start_date=START,
@@ -78,6 +88,7 @@ with DAG("first_hour_retries", schedule=None, start_date=START,
     bad_business_type()
     server_fault()
 """
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +97,15 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowH
     dags = root / "dags"
     dags.mkdir()
     for name, (arguments, dag_arguments, _) in BAD_DAG_FILES.items():
-        (dags / f"bad_{name}.py").write_text(textwrap.dedent(HEADER + f"""
+        (dags / f"bad_{name}.py").write_text(
+            textwrap.dedent(
+                HEADER
+                + f"""
 with DAG("bad_{name}", {dag_arguments}, start_date=START):
     CashflowOperator(task_id="extract", {arguments})
-"""))
+"""
+            )
+        )
     (dags / "templated.py").write_text(TEMPLATED)
     (dags / "retries.py").write_text(RETRIES)
     with (

@@ -7,20 +7,19 @@ import contextlib
 import json
 import secrets
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_support import AirflowHome, AirflowServer
 
 from airflow_provider_cashflow.compat import AIRFLOW_VERSION
 from airflow_provider_cashflow.sandbox import DEMO
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
+from tests.helpers.airflow import AirflowHome, AirflowServer
+from tests.helpers.connections import api_body, longport_connection
 
-PROBE = Path(__file__).resolve().parents[1] / "api_probe.py"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = (
     "--headless",
@@ -43,19 +42,7 @@ pytestmark = pytest.mark.skipif(
 def _save(conn_id: str, password: str, base_url: str) -> list[Any]:
     """A POST to the REST API saving the connection with port 0, as the README advises (the CLI drops port 0), so
     that Airflow 3.3's list Test, which sends port 0, restores the saved secrets."""
-    return [
-        "POST",
-        "/api/v2/connections",
-        {
-            "connection_id": conn_id,
-            "conn_type": "longport",
-            "host": base_url,
-            "port": 0,
-            "login": DEMO.app_key,
-            "password": password,
-            "extra": json.dumps({"access_token": DEMO.access_token}),
-        },
-    ]
+    return ["POST", "/api/v2/connections", api_body(conn_id, longport_connection(base_url, password=password), port=0)]
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +58,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             _save("lp_saved_good", DEMO.app_secret, sandbox.base_url),
             _save("lp_saved_bad", "not-the-app-secret", sandbox.base_url),
         ]
-        home.run(
-            str(PROBE), json.dumps(saves), program=sys.executable, AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True"
-        )
+        home.api(saves, AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True")
         server = AirflowServer(home)
         home.env.update(
             {  # a real login instead of the tests' all-admins mode

@@ -17,12 +17,14 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from conftest import DAY, END, SPEC, UNLIMITED, set_connection
-from operator_support import repeated_phrase, run_operator
 
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import DEMO, Dataset, Sandbox
+from tests.helpers.connections import set_connection
+from tests.helpers.data import DAY, END, SPEC, UNLIMITED
+from tests.helpers.messages import repeated_phrase
+from tests.helpers.operator import run_operator
 
 PLAIN_HTTP = r"plain http:// to .* clear text; use https://"
 ROW_GROUP = r"parquet_row_group_size must be a whole number of records of 1 or more"
@@ -72,7 +74,7 @@ def literal(name: str, message: str, **kwargs: Any) -> Case:
 
 def templated(name: str, message: str, **kwargs: Any) -> Case:
     """The same mistake behind a Jinja template: only the run can see it, and it fails the task at once."""
-    rendered = {key: "{{ %r }}" % value for key, value in kwargs.items()}
+    rendered = {key: "{{ " + repr(value) + " }}" for key, value in kwargs.items()}
     return Case(f"{name}, templated", "operator", rendered, AirflowFailException, message)
 
 
@@ -202,11 +204,20 @@ CASES = [
     operator("plain http connection", PLAIN_HTTP, longport_conn_id="longport_plain_http"),
     literal("page size above the API's maximum", PAGE_SIZE, page_size=20000),
     literal("lookback with one file per run", r"lookback=3 re-reads past days .* needs partition_by='day'", lookback=3),
-    literal("unknown partition time zone", r"partition_timezone='Mars/Olympus' is not an IANA", partition_timezone="Mars/Olympus"),
+    literal(
+        "unknown partition time zone",
+        r"partition_timezone='Mars/Olympus' is not an IANA",
+        partition_timezone="Mars/Olympus",
+    ),
     templated("unknown file format", r"file_format must be one of jsonl, csv, parquet; got 'xlsx'", file_format="xlsx"),
     templated("page size above the API's maximum", PAGE_SIZE, page_size=20000),
     templated("business type 9", BUSINESS_TYPE, business_type=9),
-    templated("daily files without {date}", r"needs a \{date\} placeholder", partition_by="day", output_path="file:///tmp/x.jsonl"),
+    templated(
+        "daily files without {date}",
+        r"needs a \{date\} placeholder",
+        partition_by="day",
+        output_path="file:///tmp/x.jsonl",
+    ),
 ]
 
 

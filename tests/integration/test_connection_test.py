@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_support import AirflowHome
 
 from airflow_provider_cashflow.compat import AIRFLOW_VERSION
 from airflow_provider_cashflow.sandbox import DEMO
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
-
-PROBE = Path(__file__).resolve().parents[1] / "api_probe.py"
+from tests.helpers.airflow import AirflowHome
+from tests.helpers.connections import api_body, longport_connection
 
 
 def _body(conn_id: str, base_url: str, *, password: str, token: str, port: int | None = None) -> dict[str, Any]:
-    return {
-        "connection_id": conn_id,
-        "conn_type": "longport",
-        "host": base_url,
-        "login": DEMO.app_key,
-        "password": password,
-        "port": port,
-        "extra": json.dumps({"access_token": token, "region": "global"}),
-    }
+    conn = longport_connection(base_url, password=password, access_token=token, region="global")
+    return api_body(conn_id, conn, port=port)
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +71,9 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             ],
             "unsaved, redacted": ["POST", "/api/v2/connections/test", _body("lp_nowhere", url, **redacted)],
         }
-        result = home.run(str(PROBE), json.dumps(list(requests.values())), program=sys.executable)
+        results = home.api(list(requests.values()))
         calls = sandbox.stats()["calls"]
-    (line,) = [line for line in result.stdout.splitlines() if line.startswith("API-PROBE ")]
-    return {**dict(zip(requests, json.loads(line.removeprefix("API-PROBE ")), strict=True)), "sandbox calls": calls}
+    return {**dict(zip(requests, results, strict=True)), "sandbox calls": calls}
 
 
 def _test(answers: dict[str, Any], case: str) -> tuple[bool, str]:

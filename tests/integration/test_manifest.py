@@ -3,24 +3,42 @@ file (one symbol, one business type) from a whole one; the manifest's JSON keeps
 
 from __future__ import annotations
 
-from conftest import DAY, END, truth
-from operator_support import run_operator
-
 from airflow_provider_cashflow.sandbox import Sandbox
+from tests.helpers.data import DAY, END, raw
+from tests.helpers.operator import run_operator
 
-EARLIER_KEYS = ["interval", "format", "compression", "partition_by", "partition_timezone", "records", "bytes", "files",
-                "api_calls", "complete"]
+EARLIER_KEYS = [
+    "interval",
+    "format",
+    "compression",
+    "partition_by",
+    "partition_timezone",
+    "records",
+    "bytes",
+    "files",
+    "api_calls",
+    "complete",
+]
 
 
 def test_manifest_and_asset_event_carry_the_query(sandbox: Sandbox, tmp_path) -> None:
-    stock = [r for r in truth(sandbox.dataset, END - DAY, END) if r["business_type"] == 2 and r["symbol"]]
+    stock = [r for r in raw(sandbox.dataset, END - DAY, END) if r["business_type"] == 2 and r["symbol"]]
     symbol = stock[0]["symbol"]
     manifest, context, op = run_operator(
-        END - DAY, END, output_path=f"file://{tmp_path}/d={{date}}/cf.jsonl", business_type=2, symbol=symbol,
+        END - DAY,
+        END,
+        output_path=f"file://{tmp_path}/d={{date}}/cf.jsonl",
+        business_type=2,
+        symbol=symbol,
         page_size=7,
     )
-    query = {"start": (END - DAY).isoformat(), "end": END.isoformat(), "symbol": symbol, "business_type": 2,
-             "page_size": 7}
+    query = {
+        "start": (END - DAY).isoformat(),
+        "end": END.isoformat(),
+        "symbol": symbol,
+        "business_type": 2,
+        "page_size": 7,
+    }
     assert manifest["query"] == query
     assert list(manifest) == [*EARLIER_KEYS, "query"]  # the earlier shape, one key added at the end
     assert manifest["records"] == sum(1 for r in stock if r["symbol"] == symbol) > 0
@@ -31,10 +49,19 @@ def test_manifest_and_asset_event_carry_the_query(sandbox: Sandbox, tmp_path) ->
 
 def test_an_unfiltered_run_says_so_and_a_lookback_widens_the_query_s_window(sandbox: Sandbox, tmp_path) -> None:
     manifest, context, op = run_operator(
-        END - DAY, END, output_path=f"file://{tmp_path}/d={{date}}/cf.jsonl", partition_by="day", lookback=2,
+        END - DAY,
+        END,
+        output_path=f"file://{tmp_path}/d={{date}}/cf.jsonl",
+        partition_by="day",
+        lookback=2,
     )
-    assert manifest["query"] == {"start": (END - 3 * DAY).isoformat(), "end": END.isoformat(), "symbol": None,
-                                 "business_type": None, "page_size": 10000}
+    assert manifest["query"] == {
+        "start": (END - 3 * DAY).isoformat(),
+        "end": END.isoformat(),
+        "symbol": None,
+        "business_type": None,
+        "page_size": 10000,
+    }
     assert manifest["interval"] == {"start": manifest["query"]["start"], "end": manifest["query"]["end"]}
     assert [day["date"] for day in manifest["rewritten"]] == [(END - n * DAY).date().isoformat() for n in (3, 2, 1)]
     (asset,) = op.outlets

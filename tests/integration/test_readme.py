@@ -9,8 +9,8 @@ from pathlib import Path
 
 from airflow.sdk import Connection
 
-from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 from airflow_provider_cashflow.client.settings import LongPortSettings
+from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```(\w*)\n(.*?)```", README, flags=re.S)

@@ -40,11 +40,23 @@ def test_every_error_is_a_longport_error_that_says_whether_a_retry_can_help(erro
     assert error.retryable is retryable
 
 
-def test_the_old_import_paths_name_the_same_classes() -> None:
-    from airflow_provider_cashflow.domain.models import RecordError as FromModels
-    from airflow_provider_cashflow.output.partitions import OutOfOrderError as FromPartitions
-
-    assert FromModels is RecordError and FromPartitions is OutOfOrderError
+@pytest.mark.parametrize(
+    "error,rate_limit",
+    [
+        (LongPortAPIError(429001, "ip request ratelimit", http_status=429), True),
+        (LongPortAPIError(429002, "api request is limited", http_status=429), True),
+        (LongPortAPIError(429002, "api request is limited"), True),
+        # a gateway's 429 without the envelope is the same rate limit, as the official SDK reads it
+        (LongPortTransportError("bare 429", http_status=429), True),
+        (LongPortTransportError("gateway page", http_status=503), False),
+        (LongPortTransportError("reset"), False),
+        (LongPortAPIError(500000, "internal", http_status=500), False),
+        (LongPortAPIError(403202, "duplicate request", http_status=403), False),
+        (LongPortConfigError("bad"), False),
+    ],
+)
+def test_one_rate_limit_test_for_the_whole_family(error: LongPortError, rate_limit: bool) -> None:
+    assert error.is_rate_limit is rate_limit
 
 
 def test_an_api_error_keeps_the_retry_after_the_server_sent() -> None:

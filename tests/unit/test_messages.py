@@ -11,11 +11,11 @@ import ast
 from pathlib import Path
 
 import pytest
-from operator_support import repeated_phrase
 
 import airflow_provider_cashflow
 from airflow_provider_cashflow.client.base_url import require_secure_base_url
 from airflow_provider_cashflow.errors import _HINTS, LongPortConfigError
+from tests.helpers.messages import repeated_phrase
 
 pytestmark = pytest.mark.unit
 

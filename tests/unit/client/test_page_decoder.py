@@ -11,7 +11,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_cashflow.client.page_decoder import decode_cash_flow_page
-from airflow_provider_cashflow.domain.models import RecordError, parse_cash_flow
+from airflow_provider_cashflow.domain.models import parse_cash_flow
+from airflow_provider_cashflow.errors import RecordError
 
 # JSON texts per field: what the live service sends, the documented drift, and junk; as raw JSON so that number
 # literals such as 1.0, 1e400 or -0.0 reach both decoders exactly as written.
@@ -27,15 +28,65 @@ CANONICAL = {
 }
 DRIFT = {
     "transaction_flow_name": ["5", "null", "true"],
-    "direction": ['"1"', '"2"', '"7"', "7", "1.0", "1.5", '"1.0"', '"1e0"', '" 1"', '"+1"', "true", '"x"', "null", '""',
-                  '"-1"', '"01"', '"١"'],
+    "direction": [
+        '"1"',
+        '"2"',
+        '"7"',
+        "7",
+        "1.0",
+        "1.5",
+        '"1.0"',
+        '"1e0"',
+        '" 1"',
+        '"+1"',
+        "true",
+        '"x"',
+        "null",
+        '""',
+        '"-1"',
+        '"01"',
+        '"\u0661"',  # an Arabic-Indic digit one, which int() and Decimal() accept
+    ],
     "business_type": ['"2"', "null", '""', "1.0", '"1.0"', "-3", '"x"', "false"],
-    "balance": ["-248.6", "-248.60", "0", "-0.0", "1e400", "1E+2", '"NaN"', '"-Infinity"', '"sNaN"', '" 1.5 "', '"1_0"',
-                '"١"', '"abc"', "true", "null", '""', "12345678901234567890.123456789"],
+    "balance": [
+        "-248.6",
+        "-248.60",
+        "0",
+        "-0.0",
+        "1e400",
+        "1E+2",
+        '"NaN"',
+        '"-Infinity"',
+        '"sNaN"',
+        '" 1.5 "',
+        '"1_0"',
+        '"\u0661"',
+        '"abc"',
+        "true",
+        "null",
+        '""',
+        "12345678901234567890.123456789",
+    ],
     "currency": ["1", "null", '"usd"'],
-    "business_time": ["1621507957", "1621507957.0", "1621507957.5", '"1621507957.0"', '"1e9"', '" 1621507957"',
-                      '"1_621_507_957"', '"-5"', "-5", '"+5"', "99999999999999999999", '"99999999999999"', '"x"', "null",
-                      "true", '""', '"١٢"'],
+    "business_time": [
+        "1621507957",
+        "1621507957.0",
+        "1621507957.5",
+        '"1621507957.0"',
+        '"1e9"',
+        '" 1621507957"',
+        '"1_621_507_957"',
+        '"-5"',
+        "-5",
+        '"+5"',
+        "99999999999999999999",
+        '"99999999999999"',
+        '"x"',
+        "null",
+        "true",
+        '""',
+        '"١٢"',
+    ],
     "symbol": ["5", "true", '"600519.SH"'],
     "description": ["null", "5", "[]"],
 }
@@ -140,5 +191,5 @@ def test_a_page_builds_its_records_as_they_are_read_and_holds_nothing_the_collec
     assert _exact([page[i] for i in range(-12, 12)]) == _exact(careful + careful)
     assert _exact(careful[:3] + page[3:7] + careful[7:]) == _exact(careful)
     # what waits to be read is invisible to the garbage collector: a full page cannot push it into a full collection
-    held = [page._rows, page._times]  # noqa: SLF001
+    held = [page._rows, page._times]
     assert not any(gc.is_tracked(item) for items in held for item in items)

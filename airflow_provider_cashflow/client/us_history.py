@@ -1,0 +1,118 @@
+"""The US data centre's ``POST /v1/us/assets/transaction-history``: one signed JSON call, its answer decoded, and a
+window read whole through the order-free pager.
+
+The endpoint promises no order, no total and no page-size limit, and does not say whether its window filters on
+``create_at`` or ``done_at``. So nothing here cuts records by a time field: a window's records are what the server
+returns for that window's seconds (:func:`~airflow_provider_cashflow.client.paging.split_until_fits` halves it until
+each part fits a page), and day files are made of one such read per day (:meth:`UsHistoryEndpoint.iter_days`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from datetime import tzinfo
+
+from airflow_provider_cashflow.client.envelope import Page, RawAnswer, open_envelope
+from airflow_provider_cashflow.client.paced_session import PacedSession
+from airflow_provider_cashflow.client.paging import Fetch, split_until_fits
+from airflow_provider_cashflow.client.retry_loop import RetryLoop
+from airflow_provider_cashflow.client.stats import CallStats
+from airflow_provider_cashflow.defaults import US_HISTORY_PATH
+from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
+from airflow_provider_cashflow.domain.us_transactions import UsTransaction, parse_us_transaction
+from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError, LongPortTransportError, RecordError
+
+__all__ = ["UsHistoryEndpoint", "decode_us_page"]
+
+log = logging.getLogger(__name__)
+
+
+def decode_us_page(answer: RawAnswer, number: int = 1) -> Page:
+    """The entries of one answer (``data.items``) as :class:`UsTransaction` records, with the answer's trace id.
+
+    :raises LongPortAPIError: the envelope carries an error code.
+    :raises LongPortTransportError: the body is not the envelope, or ``items`` is not a list.
+    :raises RecordError: an entry that cannot be read, named with the page and trace id.
+    """
+    data, trace_id = open_envelope(answer)
+    items = data.get("items") if isinstance(data, Mapping) else None
+    if items is None:
+        return Page.of((), trace_id)
+    if not isinstance(items, list):
+        raise LongPortTransportError(
+            f"POST {answer.path} answered with data.items of type {type(items).__name__}", trace_id=trace_id
+        )
+    try:
+        return Page.of(map(parse_us_transaction, items), trace_id)
+    except RecordError as error:
+        raise RecordError(f"{error} (page {number}, trace id {trace_id})") from None
+
+
+class UsHistoryEndpoint:
+    """``POST /v1/us/assets/transaction-history``, one retried page at a time, or every record of a window.
+
+    :param session: makes one paced, signed round trip.
+    :param retries: retries one page's call.
+    :param stats: the client's counters, for the progress lines.
+    """
+
+    def __init__(self, session: PacedSession, retries: RetryLoop, stats: CallStats) -> None:
+        self._session = session
+        self._retries = retries
+        self.stats = stats
+
+    def page(self, query: UsHistoryQuery, start: int, end: int, number: int, size: int) -> Page:
+        """Page ``number`` (of ``size``) of seconds ``start`` to ``end``, both inclusive, retried, as typed records.
+
+        :raises LongPortConfigError: the server refused the request's parameters (a ``size`` above its
+            undocumented maximum, most likely): no retry would cure it.
+        """
+        body = query.body(start, end, number, size)
+        try:
+            return self._retries.call(
+                lambda: self._session.send(US_HISTORY_PATH, {}, body=body),
+                lambda answer: decode_us_page(answer, number),
+            )
+        except LongPortAPIError as error:
+            if error.retryable or error.code // 1000 != 400:
+                raise
+            raise LongPortConfigError(
+                f"POST {US_HISTORY_PATH} refused the request (size={size}, types={list(query.types)}, "
+                f"currency={query.currency!r}): {error}. The endpoint's largest page size is undocumented: if the "
+                "refusal is about the size, pass a smaller page_size (the official SDK sends 20)"
+            ) from error
+
+    def fetch(self, query: UsHistoryQuery) -> Fetch[UsTransaction]:
+        """``fetch(start_s, end_s, page, size)`` for the pager: one call for ``query``'s filters."""
+        return lambda start, end, number, size: self.page(query, start, end, number, size)
+
+    def iter_window(self, query: UsHistoryQuery, window: Window | None = None) -> Iterator[UsTransaction]:
+        """Every record the server holds for ``window`` (default: the query's), read exactly under a changing
+        history by splitting it until each part fits a page; in no promised order."""
+        part = query.window if window is None else window
+        first, last = query.seconds(part)
+        if first > last:
+            return  # no whole second in it: no record can be
+        kept = 0
+        for chunk in split_until_fits(self.fetch(query), first, last, query.page_size):
+            kept += len(chunk)
+            yield from chunk
+        log.info(
+            "US history: %d records in %s (%d calls so far, %.2f s waited for the rate limit)",
+            kept,
+            part,
+            self.stats.calls,
+            self.stats.rate_wait,
+        )
+
+    def iter_days(self, query: UsHistoryQuery, tz: tzinfo) -> Iterator[tuple[Window, Iterator[UsTransaction]]]:
+        """``(day, records of day)`` for each local day of ``tz`` in the query's window, newest first.
+
+        Each day is read as its own window, so a record's day is the day whose reading returned it, whichever time
+        field the server filters on and in whatever order it answers; records are never cut by a time of theirs.
+        Each day's iterator must be consumed before the next day is taken.
+        """
+        for day in query.window.days(tz):
+            yield day, self.iter_window(query, day)

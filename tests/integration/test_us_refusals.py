@@ -1,0 +1,50 @@
+"""A call the account's data centre does not serve is refused before anything is sent: the sandbox sees no call."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_cashflow.errors import DataCentreError
+from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+from airflow_provider_cashflow.sandbox import Sandbox
+from tests.helpers.connections import longport_connection, set_connection
+from tests.helpers.data import DAY, END, UNLIMITED
+
+US_TOKEN = "us_sandbox-access-token"
+
+
+def calls(sandbox: Sandbox) -> int:
+    stats = sandbox.state.snapshot()
+    return stats["calls"] + stats["rejected_auth"]
+
+
+def test_a_us_account_on_the_ap_endpoint_fails_at_once(dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Sandbox(dataset, rate_limit=False, access_token=US_TOKEN) as sandbox:
+        set_connection(monkeypatch, "us_acct", sandbox.connection(**UNLIMITED))
+        hook = CashflowHook("us_acct")
+        with pytest.raises(DataCentreError) as raised:
+            list(hook.iter_cash_flows(END - DAY, END))
+        with pytest.raises(DataCentreError):
+            hook.get_cash_flow_page(END - DAY, END)
+        assert calls(sandbox) == 0
+    text = str(raised.value)
+    assert "connection 'us_acct' is a US-region account (its access token starts with 'us_')" in text
+    assert "POST /v1/us/assets/transaction-history" in text and "dc_region='ap'" in text
+    assert US_TOKEN not in text
+
+
+def test_an_ap_account_on_the_us_endpoint_fails_at_once(sandbox: Sandbox) -> None:
+    hook = CashflowHook()
+    with pytest.raises(DataCentreError, match=r"AP-region account .* dc_region='us'"):
+        list(hook.iter_us_transactions(END - DAY, END))
+    assert calls(sandbox) == 0
+
+
+def test_a_us_account_pointed_at_a_cn_host_is_refused_before_any_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_connection(
+        monkeypatch,
+        "us_cn",
+        longport_connection(login="k", password="s", access_token="t", dc_region="us", region="cn"),
+    )
+    with pytest.raises(DataCentreError, match=r"the connection extra dc_region='us' says so.*mainland-China host"):
+        _ = CashflowHook("us_cn").settings

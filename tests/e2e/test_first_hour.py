@@ -115,8 +115,8 @@ with DAG("bad_{name}", {dag_arguments}, start_date=START):
         home = AirflowHome(
             root / "home",
             AIRFLOW__CORE__DAGS_FOLDER=str(dags),
-            AIRFLOW_CONN_LONGPORT_DEFAULT=longport_connection(healthy.base_url),
-            AIRFLOW_CONN_LONGPORT_FAULTY=longport_connection(faulty.base_url, max_attempts=1),
+            AIRFLOW_CONN_LONGPORT_DEFAULT=json.dumps(longport_connection(healthy.base_url)),
+            AIRFLOW_CONN_LONGPORT_FAULTY=json.dumps(longport_connection(faulty.base_url, max_attempts=1)),
         )
         home.run("db", "migrate")
         home.run("dags", "reserialize")  # parses the folder and records each file's import error

@@ -11,6 +11,7 @@ import inspect
 import re
 from collections.abc import Callable
 
+_ROLE = re.compile(r":(?:py:)?(?:func|meth|class|attr|mod|exc|data|obj|const):`(~?)([^`]+)`")
 _PARAM = re.compile(r"^\s*:param (\w+):(.*?)(?=^\s*:\w|^\s*$|\Z)", re.M | re.S)
 
 
@@ -135,7 +136,27 @@ def error_classes() -> str:
     return "\n".join(rows)
 
 
+def layout() -> str:
+    """Each module of the package and the first paragraph of its docstring: the layout as the code states it."""
+    import ast
+    from pathlib import Path
+
+    import airflow_provider_cashflow
+
+    root = Path(airflow_provider_cashflow.__file__).parent
+    rows = ["| module | what it holds |", "|---|---|"]
+    for path in sorted(root.rglob("*.py"), key=lambda p: (p.parent != root, p.relative_to(root).as_posix())):
+        docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        summary = " ".join(docstring.split("\n\n")[0].split())
+        if not summary and path.name == "__init__.py":
+            continue  # an empty package marker
+        summary = _ROLE.sub(lambda m: f"`{m.group(2).rsplit('.', 1)[-1]}`", summary) or "(no docstring)"
+        rows.append(f"| `{path.relative_to(root.parent).as_posix()}` | {_cell(summary)} |")
+    return "\n".join(rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
+    "layout": layout,
     "error-classes": error_classes,
     "operator-parameters": operator_parameters,
     "hook-parameters": hook_parameters,

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import END, SPEC, UNLIMITED, set_connection
 
 from airflow_provider_cashflow.domain.models import CashFlow, parse_cash_flow
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, DriftSpec, Sandbox
+from tests.helpers.connections import set_connection
+from tests.helpers.data import END, SPEC, UNLIMITED
 
 # a posting and a cancellation after every page served, at every placement the sandbox knows; no more, or offset
 # paging at page size 1 would never reach the end (a record posted ahead of it per page it reads)

@@ -39,7 +39,7 @@ def test_half_open_window_is_exact_at_any_page_size(sandbox: Sandbox, page_size:
     if page_size > len(want):
         assert calls <= 1 + learning  # a window that fits in one page: one call (and the second at END)
     elif page_size == 1:  # each second: a one-record page, then read whole; and a last, empty answer
-        assert calls == 2 * len(per_second) + 1 + learning
+        assert 2 * len(per_second) + 1 <= calls <= 2 * len(per_second) + 1 + learning
     else:  # a page of new records per call, each short of its boundary second, plus the last call
         crowd = max(per_second.values())
         assert calls <= -(-len(want) // (page_size - crowd)) + 1 + learning
@@ -275,7 +275,11 @@ def test_a_body_that_is_not_json_reports_the_trace_id(sandbox: Sandbox) -> None:
 
 def test_the_sandbox_keeps_when_each_page_arrived_and_was_answered(sandbox: Sandbox) -> None:
     list(CashflowHook().iter_cash_flows(END - 3 * DAY, END, page_size=20))
-    stats = sandbox.state.snapshot()
+    deadline = time.monotonic() + 2
+    # the server stamps a page answered once its last byte is written, which may be just after the client read it
+    while len((stats := sandbox.state.snapshot())["recent_pages"]) < stats["pages_served"] < 200:
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.01)
     pages = stats["recent_pages"]
     assert len(pages) == stats["pages_served"] > 2
     assert all(arrived <= answered for arrived, answered in pages)

@@ -128,19 +128,24 @@ class CashFlowEndpoint:
 
     def _cut(self, pages: Iterator[Sequence[CashFlow]], window: Window) -> Generator[CashFlow, None, None]:
         """The records of ``pages`` inside ``window``, with a progress line per page."""
-        kept = 0
+        kept = number = 0
         start, end = window.start, window.end
         for number, records in enumerate(pages, start=1):
             for record in records:
                 if start <= record.business_time < end:
                     kept += 1
                     yield record
-            log.info(
-                "page %d: %d records, %d in %s so far (%d calls, %.2f s waited for the rate limit)",
-                number,
-                len(records),
-                kept,
-                window,
-                self.stats.calls,
-                self.stats.rate_wait,
-            )
+            self._log_page(number, len(records), kept, window)
+        if number == 0:  # the pager yields no empty page, but an empty window's one answer is a page like any other
+            self._log_page(1, 0, 0, window)
+
+    def _log_page(self, number: int, records: int, kept: int, window: Window) -> None:
+        log.info(
+            "page %d: %d records, %d in %s so far (%d calls, %.2f s waited for the rate limit)",
+            number,
+            records,
+            kept,
+            window,
+            self.stats.calls,
+            self.stats.rate_wait,
+        )

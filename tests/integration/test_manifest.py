@@ -70,7 +70,7 @@ def test_an_unfiltered_run_says_so_and_a_lookback_widens_the_query_s_window(sand
     assert context["outlet_events"][asset].extra["rewritten"] == manifest["rewritten"]
 
 
-def test_an_empty_interval_logs_its_one_page_line(sandbox: Sandbox, tmp_path, caplog) -> None:
+def test_an_empty_interval_logs_its_one_progress_line(sandbox: Sandbox, tmp_path, caplog) -> None:
     empty_start = END - 40 * DAY  # before the data set's first record (it holds 10 days)
     with caplog.at_level(logging.INFO, logger="airflow_provider_cashflow"):
         manifest, _, _ = run_operator(
@@ -81,6 +81,6 @@ def test_an_empty_interval_logs_its_one_page_line(sandbox: Sandbox, tmp_path, ca
             output_path=f"file://{tmp_path}/cf.jsonl",
         )
     assert manifest["records"] == 0 and manifest["api_calls"] == 1
-    pages = [r.getMessage() for r in caplog.records if r.getMessage().startswith("page ")]
-    assert len(pages) == 1 and pages[0].startswith("page 1: 0 records, 0 in ["), pages
-    assert "(1 calls," in pages[0]
+    lines = [r.getMessage() for r in caplog.records if " so far (" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("0 records in ["), lines
+    assert "(1 calls," in lines[0]

@@ -15,7 +15,7 @@ from airflow_provider_cashflow.defaults import US_HISTORY_PATH
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import DEMO, DEMO_US, Dataset
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
-from tests.helpers.data import DAY, END, SPEC, expected
+from tests.helpers.data import DAY, END, SPEC, SPEC_ARGS, expected
 
 
 def _env_line(line: str) -> tuple[str, dict]:
@@ -27,17 +27,7 @@ def _env_line(line: str) -> tuple[str, dict]:
 
 
 def test_the_printed_connection_line_works_as_it_stands(monkeypatch: pytest.MonkeyPatch) -> None:
-    args = [
-        "--seed",
-        str(SPEC.seed),
-        "--days",
-        str(SPEC.days),
-        "--per-day",
-        str(SPEC.per_day),
-        "--end",
-        END.isoformat(),
-    ]
-    with SandboxProcess(*args) as sandbox:
+    with SandboxProcess(*SPEC_ARGS) as sandbox:
         lines = sandbox.banner.splitlines()
         name, conn = _env_line(sandbox.connection_line)
         assert name == "AIRFLOW_CONN_LONGPORT_DEFAULT" and conn["host"] == sandbox.base_url

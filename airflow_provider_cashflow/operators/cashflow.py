@@ -10,18 +10,21 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_cashflow.compat import AirflowFailException
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL, US_HISTORY_PATH, US_TIMEZONE
 from airflow_provider_cashflow.domain.calendar import parse_lookback, widen
+from airflow_provider_cashflow.domain.models import FIELDS, Field
 from airflow_provider_cashflow.domain.query import CashFlowQuery
+from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.operators.assets import account_path, default_outlet, emit_asset_events
 from airflow_provider_cashflow.operators.retry_policy import default_retry_policy
 from airflow_provider_cashflow.operators.run_window import NO_INTERVAL, partition_timezone, resolve_window
+from airflow_provider_cashflow.operators.us_accounts import check_filters, columns_fields, us_parts, validate_us_columns
 from airflow_provider_cashflow.output.formats import resolve_compression, validate_row_group_size
-from airflow_provider_cashflow.output.partitions import PARTITIONINGS
-from airflow_provider_cashflow.output.writer import OutputSpec, write_window
+from airflow_provider_cashflow.output.partitions import PARTITIONINGS, split
+from airflow_provider_cashflow.output.writer import OutputSpec, write_parts
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -32,10 +35,19 @@ __all__ = ["NO_INTERVAL", "CashflowOperator", "resolve_window"]
 class CashflowOperator(BaseOperator):
     """Extracts the cash flows of the run's data interval ``[start, end)`` to XCom or object storage.
 
+    An AP account reads ``GET /v1/asset/cashflow``, a US account ``POST /v1/us/assets/transaction-history``: the
+    connection says which (docs/us-accounts.md), so one task can be mapped over both kinds of account.
+
     :param longport_conn_id: connection of type ``longport``. (templated)
-    :param business_type: 1 cash, 2 stock, 3 fund, or ``None`` for all. (templated)
-    :param symbol: one security code, e.g. ``AAPL.US``. (templated)
-    :param page_size: records per API call, 1 to 10000; default 10000. (templated)
+    :param business_type: AP accounts: 1 cash, 2 stock, 3 fund, or ``None`` for all. (templated)
+    :param symbol: AP accounts: one security code, e.g. ``AAPL.US``. (templated)
+    :param types: US accounts: ``TT_...`` kinds, e.g. ``["TT_DEPOSIT_AND_WITHDRAWAL"]``, or ``None`` for all.
+        (templated)
+    :param currency: US accounts: one currency, e.g. ``USD``, or ``None`` for all. (templated)
+    :param us_columns: US accounts: ``cashflow`` (default: mapped onto the AP cash-flow columns, so both kinds of
+        account land in one table) or ``native`` (every key the US endpoint sends, as it sent it). (templated)
+    :param page_size: records per API call; AP 1 to 10000, default 10000; US default 100 (its maximum is
+        undocumented: a refusal says so). (templated)
     :param output_path: ``ObjectStoragePath`` URL (``file://``, ``s3://``, ``gs://``, ...); ``{date}`` is
         replaced by the partition's local date in ``partition_timezone``, ``{conn_id}`` by ``longport_conn_id``
         (one folder per account when the task is mapped over accounts). ``None`` returns the records as XCom.
@@ -47,7 +59,7 @@ class CashflowOperator(BaseOperator):
     :param partition_by: ``interval`` (one file for the run) or ``day`` (one file per local day of
         ``partition_timezone``, for long backfills in few API calls). (templated)
     :param partition_timezone: IANA name of the zone whose days partition the files and name ``{date}``;
-        default: the time zone of the DAG's timetable, else UTC. A window that would leave part of a day to
+        default: the time zone of the DAG's timetable, else UTC (a US account: America/New_York). A window that would leave part of a day to
         another run is refused before any API call. (templated)
     :param lookback: a ``timedelta`` or a number of days: each run re-reads ``[start - lookback, end)`` and
         rewrites every day file in it, so late postings and revised records reach the files; needs
@@ -67,6 +79,9 @@ class CashflowOperator(BaseOperator):
         "longport_conn_id",
         "business_type",
         "symbol",
+        "types",
+        "currency",
+        "us_columns",
         "page_size",
         "output_path",
         "output_conn_id",
@@ -85,6 +100,9 @@ class CashflowOperator(BaseOperator):
         longport_conn_id: str = CashflowHook.default_conn_name,
         business_type: int | str | None = None,
         symbol: str | None = None,
+        types: str | Sequence[str] | None = None,
+        currency: str | None = None,
+        us_columns: str = "cashflow",
         page_size: int | str | None = None,
         output_path: str | None = None,
         output_conn_id: str | None = None,
@@ -106,6 +124,9 @@ class CashflowOperator(BaseOperator):
         self.longport_conn_id = longport_conn_id
         self.business_type = business_type
         self.symbol = symbol
+        self.types = types
+        self.currency = currency
+        self.us_columns = us_columns
         self.page_size = page_size
         self.output_path = output_path
         self.output_conn_id = output_conn_id
@@ -121,6 +142,7 @@ class CashflowOperator(BaseOperator):
         self.parquet_row_group_size = parquet_row_group_size
         self._written: list[str] = []
         self._base_url: str | None = None
+        self._api_path = CASHFLOW_PATH
 
     @classmethod
     def partial(cls, **kwargs: Any) -> Any:
@@ -148,24 +170,40 @@ class CashflowOperator(BaseOperator):
         timetable = self._timetable(context)
         window = resolve_window(context, self.window_start, self.window_end, timetable)
         lookback = parse_lookback(self.lookback)
-        output = self._output_spec(partition_timezone(self.partition_timezone, timetable), lookback is not None)
+        hook = CashflowHook(self.longport_conn_id)
+        settings = hook.settings  # reads and checks the connection before any call; it says AP or US
+        region = settings.dc_region
+        self._base_url = settings.base_url
+        check_filters(self.longport_conn_id, region, self.business_type, self.symbol, self.types, self.currency)
+        us_columns = validate_us_columns(self.us_columns)
+        default_tz = US_TIMEZONE if region == "us" else "UTC"
+        output = self._output_spec(
+            partition_timezone(self.partition_timezone, timetable, default_tz),
+            lookback is not None,
+            columns_fields(region, us_columns),
+        )
         if output is not None and lookback is not None:
             window = Window(widen(window.start, lookback, output.tz), window.end)
-        query = self._query(window)
+        query = self._query(window) if region == "ap" else self._us_query(window)
         _check_max_xcom_bytes(self.max_xcom_bytes)
-        hook = CashflowHook(self.longport_conn_id)
-        self._base_url = hook.settings.base_url  # reads and checks the connection before any call
         if output is not None:
             output.check(window)
         complete = self._complete(window)
-        records = hook.iter_query(query)
+        records = None if isinstance(query, UsHistoryQuery) else hook.iter_query(query)
+        if records is None:
+            self._api_path = US_HISTORY_PATH
+            parts = us_parts(hook, query, output, us_columns)  # type: ignore[arg-type]
+        else:
+            parts = split(window, records, output.partition_by, output.tz) if output else iter([(window, records)])
         try:
             if output is None:
-                return self._to_xcom(records, window)
-            manifest = write_window(records, window, output)
+                return self._to_xcom((record for _, part in parts for record in part), window)
+            manifest = write_parts(parts, window, output)
         finally:
-            records.close()  # a failure half-way must not leave the prefetching pager running on a closed session
+            if records is not None:
+                records.close()  # a failure half-way must not leave the prefetching pager running on a closed session
             hook.close()
+        manifest["dc_region"] = region
         manifest["api_calls"] = hook.client.stats.calls
         manifest["complete"] = complete
         self._written = [f["path"] for f in manifest["files"]]
@@ -181,6 +219,9 @@ class CashflowOperator(BaseOperator):
         if isinstance(page_size, str) and page_size.isdigit():
             page_size = int(page_size)
         return CashFlowQuery.of(window, business_type=self.business_type, symbol=self.symbol, page_size=page_size)
+
+    def _us_query(self, window: Window) -> UsHistoryQuery:
+        return UsHistoryQuery.of(window, types=self.types, currency=self.currency, page_size=self.page_size)
 
     def _complete(self, window: Window) -> bool:
         """Whether the window had ended when the run began; if not, later records of it are not in this output."""
@@ -199,7 +240,7 @@ class CashflowOperator(BaseOperator):
         dag = context.get("dag") or self.get_dag()  # a task outside a DAG has no timetable
         return getattr(dag, "timetable", None)
 
-    def _output_spec(self, timezone: str, lookback: bool) -> OutputSpec | None:
+    def _output_spec(self, timezone: str, lookback: bool, fields: tuple[Field, ...] = FIELDS) -> OutputSpec | None:
         validate_row_group_size(self.parquet_row_group_size)
         compression = resolve_compression(self.file_format, self.compression)
         if self.partition_by not in PARTITIONINGS:
@@ -226,6 +267,7 @@ class CashflowOperator(BaseOperator):
             row_group_size=self.parquet_row_group_size,
             timezone=timezone,
             compare=lookback,
+            fields=fields,
         )
 
     def _to_xcom(self, records: Any, window: Window) -> list[dict[str, Any]]:
@@ -259,7 +301,7 @@ class CashflowOperator(BaseOperator):
         for path in self._written:
             parts = urlsplit(path)
             outputs.append(Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path))
-        return OperatorLineage(inputs=[Dataset(namespace=f"longport://{host}", name=CASHFLOW_PATH)], outputs=outputs)
+        return OperatorLineage(inputs=[Dataset(namespace=f"longport://{host}", name=self._api_path)], outputs=outputs)
 
 
 def _check_max_xcom_bytes(value: Any) -> None:

@@ -68,11 +68,12 @@ def _partition_period(partition_date: datetime, timetable: Any) -> Window:
     return Window.of(partition_date, end)
 
 
-def partition_timezone(explicit: Any, timetable: Any) -> str:
-    """The IANA name of the zone whose days partition the output: ``explicit``, else the timetable's, else UTC."""
+def partition_timezone(explicit: Any, timetable: Any, default: str = "UTC") -> str:
+    """The IANA name of the zone whose days partition the output: ``explicit``, else the timetable's, else
+    ``default`` (UTC; a US account's is America/New_York)."""
     if explicit not in (None, ""):
         return resolve_timezone(explicit).key
     zone = timetable_timezone(timetable)
     if zone is None:
-        return "UTC"
+        return default
     return resolve_timezone(zone, "the timetable's timezone (pass partition_timezone to choose one)").key

@@ -10,14 +10,14 @@ from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from airflow_provider_cashflow.domain.calendar import local_date
-from airflow_provider_cashflow.domain.models import CashFlow
+from airflow_provider_cashflow.domain.models import FIELDS, CashFlow, Field
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
-from airflow_provider_cashflow.output.formats import open_writer, read_rows, row_key
+from airflow_provider_cashflow.output.formats import Record, open_writer, read_rows, row_key
 from airflow_provider_cashflow.output.partitions import split
 from airflow_provider_cashflow.output.storage import atomic_write, open_target, prepare_target
 
-__all__ = ["OutputSpec", "write_window"]
+__all__ = ["OutputSpec", "write_parts", "write_window"]
 
 log = logging.getLogger(__name__)
 DATE_PLACEHOLDER = "{date}"
@@ -67,6 +67,7 @@ class OutputSpec:
         one left by an earlier run at that path is removed so the output matches the data.
     :param timezone: IANA name of the zone whose days partition the output (``partition_timezone``).
     :param compare: read each file back before replacing it and report the records it gained and lost.
+    :param fields: the records' columns (default: the cash-flow columns; a US account's native ones differ).
     """
 
     path: str
@@ -78,6 +79,7 @@ class OutputSpec:
     row_group_size: int = 50_000
     timezone: str = "UTC"
     compare: bool = False
+    fields: tuple[Field, ...] = FIELDS
     targets: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -143,9 +145,16 @@ class OutputSpec:
 
 def write_window(records: Iterable[CashFlow], window: Window, spec: OutputSpec) -> dict[str, Any]:
     """Stream ``records`` (newest first) into one file per part; returns the manifest."""
+    return write_parts(split(window, records, spec.partition_by, spec.tz), window, spec)
+
+
+def write_parts(parts: Iterable[tuple[Window, Iterable[Record]]], window: Window, spec: OutputSpec) -> dict[str, Any]:
+    """Write each ``(part, records of part)`` (newest part first, every part of ``window``) to the part's file;
+    returns the manifest. The caller decides which part a record is in (a US account: the day whose read
+    returned it)."""
     files = []
     rewritten = []
-    for part, part_records in split(window, records, spec.partition_by, spec.tz):
+    for part, part_records in parts:
         if spec.compare:
             change = _Change(spec, part)
             files.append(_write_part(part, change.counting(part_records), spec))
@@ -179,12 +188,14 @@ class _Change:
         self.before: Counter[tuple[Any, ...]] = Counter()
         if self.replaced:
             with target.open("rb") as raw:
-                self.before.update(row_key(row) for row in read_rows(raw, spec.file_format, spec.compression))
+                rows = read_rows(raw, spec.file_format, spec.compression)
+                self.before.update(row_key(row, spec.fields) for row in rows)
         self.after: Counter[tuple[Any, ...]] = Counter()
+        self._fields = spec.fields
 
-    def counting(self, records: Iterable[CashFlow]) -> Iterator[CashFlow]:
+    def counting(self, records: Iterable[Record]) -> Iterator[Record]:
         for record in records:
-            self.after[row_key(record.to_dict())] += 1
+            self.after[row_key(record.to_dict(), self._fields)] += 1
             yield record
 
     def summary(self) -> dict[str, Any]:
@@ -197,7 +208,7 @@ class _Change:
         }
 
 
-def _write_part(part: Window, records: Iterable[CashFlow], spec: OutputSpec) -> dict[str, Any]:
+def _write_part(part: Window, records: Iterable[Record], spec: OutputSpec) -> dict[str, Any]:
     target = spec.target_for(part)
     first = next(iter_ := iter(records), None)
     if first is None and not spec.write_empty:
@@ -208,7 +219,13 @@ def _write_part(part: Window, records: Iterable[CashFlow], spec: OutputSpec) -> 
     prepare_target(target)
     with atomic_write(target) as raw:
         stream = _CountingStream(raw)
-        writer = open_writer(stream, spec.file_format, spec.compression, row_group_size=spec.row_group_size)  # type: ignore[arg-type]
+        writer = open_writer(
+            stream,  # type: ignore[arg-type]
+            spec.file_format,
+            spec.compression,
+            row_group_size=spec.row_group_size,
+            fields=spec.fields,
+        )
         if first is not None:
             writer.write(first)
             for record in iter_:

@@ -13,7 +13,6 @@ minor lacks (checked by installing 3.0.6, 3.1.8, 3.2.2 and 3.3.2):
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
@@ -25,7 +24,6 @@ __all__ = [
     "CronTriggerTimetable",
     "airflow_version",
     "timetable_expression",
-    "timetable_next",
     "timetable_timezone",
 ]
 
@@ -84,19 +82,3 @@ def timetable_expression(timetable: Any) -> str | None:
         if isinstance(value, str):
             return value
     return None
-
-
-def timetable_next(timetable: Any, after: datetime, tz: Any) -> datetime | None:
-    """The timetable's first cron time strictly after ``after``, as core Airflow computes it, in UTC.
-
-    Partitioned runs (``CronPartitionTimetable``, Airflow >= 3.2) carry only their ``partition_date``; the
-    partition's period ends at the next tick. Wall-clock cron arithmetic in ``tz`` keeps DST days whole.
-    """
-    expression = timetable_expression(timetable)
-    if expression is None:
-        return None
-    from croniter import croniter  # type: ignore[import-untyped]
-
-    local = after.astimezone(tz).replace(tzinfo=None)
-    following: datetime = croniter(expression, start_time=local).get_next(datetime)
-    return following.replace(tzinfo=tz).astimezone(UTC)

@@ -1,10 +1,13 @@
-"""Provider metadata for Airflow's discovery; must import nothing but the standard library (and ``defaults``)."""
+"""Provider metadata for Airflow's discovery; must import nothing but the standard library, ``defaults`` and the
+package's version."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_cashflow import __version__
 from airflow_provider_cashflow.defaults import (
+    CONN_TYPE,
     DC_REGIONS,
     DEFAULT_REGION,
     GLOBAL_BASE_URL,
@@ -15,6 +18,9 @@ from airflow_provider_cashflow.defaults import (
     REGION_BASE_URLS,
     TIMEOUT,
 )
+
+#: The integration's name, and the hook's in the connection type list.
+HOOK_NAME = "LongPort OpenAPI"
 
 # The connection's custom fields, declared once: Airflow >= 3.2 reads them from here, and the hook's legacy
 # form methods (Airflow < 3.2) are derived from the same table.
@@ -114,31 +120,31 @@ def get_provider_info() -> dict[str, Any]:
             "Extracts brokerage cash flows from the LongPort OpenAPI: `GET /v1/asset/cashflow` for AP accounts, "
             "`POST /v1/us/assets/transaction-history` for US accounts."
         ),
-        "versions": ["0.1.0"],
+        "versions": [__version__],
         "integrations": [
             {
-                "integration-name": "LongPort OpenAPI",
+                "integration-name": HOOK_NAME,
                 "external-doc-url": "https://open.longportapp.com/docs/trade/asset/cashflow",
                 "tags": ["service"],
             }
         ],
         "hooks": [
             {
-                "integration-name": "LongPort OpenAPI",
+                "integration-name": HOOK_NAME,
                 "python-modules": ["airflow_provider_cashflow.hooks.cashflow"],
             }
         ],
         "operators": [
             {
-                "integration-name": "LongPort OpenAPI",
+                "integration-name": HOOK_NAME,
                 "python-modules": ["airflow_provider_cashflow.operators.cashflow"],
             }
         ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_cashflow.hooks.cashflow.CashflowHook",
-                "hook-name": "LongPort OpenAPI",
-                "connection-type": "longport",
+                "hook-name": HOOK_NAME,
+                "connection-type": CONN_TYPE,
                 "conn-fields": CONN_FIELDS,
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
             }

@@ -11,7 +11,9 @@ from airflow_provider_cashflow.client.base_url import require_secure_base_url, v
 from airflow_provider_cashflow.client.ratelimit_redis import validate_storage_url
 from airflow_provider_cashflow.defaults import (
     DC_REGIONS,
+    DEFAULT_CONN_ID,
     DEFAULT_REGION,
+    EXTRA_PREFIX,
     GLOBAL_BASE_URL,
     MAX_ATTEMPTS,
     RATE_LIMIT_CALLS,
@@ -63,7 +65,7 @@ def _extra_value(extra: Mapping[str, Any], name: str) -> Any:
     # Airflow >= 3.2 stores form fields as bare keys, older UIs as extra__<type>__<name>.
     value = extra.get(name)
     if value in (None, ""):
-        value = extra.get(f"extra__longport__{name}")
+        value = extra.get(f"{EXTRA_PREFIX}{name}")
     return None if value == "" else value
 
 
@@ -129,7 +131,7 @@ class LongPortSettings:
     @classmethod
     def from_connection(cls, conn: Any) -> LongPortSettings:
         """Read host, login, password and extras; every problem is named with the field to fix."""
-        conn_id = conn.conn_id or "longport_default"
+        conn_id = conn.conn_id or DEFAULT_CONN_ID
         extra = conn.extra_dejson or {}
         if not isinstance(extra, Mapping):
             raise LongPortConfigError(f"connection {conn_id!r}: extra must be a JSON object")

@@ -1,4 +1,5 @@
-"""The account's calendar: local days in a named time zone (DST included), and the lookback that widens a window."""
+"""The account's calendar: local days in a named time zone (DST included), the lookback that widens a window, and
+the next tick of a cron schedule."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airflow_provider_cashflow.errors import LongPortConfigError
 
-__all__ = ["day_start", "local_date", "parse_lookback", "resolve_timezone", "widen"]
+__all__ = ["day_start", "local_date", "next_cron_time", "parse_lookback", "resolve_timezone", "widen"]
 
 
 def resolve_timezone(name: Any, setting: str = "partition_timezone") -> ZoneInfo:
@@ -65,3 +66,16 @@ def widen(start: datetime, lookback: timedelta, tz: tzinfo) -> datetime:
     local = start.astimezone(tz)
     earlier = (local.replace(tzinfo=None) - lookback).replace(tzinfo=tz)
     return day_start(earlier.astimezone(UTC), tz)
+
+
+def next_cron_time(expression: str, after: datetime, tz: tzinfo) -> datetime:
+    """The first time of the cron ``expression`` strictly after ``after``, read on ``tz``'s wall clock, in UTC.
+
+    Wall-clock arithmetic, as core Airflow's cron timetables do it, keeps DST days whole: a partitioned run's
+    period (``CronPartitionTimetable``, Airflow >= 3.2) ends at its timetable's next tick.
+    """
+    from croniter import croniter  # type: ignore[import-untyped]
+
+    local = after.astimezone(tz).replace(tzinfo=None)
+    following: datetime = croniter(expression, start_time=local).get_next(datetime)
+    return following.replace(tzinfo=tz).astimezone(UTC)

@@ -15,14 +15,20 @@ from airflow_provider_cashflow.client.retry import RetryPolicy
 from airflow_provider_cashflow.client.settings import LongPortSettings
 from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint
 from airflow_provider_cashflow.compat import BaseHook
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH, OAUTH_TOKEN_PATH, US_HISTORY_PATH
+from airflow_provider_cashflow.defaults import (
+    CASHFLOW_PATH,
+    CONN_TYPE,
+    DEFAULT_CONN_ID,
+    OAUTH_TOKEN_PATH,
+    US_HISTORY_PATH,
+)
 from airflow_provider_cashflow.domain.models import BusinessType, CashFlow
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
 from airflow_provider_cashflow.domain.us_transactions import UsTransaction
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
-from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, HOOK_NAME, UI_FIELD_BEHAVIOUR
 from airflow_provider_cashflow.hooks.redaction import restore_secrets
 
 __all__ = ["CashflowHook"]
@@ -47,9 +53,9 @@ class CashflowHook(BaseHook):
     """
 
     conn_name_attr = "longport_conn_id"
-    default_conn_name = "longport_default"
-    conn_type = "longport"
-    hook_name = "LongPort OpenAPI"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = HOOK_NAME
 
     def __init__(
         self,

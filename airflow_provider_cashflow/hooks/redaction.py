@@ -13,6 +13,8 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+from airflow_provider_cashflow.defaults import EXTRA_PREFIX
+
 __all__ = ["REDACTED", "cannot_test_message", "connection_id_under_test", "redacted_fields", "restore_secrets"]
 
 REDACTED = "***"
@@ -24,7 +26,7 @@ def redacted_fields(conn: Any) -> list[str]:
     found = ["password"] if conn.password == REDACTED else []
     extra = conn.extra_dejson or {}
     for name in SECRET_EXTRAS:
-        if REDACTED in (extra.get(name), extra.get(f"extra__longport__{name}")):
+        if REDACTED in (extra.get(name), extra.get(f"{EXTRA_PREFIX}{name}")):
             found.append(name)
     return found
 
@@ -75,8 +77,8 @@ def restore_secrets(conn: Any, get_connection: Callable[[str], Any]) -> tuple[An
     stored_extra = stored.extra_dejson or {}
     for key, value in extra.items():
         if value == REDACTED:
-            bare = key.removeprefix("extra__longport__")
-            extra[key] = stored_extra.get(key, stored_extra.get(bare, stored_extra.get(f"extra__longport__{bare}")))
+            bare = key.removeprefix(EXTRA_PREFIX)
+            extra[key] = stored_extra.get(key, stored_extra.get(bare, stored_extra.get(f"{EXTRA_PREFIX}{bare}")))
     restored = SimpleNamespace(  # what LongPortSettings.from_connection reads; no ORM object is touched
         conn_id=conn.conn_id,
         host=conn.host,

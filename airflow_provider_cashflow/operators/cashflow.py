@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_cashflow.compat import AirflowFailException
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL, US_HISTORY_PATH, US_TIMEZONE
+from airflow_provider_cashflow.defaults import (
+    CASHFLOW_PATH,
+    GLOBAL_BASE_URL,
+    PARQUET_ROW_GROUP_SIZE,
+    US_HISTORY_PATH,
+    US_TIMEZONE,
+)
 from airflow_provider_cashflow.domain.calendar import parse_lookback, widen
 from airflow_provider_cashflow.domain.models import FIELDS, Field
 from airflow_provider_cashflow.domain.query import CashFlowQuery
@@ -115,7 +121,7 @@ class CashflowOperator(BaseOperator):
         window_start: datetime | str | None = None,
         window_end: datetime | str | None = None,
         max_xcom_bytes: int | None = 1_000_000,
-        parquet_row_group_size: int = 50_000,
+        parquet_row_group_size: int = PARQUET_ROW_GROUP_SIZE,
         **kwargs: Any,
     ) -> None:
         default_retry_policy(kwargs)

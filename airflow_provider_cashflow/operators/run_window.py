@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_cashflow.compat import timetable_next, timetable_timezone
-from airflow_provider_cashflow.domain.calendar import resolve_timezone
+from airflow_provider_cashflow.compat import timetable_expression, timetable_timezone
+from airflow_provider_cashflow.domain.calendar import next_cron_time, resolve_timezone
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
 
@@ -58,14 +58,14 @@ def resolve_window(context: Any, window_start: Any = None, window_end: Any = Non
 def _partition_period(partition_date: datetime, timetable: Any) -> Window:
     zone = timetable_timezone(timetable)
     tz = resolve_timezone(zone if zone is not None else "UTC", "the timetable's timezone")
-    end = timetable_next(timetable, partition_date, tz)
-    if end is None:
+    expression = timetable_expression(timetable)
+    if expression is None:
         raise LongPortConfigError(
             f"this run is for partition_date={partition_date.isoformat()}, but its timetable "
             f"({type(timetable).__name__}) has no cron expression to say when the partition ends; schedule the DAG "
             "with CronPartitionTimetable('0 0 * * *', timezone=...) or pass window_start and window_end"
         )
-    return Window.of(partition_date, end)
+    return Window.of(partition_date, next_cron_time(expression, partition_date, tz))
 
 
 def partition_timezone(explicit: Any, timetable: Any, default: str = "UTC") -> str:

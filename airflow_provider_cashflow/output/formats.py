@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, BinaryIO, Protocol
 
+from airflow_provider_cashflow.defaults import PARQUET_ROW_GROUP_SIZE
 from airflow_provider_cashflow.domain.models import FIELDS, Field
 from airflow_provider_cashflow.errors import LongPortConfigError, OutputFormatError
 
@@ -50,7 +51,7 @@ def validate_row_group_size(value: object) -> int:
     """A positive whole number of records per Parquet row group."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise LongPortConfigError(
-            f"parquet_row_group_size must be a whole number of records of 1 or more (default 50000), got {value!r}"
+            f"parquet_row_group_size must be a whole number of records of 1 or more (default {PARQUET_ROW_GROUP_SIZE}), got {value!r}"
         )
     return value
 
@@ -150,9 +151,7 @@ class ParquetWriter:
     Row groups are cut by count, not by API page, so the bytes do not depend on how the data was fetched.
     """
 
-    def __init__(
-        self, raw: BinaryIO, compression: str, row_group_size: int = 50_000, fields: tuple[Field, ...] = FIELDS
-    ):
+    def __init__(self, raw: BinaryIO, compression: str, row_group_size: int, fields: tuple[Field, ...] = FIELDS):
         import pyarrow.parquet as pq
 
         self._names = [f.name for f in fields]
@@ -205,7 +204,7 @@ def open_writer(
     file_format: str,
     compression: str,
     *,
-    row_group_size: int = 50_000,
+    row_group_size: int,
     fields: tuple[Field, ...] = FIELDS,
 ) -> RecordWriter:
     """A writer of records with ``fields`` (default: the cash-flow columns) in ``file_format``."""

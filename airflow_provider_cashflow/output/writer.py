@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
+from airflow_provider_cashflow.defaults import PARQUET_ROW_GROUP_SIZE
 from airflow_provider_cashflow.domain.calendar import local_date
 from airflow_provider_cashflow.domain.models import FIELDS, CashFlow, Field
 from airflow_provider_cashflow.domain.windows import Window
@@ -76,7 +77,7 @@ class OutputSpec:
     compression: str
     partition_by: str = "interval"
     write_empty: bool = True
-    row_group_size: int = 50_000
+    row_group_size: int = PARQUET_ROW_GROUP_SIZE
     timezone: str = "UTC"
     compare: bool = False
     fields: tuple[Field, ...] = FIELDS

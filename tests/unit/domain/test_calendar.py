@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from airflow_provider_cashflow.compat import timetable_next, timetable_timezone
-from airflow_provider_cashflow.domain.calendar import day_start, parse_lookback, resolve_timezone, widen
+from airflow_provider_cashflow.compat import timetable_expression, timetable_timezone
+from airflow_provider_cashflow.domain.calendar import day_start, next_cron_time, parse_lookback, resolve_timezone, widen
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
 
@@ -54,6 +54,7 @@ def test_the_next_tick_of_a_partition_timetable_keeps_local_midnight_across_dst(
     timetable = CronPartitionTimetable("0 0 * * *", timezone="America/New_York")
     assert timetable_timezone(timetable) == "America/New_York"
     sunday = datetime(2026, 11, 1, tzinfo=NY).astimezone(UTC)
-    assert timetable_next(timetable, sunday, NY) == datetime(2026, 11, 2, tzinfo=NY).astimezone(UTC)
-    assert timetable_next(timetable, sunday, NY) - sunday == timedelta(hours=25)
-    assert timetable_next(object(), sunday, NY) is None
+    expression = timetable_expression(timetable)
+    assert next_cron_time(expression, sunday, NY) == datetime(2026, 11, 2, tzinfo=NY).astimezone(UTC)
+    assert next_cron_time(expression, sunday, NY) - sunday == timedelta(hours=25)
+    assert timetable_expression(object()) is None

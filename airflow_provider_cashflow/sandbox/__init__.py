@@ -13,12 +13,24 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_cashflow.sandbox.control import apply_control
 from airflow_provider_cashflow.sandbox.data import Dataset, DatasetSpec, RevisionSpec
+from airflow_provider_cashflow.sandbox.drift import DriftSpec, DriftTruth
 from airflow_provider_cashflow.sandbox.faults import FAULT_KINDS, FaultPlan
 from airflow_provider_cashflow.sandbox.server import SandboxServer
-from airflow_provider_cashflow.sandbox.state import Credentials, SandboxState, apply_control
+from airflow_provider_cashflow.sandbox.state import Credentials, SandboxState
 
-__all__ = ["DEMO", "FAULT_KINDS", "Dataset", "DatasetSpec", "FaultPlan", "RevisionSpec", "Sandbox"]
+__all__ = [
+    "DEMO",
+    "FAULT_KINDS",
+    "Dataset",
+    "DatasetSpec",
+    "DriftSpec",
+    "DriftTruth",
+    "FaultPlan",
+    "RevisionSpec",
+    "Sandbox",
+]
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,8 @@ class Sandbox:
     :param latency: seconds added to every cash-flow answer, to play a wide-area network.
     :param as_of: the moment (Unix seconds) whose view of a revising history it serves (default: now).
     :param as_of_after_request: serve each call the view this many seconds after the call's ``end_time``.
+    :param drift: postings and cancellations between calls (:mod:`airflow_provider_cashflow.sandbox.drift`).
+    :param end_inclusive: serve a call's ``end_time`` second (True, as before) or stop just before it (False).
     """
 
     def __init__(
@@ -62,6 +76,8 @@ class Sandbox:
         latency: float = 0.0,
         as_of: int | None = None,
         as_of_after_request: int | None = None,
+        drift: DriftSpec | None = None,
+        end_inclusive: bool = True,
     ):
         self.state = SandboxState(
             dataset=dataset or Dataset(DatasetSpec()),
@@ -72,6 +88,8 @@ class Sandbox:
             latency=latency,
             as_of=as_of,
             as_of_after_request=as_of_after_request,
+            drift=drift or DriftSpec(),
+            end_inclusive=end_inclusive,
         )
         self._server = SandboxServer(self.state, host, port)
         self._thread: threading.Thread | None = None
@@ -110,8 +128,20 @@ class Sandbox:
 
     def control(self, **change: Any) -> None:
         """Same as POST /__sandbox/control: ``faults={...}``, ``expire_token=True``, ``access_token=...``,
-        ``as_of=...``, ``as_of_after_request=...``."""
+        ``as_of=...``, ``as_of_after_request=...``, ``drift={...}`` (DriftSpec fields, ``None`` stops it),
+        ``drift_reset=True``, ``end_time="inclusive"|"exclusive"``."""
         apply_control(self.state, change)
+
+    def mark(self) -> int:
+        """The current tick (pages served so far), as ``GET /__sandbox/mark``: pass it to :meth:`drift_truth`."""
+        return self.state.tick
+
+    def drift_truth(
+        self, start_time: int, end_time: int, *, after: int = 0, app_key: str | None = None, as_of: int | None = None
+    ) -> DriftTruth:
+        """Which records of ``[start_time, end_time)`` existed throughout the pages served after mark ``after``
+        (of ``app_key`` only, if given), which came and which went; as ``GET /__sandbox/drift``."""
+        return self.state.history.truth(start_time, end_time, after=after, app_key=app_key, as_of=as_of)
 
     def connection(self, *, oauth: bool = False, **extra: Any) -> dict[str, Any]:
         """An Airflow connection (JSON form) for this sandbox, in signature or OAuth mode."""

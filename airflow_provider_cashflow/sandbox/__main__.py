@@ -7,8 +7,18 @@ import signal
 import sys
 from datetime import datetime
 
-from airflow_provider_cashflow.sandbox import DEMO, FAULT_KINDS, Dataset, DatasetSpec, FaultPlan, RevisionSpec, Sandbox
-from airflow_provider_cashflow.sandbox.state import parse_as_of
+from airflow_provider_cashflow.sandbox import (
+    DEMO,
+    FAULT_KINDS,
+    Dataset,
+    DatasetSpec,
+    DriftSpec,
+    FaultPlan,
+    RevisionSpec,
+    Sandbox,
+)
+from airflow_provider_cashflow.sandbox.control import parse_as_of
+from airflow_provider_cashflow.sandbox.drift import CANCEL_PLACEMENTS, POSTING_PLACEMENTS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +74,28 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="serve each call the history as seen this many seconds after the call's end_time",
     )
+    drift = p.add_argument_group("a history that changes between the calls of one paging run")
+    drift.add_argument("--drift-postings", type=int, default=0, help="records posted after each page served")
+    drift.add_argument("--drift-cancellations", type=int, default=0, help="records cancelled after each page")
+    drift.add_argument("--drift-every", type=int, default=1, help="drift after every n-th page only")
+    drift.add_argument("--drift-max-pages", type=int, default=None, help="drift after this many pages at most")
+    drift.add_argument("--drift-seed", type=int, default=0, help="same seed, same changes")
+    drift.add_argument(
+        "--drift-placements",
+        default=",".join(POSTING_PLACEMENTS),
+        help=f"where postings land, drawn from: {','.join(POSTING_PLACEMENTS)}",
+    )
+    drift.add_argument(
+        "--drift-cancel-placements",
+        default=",".join(CANCEL_PLACEMENTS),
+        help=f"which records are cancelled, drawn from: {','.join(CANCEL_PLACEMENTS)}",
+    )
+    p.add_argument(
+        "--end-time",
+        choices=("inclusive", "exclusive"),
+        default="inclusive",
+        help="whether a call's end_time second is served (the live API does not say; default: inclusive)",
+    )
     return p
 
 
@@ -92,6 +124,18 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed, days=args.days, per_day=args.per_day, records=args.records, end=end, revisions=revisions
         )
     )
+    try:
+        drift = DriftSpec(
+            postings=args.drift_postings,
+            cancellations=args.drift_cancellations,
+            every=args.drift_every,
+            seed=args.drift_seed,
+            max_pages=args.drift_max_pages,
+            placements=tuple(p for p in args.drift_placements.split(",") if p),
+            cancel_placements=tuple(p for p in args.drift_cancel_placements.split(",") if p),
+        )
+    except ValueError as error:
+        _parser().error(str(error))
     sandbox = Sandbox(
         dataset,
         host=args.host,
@@ -106,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         latency=args.latency_ms / 1000,
         as_of=parse_as_of(args.as_of),
         as_of_after_request=args.as_of_after_request,
+        drift=drift,
+        end_inclusive=args.end_time == "inclusive",
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(sandbox.base_url, flush=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,7 +47,7 @@ _TEMPLATES = [
     ("SellContract-Stocks", 2, 2, "stock", 1, 2_000_000),
     ("Cash Dividend", 2, 1, "stock", 1, 50_000),
     ("Dividend Tax", 1, 1, "stock", -1, 5_000),
-    ("在途分红", 2, 1, "stock", 1, 30_000),
+    ("在途分红", 2, 0, "stock", 1, 30_000),  # business_type 0, as in LongPort's own example
     ("Deposit", 2, 1, "cash", 1, 5_000_000),
     ("Withdrawal", 1, 1, "cash", -1, 3_000_000),
     ("Platform Fee", 1, 1, "cash", -1, 200),
@@ -139,8 +139,11 @@ class Dataset:
 
     def _final(self, index: int) -> dict[str, Any]:
         c = self.contents[index]
-        h = _mix(self.spec.seed * 7_777_777 + c)
-        name, direction, business_type, kind, sign, magnitude = _TEMPLATES[self._templates[c]]
+        return self._row(c, self.times[index], self._templates[c])
+
+    def _row(self, content: int, time: int, template: int) -> dict[str, Any]:
+        h = _mix(self.spec.seed * 7_777_777 + content)
+        name, direction, business_type, kind, sign, magnitude = _TEMPLATES[template]
         symbol: str | None
         if kind == "stock":
             symbol, description, currency = _STOCKS[h % len(_STOCKS)]
@@ -160,10 +163,31 @@ class Dataset:
             "business_type": business_type,
             "balance": balance,
             "currency": currency,
-            "business_time": str(self.times[index]),
+            "business_time": str(time),
             "symbol": symbol,
             "description": description,
         }
+
+    # what the drift overlay (sandbox/drift.py) reads; filters are (business_type, symbol) or None ---------
+
+    def select(
+        self, lo: int, hi: int, filters: tuple[int | None, str | None] | None, as_of: int | None
+    ) -> Sequence[int]:
+        return self.indices(lo, hi, *(filters or (None, None)), as_of)
+
+    def time_of(self, index: int) -> int:
+        return self.times[index]
+
+    def posting(self, time: int, salt: int) -> dict[str, Any]:
+        """A record posted during paging: a content id of its own (past every generated one), at ``time``."""
+        content = len(self._templates) + salt
+        return self._row(content, time, _mix(content ^ 0x5EED) % len(_TEMPLATES))
+
+    def row_time(self, row: dict[str, Any]) -> int:
+        return int(row["business_time"])
+
+    def matches(self, row: dict[str, Any], filters: tuple[int | None, str | None] | None) -> bool:
+        return filters is None or _matches(row, *filters)
 
     def indices(
         self,

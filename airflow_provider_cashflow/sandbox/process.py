@@ -15,6 +15,8 @@ import tempfile
 import urllib.request
 from typing import Any
 
+from airflow_provider_cashflow.sandbox.drift import DriftTruth
+
 __all__ = ["SandboxProcess"]
 
 
@@ -92,6 +94,18 @@ class SandboxProcess:
             f"/__sandbox/records?start_time={start_time}&end_time={end_time_exclusive}{view}"
         )
         return rows
+
+    def mark(self) -> int:
+        """The current tick: pages served so far (see :mod:`airflow_provider_cashflow.sandbox.drift`)."""
+        return int(self._call("/__sandbox/mark")["mark"])
+
+    def drift_truth(self, start_time: int, end_time: int, *, after: int = 0, app_key: str | None = None) -> DriftTruth:
+        """Which records of ``[start_time, end_time)`` existed throughout the pages served after ``after``, which
+        came and which went (``GET /__sandbox/drift``)."""
+        key = f"&app_key={app_key}" if app_key else ""
+        answer = self._call(f"/__sandbox/drift?start_time={start_time}&end_time={end_time}&after={after}{key}")
+        calls = answer["calls"]
+        return DriftTruth(tuple(calls) if calls else None, answer["throughout"], answer["came"], answer["went"])
 
 
 def _read_line(process: subprocess.Popen[str], stderr: Any, timeout: float) -> str:

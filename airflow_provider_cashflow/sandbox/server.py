@@ -21,9 +21,10 @@ from urllib.parse import parse_qs
 
 from airflow_provider_cashflow.client.auth import canonical_request, sign
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH, OAUTH_TOKEN_PATH
+from airflow_provider_cashflow.sandbox.control import control_answer
 from airflow_provider_cashflow.sandbox.faults import DATA_FAULTS, drifted
 from airflow_provider_cashflow.sandbox.params import ApiError, cash_flow_params
-from airflow_provider_cashflow.sandbox.state import SandboxState, apply_control, parse_as_of
+from airflow_provider_cashflow.sandbox.state import SandboxState
 
 __all__ = ["SandboxServer"]
 
@@ -172,12 +173,17 @@ class _Handler(BaseHTTPRequestHandler):
             raise
         dataset = state.dataset
         as_of = state.view_for(params["end_time"]) if dataset.revisions is not None else None
-        indices = dataset.indices(
-            params["start_time"], params["end_time"], params["business_type"], params["symbol"], as_of
+        rows = state.history.page(
+            params["start_time"],
+            state.upper_bound(params["end_time"]),
+            (params["business_type"], params["symbol"]),
+            as_of,
+            (params["page"] - 1) * params["size"],
+            params["size"],
+            tick=state.next_tick(),
+            app_key=app_key,
+            window=(params["start_time"], params["end_time"]),
         )
-        first = (params["page"] - 1) * params["size"]
-        chosen = indices[first : first + params["size"]]
-        rows = [dataset.record(i, as_of) for i in chosen]
         if fault == "missing_field" and rows:
             state.count_fault(fault)
             del rows[0]["currency"]
@@ -236,24 +242,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, json.dumps(payload).encode())
 
     def _control(self, state: SandboxState, method: str, path: str, query: str, body: bytes) -> None:
-        """Test hooks: stats, ground truth, and changing faults or tokens at run time."""
-        if path == "/__sandbox/stats":
-            self._send(200, json.dumps(state.snapshot()).encode())
-        elif path == "/__sandbox/signatures":  # for leak scans in tests: every signature it has seen
-            with state._lock:
-                seen = sorted(state._seen_signatures)
-            self._send(200, json.dumps(seen).encode())
-        elif path == "/__sandbox/records":
-            args = {k: v[-1] for k, v in parse_qs(query).items()}
-            as_of = parse_as_of(args.get("as_of"))  # absent: the converged history
-            rows = list(state.dataset.window(int(args["start_time"]), int(args["end_time"]), as_of))
-            self._send(200, json.dumps(rows, ensure_ascii=False).encode("utf-8"))
-        elif path == "/__sandbox/control" and method == "POST":
-            change = json.loads(body or b"{}")
-            apply_control(state, change)
-            self._send(200, json.dumps({"ok": True}).encode())
-        else:
-            self._send(404, b'{"error":"unknown sandbox control path"}')
+        status, answer = control_answer(state, method, path, query, body)
+        self._send(status, answer)
 
 
 class _Reset(Exception):

@@ -12,9 +12,11 @@ from typing import Any
 
 from airflow_provider_cashflow.defaults import RATE_LIMIT_CALLS, RATE_LIMIT_MIN_INTERVAL, RATE_LIMIT_PERIOD
 from airflow_provider_cashflow.sandbox.data import Dataset
+from airflow_provider_cashflow.sandbox.drift import DriftSpec
 from airflow_provider_cashflow.sandbox.faults import FaultPlan
+from airflow_provider_cashflow.sandbox.history import History
 
-__all__ = ["Credentials", "SandboxState", "apply_control", "parse_as_of"]
+__all__ = ["Credentials", "SandboxState"]
 
 
 @dataclass
@@ -64,6 +66,9 @@ class SandboxState:
     latency: float = 0.0
     as_of: int | None = None
     as_of_after_request: int | None = None
+    drift: DriftSpec = field(default_factory=DriftSpec)
+    # whether a call's end_time second is served (the live API's choice is undocumented; inclusive as before)
+    end_inclusive: bool = True
     stats: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -72,6 +77,8 @@ class SandboxState:
         self._budgets: dict[str, _Budget] = {}
         self.valid_tokens = {self.credentials.access_token}
         self.expired_tokens: set[str] = set()
+        self.history = History(self.dataset, self.drift)
+        self.tick = 0  # pages served by any data endpoint: the clock of drift and of its ground truth
         self.stats = {
             "calls": 0,
             "pages_served": 0,
@@ -110,7 +117,19 @@ class SandboxState:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             copy: dict[str, Any] = json.loads(json.dumps(self.stats))
+            copy["tick"] = self.tick
+        copy["drift"] = self.history.counts()
         return copy
+
+    def next_tick(self) -> int:
+        """The tick of the page about to be served (1 for the first)."""
+        with self._lock:
+            self.tick += 1
+            return self.tick
+
+    def upper_bound(self, end_time: int) -> int:
+        """The newest second a call with this ``end_time`` is served: inclusive or exclusive end."""
+        return end_time if self.end_inclusive else end_time - 1
 
     def view_for(self, end_time: int) -> int | None:
         """The "as of" moment a cash-flow call with this ``end_time`` sees (``None``: the wall clock's now).
@@ -159,41 +178,3 @@ class SandboxState:
         if due:
             self.expire_token_after = None
             self.expire_current_tokens()
-
-
-def apply_control(state: SandboxState, change: dict[str, Any]) -> None:
-    """Change a running sandbox: ``faults`` (FaultPlan fields), ``expire_token``, ``access_token``, ``rate_limit``,
-    ``as_of`` (Unix seconds or ISO 8601; ``None``: now) and ``as_of_after_request`` (seconds after a call's
-    ``end_time``; ``None``: off)."""
-    if "as_of" in change:
-        state.as_of = parse_as_of(change["as_of"])
-    if "as_of_after_request" in change:
-        after = change["as_of_after_request"]
-        state.as_of_after_request = None if after is None else int(after)
-    if "faults" in change:
-        spec = dict(change["faults"])
-        spec["kinds"] = tuple(spec.get("kinds", FaultPlan().kinds))
-        state.faults = FaultPlan(**spec)
-    if change.get("expire_token"):
-        state.expire_current_tokens()
-    if "expire_token_after" in change:
-        state.expire_token_after = state.stats["authenticated_calls"] + int(change["expire_token_after"])
-    if change.get("access_token"):
-        state.issue_token(change["access_token"])
-    if "rate_limit" in change:
-        state.rate_limit = bool(change["rate_limit"])
-
-
-def parse_as_of(value: Any) -> int | None:
-    """Unix seconds from a number, its text, or an ISO 8601 date-time with an offset; ``None`` stays ``None``."""
-    if value is None or isinstance(value, int):
-        return value
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    from datetime import datetime
-
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"as_of {text!r} needs a UTC offset, e.g. 2026-11-01T00:00:00+00:00")
-    return int(moment.timestamp())

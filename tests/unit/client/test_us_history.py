@@ -47,11 +47,12 @@ def items(seed: int = 3) -> list[dict]:
 
 
 class StandIn(ThreadingHTTPServer):
-    """Filters on ``field`` with both ends inclusive, answers in random order, refuses ``size > max_size``."""
+    """Filters on ``field`` with both ends inclusive, answers in random order, refuses ``size > max_size`` and
+    windows longer than ``max_span`` seconds."""
 
-    def __init__(self, rows: list[dict], field: str, max_size: int = 50):
+    def __init__(self, rows: list[dict], field: str, max_size: int = 50, max_span: int | None = None):
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.rows, self.field, self.max_size, self.bodies = rows, field, max_size, []
+        self.rows, self.field, self.max_size, self.max_span, self.bodies = rows, field, max_size, max_span, []
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -73,6 +74,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(500, {"code": 12, "message": "gateway error"})
         if asked["size"] > self.server.max_size:
             return self._answer(400, {"code": 400002, "message": "size out of range"})
+        if self.server.max_span and asked["end"] - asked["start"] > self.server.max_span:
+            return self._answer(400, {"code": 400001, "message": "invalid parameter: span"})
         rows = [r for r in self.server.rows if asked["start"] <= int(r[self.server.field]) <= asked["end"]]
         random.shuffle(rows)
         page = rows[(asked["page"] - 1) * asked["size"]: asked["page"] * asked["size"]]
@@ -127,3 +130,14 @@ def test_a_size_the_server_refuses_is_a_config_error_that_says_what_to_do() -> N
     for endpoint in serve(StandIn(items(), "create_at", max_size=50)):
         with pytest.raises(LongPortConfigError, match=r"refused the request \(size=100.*pass a smaller page_size"):
             list(endpoint.iter_window(UsHistoryQuery(Window.of(START, END))))
+
+
+def test_a_window_longer_than_the_server_takes_is_read_in_halves_exactly() -> None:
+    rows = items()
+    server = StandIn(rows, "create_at", max_span=5 * 3600)
+    for endpoint in serve(server):
+        got = sorted(endpoint.iter_window(UsHistoryQuery(Window.of(START, END), page_size=50)))
+    assert got == truth(rows, "create_at", START, END) and len(got) > 90
+    refused = [b for b in server.bodies if b["end"] - b["start"] > 5 * 3600]
+    # each level of halving is refused once at most: later parts as long are split without a call
+    assert 1 <= len(refused) <= 5, refused

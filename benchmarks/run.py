@@ -6,6 +6,7 @@ sandbox in another process, and prints one JSON line that this script turns into
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,28 +24,43 @@ sys.path.insert(0, str(REPO))
 from airflow_provider_cashflow.sandbox import DEMO  # noqa: E402
 from airflow_provider_cashflow.sandbox.process import SandboxProcess  # noqa: E402
 
-END = datetime(2026, 11, 1, tzinfo=timezone.utc)
+END = datetime(2026, 11, 1, tzinfo=UTC)
 PAGE = 10_000
 REPEATS = 7
 
 
 def _conn(base_url: str, **extra: object) -> str:
-    return json.dumps({"conn_type": "longport", "host": base_url, "login": DEMO.app_key, "password": DEMO.app_secret,
-                       "extra": {"access_token": DEMO.access_token, **extra}})
+    return json.dumps(
+        {
+            "conn_type": "longport",
+            "host": base_url,
+            "login": DEMO.app_key,
+            "password": DEMO.app_secret,
+            "extra": {"access_token": DEMO.access_token, **extra},
+        }
+    )
 
 
 # workers: each runs in its own process ------------------------------------------------------------------------
 
+
 def worker_sdk(base_url: str, start: int, end: int, size: int) -> dict:
     from longbridge.openapi import Config, TradeContext
 
-    ctx = TradeContext(Config.from_apikey(DEMO.app_key, DEMO.app_secret, DEMO.access_token, http_url=base_url,
-                                          enable_print_quote_packages=False))
+    ctx = TradeContext(
+        Config.from_apikey(
+            DEMO.app_key, DEMO.app_secret, DEMO.access_token, http_url=base_url, enable_print_quote_packages=False
+        )
+    )
     started = time.perf_counter()
     records, page = 0, 1
     while True:  # the SDK's own paging loop: one page per call, until a short one
-        rows = ctx.cash_flow(start_at=datetime.fromtimestamp(start, timezone.utc),
-                             end_at=datetime.fromtimestamp(end, timezone.utc), page=page, size=size)
+        rows = ctx.cash_flow(
+            start_at=datetime.fromtimestamp(start, UTC),
+            end_at=datetime.fromtimestamp(end, UTC),
+            page=page,
+            size=size,
+        )
         records += len(rows)
         if len(rows) < size:
             break
@@ -63,10 +79,16 @@ def worker_hook(base_url: str, start: int, end: int, size: int, pacing: str) -> 
     with tempfile.TemporaryDirectory() as tmp:
         tempfile.tempdir = tmp  # a limiter window of its own: the calls of earlier runs do not count
         hook = CashflowHook()
-        hook.client  # reads the connection; like the SDK's Config and TradeContext, set up before the clock starts
+        _ = hook.client  # reads the connection; like the SDK's Config and TradeContext, set up before the clock starts
         started = time.perf_counter()
-        records = sum(1 for _ in hook.iter_cash_flows(datetime.fromtimestamp(start, timezone.utc),
-                                                      datetime.fromtimestamp(end + 1, timezone.utc), page_size=size))
+        records = sum(
+            1
+            for _ in hook.iter_cash_flows(
+                datetime.fromtimestamp(start, UTC),
+                datetime.fromtimestamp(end + 1, UTC),
+                page_size=size,
+            )
+        )
         seconds = time.perf_counter() - started
         tempfile.tempdir = None
     return {"seconds": seconds, "records": records, "calls": hook.client.stats.calls}
@@ -80,17 +102,25 @@ def worker_operator(base_url: str, start: int, end: int, file_format: str, out: 
 
     from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 
-    with DAG("bench", schedule=None, start_date=datetime(2020, 1, 1, tzinfo=timezone.utc)):
+    with DAG("bench", schedule=None, start_date=datetime(2020, 1, 1, tzinfo=UTC)):
         op = CashflowOperator(task_id="t", output_path=f"file://{out}", file_format=file_format, outlets=[])
-    context = {"data_interval_start": datetime.fromtimestamp(start, timezone.utc),
-               "data_interval_end": datetime.fromtimestamp(end + 1, timezone.utc)}
+    context = {
+        "data_interval_start": datetime.fromtimestamp(start, UTC),
+        "data_interval_end": datetime.fromtimestamp(end + 1, UTC),
+    }
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     manifest = op.execute(context)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"seconds": seconds, "records": manifest["records"], "calls": manifest["api_calls"],
-            "bytes": manifest["bytes"], "baseline_mib": baseline / 1024, "peak_mib": peak / 1024}
+    return {
+        "seconds": seconds,
+        "records": manifest["records"],
+        "calls": manifest["api_calls"],
+        "bytes": manifest["bytes"],
+        "baseline_mib": baseline / 1024,
+        "peak_mib": peak / 1024,
+    }
 
 
 def worker_paced(base_url: str, start: int, end: int) -> dict:
@@ -100,14 +130,22 @@ def worker_paced(base_url: str, start: int, end: int) -> dict:
 
     hook = CashflowHook()
     started = time.perf_counter()
-    records = sum(1 for _ in hook.iter_cash_flows(datetime.fromtimestamp(start, timezone.utc),
-                                                  datetime.fromtimestamp(end + 1, timezone.utc), page_size=1))
+    records = sum(
+        1
+        for _ in hook.iter_cash_flows(
+            datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end + 1, UTC), page_size=1
+        )
+    )
     return {"seconds": time.perf_counter() - started, "records": records, "calls": hook.client.stats.calls}
 
 
 def _child(*args: object) -> dict:
-    result = subprocess.run([sys.executable, __file__, "worker", *map(str, args)], capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [sys.executable, __file__, "worker", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     if result.returncode != 0:
         raise SystemExit(f"benchmark worker {args[0]} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -115,9 +153,10 @@ def _child(*args: object) -> dict:
 
 # the run ------------------------------------------------------------------------------------------------------
 
+
 def _client_turn(pages: list[list[float]]) -> float:
     """Median seconds from the server's answer to one page until the next request arrived, on the server's clock."""
-    return statistics.median(nxt[0] - prev[1] for prev, nxt in zip(pages, pages[1:]))
+    return statistics.median(nxt[0] - prev[1] for prev, nxt in itertools.pairwise(pages))
 
 
 def _window(sandbox: SandboxProcess, days: int) -> tuple[int, int]:
@@ -127,21 +166,26 @@ def _window(sandbox: SandboxProcess, days: int) -> tuple[int, int]:
 def bench_speed() -> list[str]:
     """Hook vs SDK: same server, same page size, no rate limit; on bare loopback and with a WAN-like latency."""
     rows = []
-    rows.append(f"| client | pacing | server answer delay | records | calls | median s (of {REPEATS}) | records/s "
-                "| client's turn between pages | time / SDK time |")
+    rows.append(
+        f"| client | pacing | server answer delay | records | calls | median s (of {REPEATS}) | records/s "
+        "| client's turn between pages | time / SDK time |"
+    )
     rows.append("|---|---|---|---|---|---|---|---|---|")
-    clients = {"sdk": ("official SDK `longbridge==5.3.0` paging loop", "none", ()),
-               "off": ("`CashflowHook.iter_cash_flows`", "off, like the SDK", ("off",)),
-               "default": ("`CashflowHook.iter_cash_flows`", "LongPort's limits (default)", ("default",))}
+    clients = {
+        "sdk": ("official SDK `longbridge==5.3.0` paging loop", "none", ()),
+        "off": ("`CashflowHook.iter_cash_flows`", "off, like the SDK", ("off",)),
+        "default": ("`CashflowHook.iter_cash_flows`", "LongPort's limits (default)", ("default",)),
+    }
     for latency in ("0", "50"):
         runs: dict[str, list[dict]] = {name: [] for name in clients}
-        with SandboxProcess("--records", "200000", "--days", "60", "--end", END.isoformat(), "--no-rate-limit",
-                            "--latency-ms", latency) as sb:
+        with SandboxProcess(
+            "--records", "200000", "--days", "60", "--end", END.isoformat(), "--no-rate-limit", "--latency-ms", latency
+        ) as sb:
             start, end = _window(sb, 60)
             for _ in range(REPEATS):  # interleaved, so a drift in the machine's speed touches every client alike
                 for name, (_, _, extra) in clients.items():
                     run = _child("sdk" if name == "sdk" else "hook", sb.base_url, start, end, PAGE, *extra)
-                    run["turn"] = _client_turn(sb.stats()["recent_pages"][-run["calls"]:])
+                    run["turn"] = _client_turn(sb.stats()["recent_pages"][-run["calls"] :])
                     runs[name].append(run)
         assert len({r["records"] for rs in runs.values() for r in rs}) == 1, runs
         sdk = statistics.median(r["seconds"] for r in runs["sdk"])
@@ -151,27 +195,35 @@ def bench_speed() -> list[str]:
             turn = statistics.median(r["turn"] for r in runs[name])
             n, calls = runs[name][0]["records"], runs[name][0]["calls"]
             ratio = "" if name == "sdk" else f"**{seconds / sdk:.2f}**"
-            rows.append(f"| {label} | {pacing} | {delay} | {n:,} | {calls} | {seconds:.2f} | {n / seconds:,.0f} | "
-                        f"{turn * 1000:.1f} ms | {ratio} |")
-        print("\n".join(rows[-len(clients):]), flush=True)
+            rows.append(
+                f"| {label} | {pacing} | {delay} | {n:,} | {calls} | {seconds:.2f} | {n / seconds:,.0f} | "
+                f"{turn * 1000:.1f} ms | {ratio} |"
+            )
+        print("\n".join(rows[-len(clients) :]), flush=True)
     return rows
 
 
 def bench_memory() -> list[str]:
     """Operator memory and calls at 100k and 1M records."""
     rows = []
-    rows.append("| operator to file:// | records | API calls (minimum) | seconds | bytes | RSS before | peak RSS | growth |")
+    rows.append(
+        "| operator to file:// | records | API calls (minimum) | seconds | bytes | RSS before | peak RSS | growth |"
+    )
     rows.append("|---|---|---|---|---|---|---|---|")
     for total in (100_000, 1_000_000):
-        with SandboxProcess("--records", str(total), "--days", "365", "--end", END.isoformat(), "--no-rate-limit") as sb:
+        with SandboxProcess(
+            "--records", str(total), "--days", "365", "--end", END.isoformat(), "--no-rate-limit"
+        ) as sb:
             start, end = _window(sb, 365)
             for file_format in ("jsonl", "parquet"):
                 with tempfile.TemporaryDirectory() as tmp:
                     r = _child("operator", sb.base_url, start, end, file_format, f"{tmp}/out.{file_format}")
                 minimum = -(-r["records"] // PAGE)
-                rows.append(f"| {file_format} | {r['records']:,} | {r['calls']} ({minimum}) | {r['seconds']:.1f} | "
-                            f"{r['bytes']:,} | {r['baseline_mib']:.0f} MiB | {r['peak_mib']:.0f} MiB | "
-                            f"{r['peak_mib'] - r['baseline_mib']:.0f} MiB |")
+                rows.append(
+                    f"| {file_format} | {r['records']:,} | {r['calls']} ({minimum}) | {r['seconds']:.1f} | "
+                    f"{r['bytes']:,} | {r['baseline_mib']:.0f} MiB | {r['peak_mib']:.0f} MiB | "
+                    f"{r['peak_mib'] - r['baseline_mib']:.0f} MiB |"
+                )
                 print(rows[-1], flush=True)
     return rows
 
@@ -186,8 +238,11 @@ def bench_paced() -> list[str]:
             os.environ["BENCH_TMP"] = tmp
             r = _child("paced", sb.base_url, start, end)
         stats = sb.stats()
-    return ["| paced extraction (page size 1) | calls | seconds | ideal | rejected by the server |", "|---|---|---|---|---|",
-            f"| 30 calls / 30 s, 0.02 s apart | {r['calls']} | {r['seconds']:.1f} | 60.0 | {stats['rejected_rate_limit']} |"]
+    return [
+        "| paced extraction (page size 1) | calls | seconds | ideal | rejected by the server |",
+        "|---|---|---|---|---|",
+        f"| 30 calls / 30 s, 0.02 s apart | {r['calls']} | {r['seconds']:.1f} | 60.0 | {stats['rejected_rate_limit']} |",
+    ]
 
 
 SECTIONS = {"speed": bench_speed, "memory": bench_memory, "paced": bench_paced}
@@ -197,8 +252,10 @@ def main(sections: list[str]) -> int:
     unknown = [name for name in sections if name not in SECTIONS]
     if unknown:
         raise SystemExit(f"unknown benchmark sections {unknown}; choose from {', '.join(SECTIONS)} (none: all)")
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-          flush=True)
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        flush=True,
+    )
     tables = [SECTIONS[name]() for name in sections or SECTIONS]
     print("\n" + "\n\n".join("\n".join(table) for table in tables), flush=True)
     return 0

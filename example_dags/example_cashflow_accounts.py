@@ -14,12 +14,13 @@ asset, which the first run creates (e.g. ``file:///tmp/longport_cashflow/account
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG
 
-# the SDK has the timetables from Airflow 3.2; compat imports them from where the running Airflow has them
-from airflow_provider_cashflow.compat import CronDataIntervalTimetable
+# Airflow 3.0 and 3.1 have it only here, and every later minor still takes it; from 3.2 on, airflow.sdk has it too.
+from airflow.timetables.interval import CronDataIntervalTimetable
+
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 
 OUTPUT = os.environ.get("LONGPORT_CASHFLOW_OUTPUT", "file:///tmp/longport_cashflow").rstrip("/")
@@ -28,7 +29,7 @@ ACCOUNTS = [a.strip() for a in os.environ.get("LONGPORT_CASHFLOW_ACCOUNTS", "lon
 with DAG(
     dag_id="example_cashflow_accounts",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=2,
     default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "pool": "longport_api"},

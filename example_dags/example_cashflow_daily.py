@@ -9,12 +9,13 @@ the API's budget: ``airflow pools set longport_api 4 "LongPort cash-flow API"``.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG
 
-# Airflow 3.2+ also has it as airflow.sdk.CronDataIntervalTimetable; the compat module finds it on every Airflow 3.
-from airflow_provider_cashflow.compat import CronDataIntervalTimetable
+# Airflow 3.0 and 3.1 have it only here, and every later minor still takes it; from 3.2 on, airflow.sdk has it too.
+from airflow.timetables.interval import CronDataIntervalTimetable
+
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 
 OUTPUT = os.environ.get("LONGPORT_CASHFLOW_OUTPUT", "file:///tmp/longport_cashflow").rstrip("/")
@@ -23,7 +24,7 @@ with DAG(
     dag_id="example_cashflow_daily",
     # Not "@daily": in Airflow 3 that is a trigger timetable with a zero-length data interval.
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=4,
     default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "pool": "longport_api"},

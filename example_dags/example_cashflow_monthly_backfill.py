@@ -11,12 +11,13 @@ with::
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG
 
-# Airflow 3.2+ also has it as airflow.sdk.CronDataIntervalTimetable; the compat module finds it on every Airflow 3.
-from airflow_provider_cashflow.compat import CronDataIntervalTimetable
+# Airflow 3.0 and 3.1 have it only here, and every later minor still takes it; from 3.2 on, airflow.sdk has it too.
+from airflow.timetables.interval import CronDataIntervalTimetable
+
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 
 OUTPUT = os.environ.get("LONGPORT_CASHFLOW_OUTPUT", "file:///tmp/longport_cashflow").rstrip("/")
@@ -24,7 +25,7 @@ OUTPUT = os.environ.get("LONGPORT_CASHFLOW_OUTPUT", "file:///tmp/longport_cashfl
 with DAG(
     dag_id="example_cashflow_monthly_backfill",
     schedule=CronDataIntervalTimetable("0 0 1 * *", timezone="UTC"),
-    start_date=datetime(2020, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2020, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=2,
     default_args={"retries": 3, "retry_delay": timedelta(minutes=2), "pool": "longport_api"},

@@ -6,19 +6,20 @@ Fits small accounts; for large intervals write to object storage instead (see ex
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from airflow.sdk import DAG, task
 
-# Airflow 3.2+ also has it as airflow.sdk.CronDataIntervalTimetable; the compat module finds it on every Airflow 3.
-from airflow_provider_cashflow.compat import CronDataIntervalTimetable
+# Airflow 3.0 and 3.1 have it only here, and every later minor still takes it; from 3.2 on, airflow.sdk has it too.
+from airflow.timetables.interval import CronDataIntervalTimetable
+
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 
 with DAG(
     dag_id="example_cashflow_xcom_summary",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     default_args={"retries": 2, "pool": "longport_api"},
     tags=["longport", "example"],
@@ -34,8 +35,12 @@ with DAG(
             side = "inflow" if record["direction"] == 2 else "outflow"
             totals[record["currency"]][side] += Decimal(record["balance"])
         return {
-            currency: {"inflow": str(t["inflow"]), "outflow": str(t["outflow"]), "net": str(t["inflow"] + t["outflow"]),
-                       "records": str(sum(1 for r in records if r["currency"] == currency))}
+            currency: {
+                "inflow": str(t["inflow"]),
+                "outflow": str(t["outflow"]),
+                "net": str(t["inflow"] + t["outflow"]),
+                "records": str(sum(1 for r in records if r["currency"] == currency)),
+            }
             for currency, t in sorted(totals.items())
         }
 

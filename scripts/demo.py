@@ -74,8 +74,11 @@ def print_day(path: Path, day: datetime) -> None:
         print(f"{day.date()!s:<12} {count:>7}  {'-':<8} {'-':>14} {'-':>14}   {rel}")
     for i, (currency, t) in enumerate(sorted(totals.items())):
         first = i == 0
-        print(f"{str(day.date()) if first else '':<12} {count if first else '':>7}  {currency:<8} "
-              f"{t['in']:>14,.2f} {t['out']:>14,.2f}   {rel if first else ''}", flush=True)
+        print(
+            f"{str(day.date()) if first else '':<12} {count if first else '':>7}  {currency:<8} "
+            f"{t['in']:>14,.2f} {t['out']:>14,.2f}   {rel if first else ''}",
+            flush=True,
+        )
 
 
 def main() -> int:
@@ -102,10 +105,15 @@ def main() -> int:
             sandbox = SandboxProcess().start()
             from airflow_provider_cashflow.sandbox import DEMO as CREDS
 
-            env["AIRFLOW_CONN_LONGPORT_DEFAULT"] = json.dumps({
-                "conn_type": "longport", "host": sandbox.base_url, "login": CREDS.app_key,
-                "password": CREDS.app_secret, "extra": {"access_token": CREDS.access_token},
-            })
+            env["AIRFLOW_CONN_LONGPORT_DEFAULT"] = json.dumps(
+                {
+                    "conn_type": "longport",
+                    "host": sandbox.base_url,
+                    "login": CREDS.app_key,
+                    "password": CREDS.app_secret,
+                    "extra": {"access_token": CREDS.access_token},
+                }
+            )
             print(f"    sandbox at {sandbox.base_url}", flush=True)
         step(f"preparing Airflow in {home.relative_to(REPO)} (airflow db migrate, pool longport_api)")
         airflow(env, "db", "migrate")
@@ -119,7 +127,9 @@ def main() -> int:
         # `airflow dags test`, not three.
         for number, day in enumerate(reversed(days), start=1):
             # With CronDataIntervalTimetable, `dags test DAG D` runs the interval [D - 1 day, D).
-            step(f"[{number}/{DAYS}] airflow dags test {DAG_ID} {(day + timedelta(days=1)).date()}  (interval {day.date()})")
+            step(
+                f"[{number}/{DAYS}] airflow dags test {DAG_ID} {(day + timedelta(days=1)).date()}  (interval {day.date()})"
+            )
             airflow(env, "dags", "test", DAG_ID, (day + timedelta(days=1)).date().isoformat())
             if number == 1:
                 first = time.monotonic() - STARTED
@@ -130,8 +140,10 @@ def main() -> int:
         if sandbox is not None:
             stats = sandbox.stats()
             print(f"\nsandbox: {stats['calls']} API calls, {stats['rejected_rate_limit']} rejected by the rate limit")
-        print(f"first result after {first:.0f} s, all {DAYS} days done after {time.monotonic() - STARTED:.0f} s; "
-              f"the files are in {lake.relative_to(REPO)}/")
+        print(
+            f"first result after {first:.0f} s, all {DAYS} days done after {time.monotonic() - STARTED:.0f} s; "
+            f"the files are in {lake.relative_to(REPO)}/"
+        )
         return 0
     except KeyboardInterrupt:
         print("\ninterrupted; stopping what the demo started", flush=True)

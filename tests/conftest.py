@@ -1,30 +1,24 @@
-"""Shared fixtures: a real sandbox on loopback (in-process or as a child process) and Airflow connections."""
+"""The suite's fixtures: a real sandbox on loopback (in-process or as a child process), real Redis and S3
+servers, and an Airflow home kept away from ~/airflow. The helpers they build on are in ``tests/helpers/``."""
 
 from __future__ import annotations
 
-import json
 import os
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
 
-from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, Sandbox
+from airflow_provider_cashflow.sandbox import Dataset, Sandbox
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
-
-from redis_support import RedisServer
+from tests.helpers.connections import set_connection
+from tests.helpers.data import END, SPEC, UNLIMITED
+from tests.helpers.servers import MotoServer, RedisServer
 
 # Property tests assert outcomes, not speed: on a machine shared with other builds an example may take longer
 # than Hypothesis's default 200 ms deadline without anything being wrong.
 settings.register_profile("outcomes", deadline=None)
 settings.load_profile("outcomes")
-
-# A fixed anchor keeps windows and data repeatable; signatures still use the real clock.
-END = datetime(2026, 11, 20, tzinfo=timezone.utc)
-DAY = timedelta(days=1)
-SPEC = DatasetSpec(seed=11, days=10, per_day=30, end=END)
-UNLIMITED = {"rate_limit_calls": 100000, "rate_limit_period": 1}
 
 
 @pytest.fixture(scope="session")
@@ -42,8 +36,17 @@ def sandbox(dataset: Dataset, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandb
 
 @pytest.fixture
 def sandbox_process() -> Iterator[SandboxProcess]:
-    with SandboxProcess("--seed", str(SPEC.seed), "--days", str(SPEC.days), "--per-day", str(SPEC.per_day),
-                        "--end", END.isoformat(), "--no-rate-limit") as process:
+    with SandboxProcess(
+        "--seed",
+        str(SPEC.seed),
+        "--days",
+        str(SPEC.days),
+        "--per-day",
+        str(SPEC.per_day),
+        "--end",
+        END.isoformat(),
+        "--no-rate-limit",
+    ) as process:
         yield process
 
 
@@ -54,13 +57,24 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
 
 
-def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, conn: dict) -> None:
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+@pytest.fixture(scope="module")
+def s3_server() -> Iterator[MotoServer]:
+    """A moto server with a bucket ``lake``, one per test module: Airflow caches a filesystem per connection id,
+    so the endpoint must not move within a module."""
+    server = MotoServer()
+    try:
+        server.client().create_bucket(Bucket="lake")
+        yield server
+    finally:
+        server.stop()
 
 
-def truth(dataset: Dataset, start: datetime, end: datetime) -> list[dict]:
-    """The sandbox's own records of ``[start, end)`` in API order."""
-    return list(dataset.window(int(start.timestamp()), int(end.timestamp())))
+@pytest.fixture
+def s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep boto3 away from any real account or instance metadata."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 _TIERS = ("unit", "integration", "e2e")

@@ -12,29 +12,23 @@ import math
 import os
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from airflow_provider_cashflow.domain.models import parse_cash_flow
-from airflow_provider_cashflow.sandbox import DEMO
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
-
-from airflow_support import AirflowHome
-from celery_support import CeleryAirflow, PostgresServer
-from redis_support import RedisServer
+from tests.helpers.airflow import AirflowHome
+from tests.helpers.cluster import CeleryAirflow
+from tests.helpers.connections import connection_json
+from tests.helpers.lake import assert_days_exact, files
+from tests.helpers.servers import PostgresServer, RedisServer
 
 DAG_ID = "example_cashflow_daily"
 DAY = timedelta(days=1)
-TODAY = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 FIRST, LAST = TODAY - 15 * DAY, TODAY - 2 * DAY  # fourteen logical dates, each a one-day interval
 BACKFILL = {(FIRST + i * DAY).date().isoformat() for i in range(14)}
 PAGE_SIZE = 7  # ~20 records a day: 3 or 4 calls a run, ~50 calls a pass (the budget is 30 per 30 s)
 WINDOW = 30.0  # the live limit: 30 calls per 30 s
-
-
-def _connection(base_url: str, **extra: object) -> str:
-    return json.dumps({"conn_type": "longport", "host": base_url, "login": DEMO.app_key, "password": DEMO.app_secret,
-                       "extra": {"access_token": DEMO.access_token, "timeout": 5, **extra}})
 
 
 def _ideal(calls: int) -> float:
@@ -42,30 +36,30 @@ def _ideal(calls: int) -> float:
     return (math.ceil(calls / 30) - 1) * WINDOW
 
 
-def _lake(lake: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(lake)): p.read_bytes() for p in sorted(lake.rglob("*")) if p.is_file()}
-
-
-def _check_exact(lake: Path, sandbox: SandboxProcess, days: set[str]) -> int:
-    files = _lake(lake)
-    assert sorted(files) == sorted(f"date={d}/cashflow.jsonl" for d in days)  # one file a day, no temporary left
-    total = 0
-    for day in days:
-        start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
-        want = [parse_cash_flow(r).to_dict() for r in sandbox.records(int(start.timestamp()), int((start + DAY).timestamp()))]
-        rows = [json.loads(line) for line in files[f"date={day}/cashflow.jsonl"].decode().splitlines()]
-        assert rows == want, f"{day} differs from the sandbox"
-        total += len(rows)
-    return total
-
-
-def _pass(cluster: CeleryAirflow, home: AirflowHome, sandbox: SandboxProcess, count: int, *extra: str,
-          days: set[str] = BACKFILL) -> dict:
+def _pass(
+    cluster: CeleryAirflow,
+    home: AirflowHome,
+    sandbox: SandboxProcess,
+    count: int,
+    *extra: str,
+    days: set[str] = BACKFILL,
+) -> dict:
     """Backfill the two weeks and wait for ``days``' runs; the pass's figures."""
     before = sandbox.stats()
     started = time.monotonic()
-    home.run("backfill", "create", "--dag-id", DAG_ID, "--from-date", FIRST.date().isoformat(),
-             "--to-date", LAST.date().isoformat(), "--max-active-runs", "4", *extra)
+    home.run(
+        "backfill",
+        "create",
+        "--dag-id",
+        DAG_ID,
+        "--from-date",
+        FIRST.date().isoformat(),
+        "--to-date",
+        LAST.date().isoformat(),
+        "--max-active-runs",
+        "4",
+        *extra,
+    )
     cluster.wait_for_backfills(DAG_ID, count)
     states = cluster.wait_for_runs(DAG_ID, days)
     wall = time.monotonic() - started
@@ -73,13 +67,20 @@ def _pass(cluster: CeleryAirflow, home: AirflowHome, sandbox: SandboxProcess, co
     after = sandbox.stats()
     calls = after["calls"] - before["calls"]
     rejected = after["rejected_rate_limit"] - before["rejected_rate_limit"]
-    return {"runs": len(states), "api calls": calls, "rejected by the rate limit": rejected,
-            "wall seconds": round(wall, 1), "ideal seconds": _ideal(calls - rejected)}
+    return {
+        "runs": len(states),
+        "api calls": calls,
+        "rejected by the rate limit": rejected,
+        "wall seconds": round(wall, 1),
+        "ideal seconds": _ideal(calls - rejected),
+    }
 
 
 def _tasks_per_worker(cluster: CeleryAirflow) -> list[int]:
-    return [len(re.findall(r"execute_workload\[[^\]]+\] received", cluster.logs[f"worker{i}"].read_text(errors="replace")))
-            for i in range(1, len(cluster.machines) + 1)]
+    return [
+        len(re.findall(r"execute_workload\[[^\]]+\] received", cluster.logs[f"worker{i}"].read_text(errors="replace")))
+        for i in range(1, len(cluster.machines) + 1)
+    ]
 
 
 def _wait_quiet(sandbox: SandboxProcess, since: float) -> None:
@@ -100,14 +101,22 @@ def test_celery_workers_on_two_machines_share_one_budget_in_redis(tmp_path: Path
         with SandboxProcess("--days", "20", "--per-day", "20") as sandbox:
             postgres.start()
             broker, budget = RedisServer(), RedisServer()  # as in production: the budget need not be the broker
-            home = AirflowHome(tmp_path / "home", LONGPORT_CASHFLOW_OUTPUT=f"file://{lake}",
-                               AIRFLOW_VAR_LONGPORT_CASHFLOW_PAGE_SIZE=str(PAGE_SIZE))
+            home = AirflowHome(
+                tmp_path / "home",
+                LONGPORT_CASHFLOW_OUTPUT=f"file://{lake}",
+                AIRFLOW_VAR_LONGPORT_CASHFLOW_PAGE_SIZE=str(PAGE_SIZE),
+            )
             cluster = CeleryAirflow(home, postgres.url, broker.url, workers=2, concurrency=2)
             home.run("db", "migrate")
             cluster.spawn()  # the CLI commands below run while the components boot
             home.run("pools", "set", "longport_api", "4", "LongPort cash-flow API budget")
-            home.run("connections", "add", "longport_default", "--conn-json",
-                     _connection(sandbox.base_url, rate_limit_storage=budget.url))
+            home.run(
+                "connections",
+                "add",
+                "longport_default",
+                "--conn-json",
+                connection_json(sandbox, timeout=5, rate_limit_storage=budget.url),
+            )
             cluster.wait_ready()
             report["seconds to start"] = round(time.monotonic() - begun, 1)
             # unpausing also schedules the latest interval (yesterday): its run warms both workers up, and its
@@ -120,21 +129,21 @@ def test_celery_workers_on_two_machines_share_one_budget_in_redis(tmp_path: Path
             shared = _pass(cluster, home, sandbox, 1)
             done = time.monotonic()
             tasks = _tasks_per_worker(cluster)
-            shared["tasks per worker"] = [n - m for n, m in zip(tasks, warm_up)]
+            shared["tasks per worker"] = [n - m for n, m in zip(tasks, warm_up, strict=False)]
             report["shared budget (rate_limit_storage = Redis)"] = shared
-            first = _lake(lake)
-            records = _check_exact(lake, sandbox, BACKFILL | {yesterday})
+            first = files(lake)
+            records = assert_days_exact(lake, sandbox, BACKFILL | {yesterday}, only=True)
             assert shared["api calls"] > 40, shared  # well over one window's budget
             assert shared["rejected by the rate limit"] == 0, shared
             assert all(n > 0 for n in shared["tasks per worker"]), shared  # both machines ran tasks
 
             home.run("connections", "delete", "longport_default")
-            home.run("connections", "add", "longport_default", "--conn-json", _connection(sandbox.base_url))
+            home.run("connections", "add", "longport_default", "--conn-json", connection_json(sandbox, timeout=5))
             _wait_quiet(sandbox, done)
             alone = _pass(cluster, home, sandbox, 2, "--reprocess-behavior", "completed")
-            alone["tasks per worker"] = [n - m for n, m in zip(_tasks_per_worker(cluster), tasks)]
+            alone["tasks per worker"] = [n - m for n, m in zip(_tasks_per_worker(cluster), tasks, strict=False)]
             report["per-machine budget (default)"] = alone
-            assert _lake(lake) == first  # rejected calls were retried: the data is still exact, byte for byte
+            assert files(lake) == first  # rejected calls were retried: the data is still exact, byte for byte
             budgets = [list((m / "tmp").glob("airflow-provider-cashflow-*.calls")) for m in cluster.machines]
             assert all(len(files) == 1 for files in budgets), budgets  # each machine kept a budget of its own
             report["records"] = records

@@ -17,18 +17,30 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from airflow_support import AirflowHome, AirflowServer, longport_connection
 
-from airflow_provider_cashflow.domain.models import parse_cash_flow
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
+from tests.helpers.airflow import AirflowHome, AirflowServer
+from tests.helpers.connections import connection_json
+from tests.helpers.data import UNLIMITED, expected
+from tests.helpers.lake import assert_no_temporary, files, jsonl
 
 pytestmark = pytest.mark.e2e
 
 DAY = timedelta(days=1)
 HOUR = 3600
 DATA = ["--seed", "7", "--end", "2026-11-12T00:00:00+00:00", "--days", "20", "--per-day", "30", "--no-rate-limit"]
-REVISING = ["--late-share", "0.25", "--late-max-hours", "48", "--provisional-share", "1", "--settle-hours", "30",
-            "--as-of-after-request", str(HOUR)]
+REVISING = [
+    "--late-share",
+    "0.25",
+    "--late-max-hours",
+    "48",
+    "--provisional-share",
+    "1",
+    "--settle-hours",
+    "30",
+    "--as-of-after-request",
+    str(HOUR),
+]
 # New York: a week across the end of its daylight saving time (Sunday 2026-11-01 has 25 hours there); the other
 # zones: four days, enough for consecutive runs and a re-run in the middle, and fewer task processes.
 SPANS = {"America/New_York": ("2026-10-28", "2026-11-03")}
@@ -41,7 +53,7 @@ SCHEDULES = [(f"cal_{short}_{by}", zone, by) for short, zone in ZONES.items() fo
 LOOKBACK_FIRST, LOOKBACK_LAST = "2026-10-28", "2026-11-06"  # ten daily runs
 REPORT: dict[str, Any] = {}
 
-DAG_FILE = '''
+DAG_FILE = """
 import os
 from datetime import datetime, timezone
 
@@ -71,7 +83,7 @@ except ImportError:  # Airflow < 3.2 has no partitioned runs
 else:
     extract("cal_partitioned", CronPartitionTimetable("0 0 * * *", timezone="Asia/Hong_Kong"), "longport_plain",
             partition_by="day")
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +94,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     dags.mkdir()
     (dags / "calendar_dags.py").write_text(f"SCHEDULES = {SCHEDULES!r}\n{DAG_FILE}")
     with SandboxProcess(*DATA) as plain, SandboxProcess(*DATA, *REVISING) as revising:
-        unlimited = {"rate_limit_calls": 100000, "rate_limit_period": 1, "timeout": 5}
         home = AirflowHome(
             root / "home",
             AIRFLOW__CORE__DAGS_FOLDER=str(dags),
             CALENDAR_LAKE=str(root / "lake"),
-            AIRFLOW_CONN_LONGPORT_PLAIN=longport_connection(plain.base_url, **unlimited),
-            AIRFLOW_CONN_LONGPORT_REVISING=longport_connection(revising.base_url, **unlimited),
+            AIRFLOW_CONN_LONGPORT_PLAIN=connection_json(plain, **UNLIMITED, timeout=5),
+            AIRFLOW_CONN_LONGPORT_REVISING=connection_json(revising, **UNLIMITED, timeout=5),
         )
         home.migrate()
         started = time.monotonic()
@@ -100,9 +111,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             for dag_id in dag_ids:
                 home.run_beside_scheduler("dags", "unpause", dag_id)
             started = time.monotonic()
-            _create_backfills(home, [(d, *SPANS.get(zone, SHORT), 4, None) for d, zone, _ in SCHEDULES]
-                              + [("cal_partitioned", *SHORT, 4, None)]
-                              + [(d, LOOKBACK_FIRST, LOOKBACK_LAST, 1, None) for d in ("cal_lookback", "cal_no_lookback")])
+            _create_backfills(
+                home,
+                [(d, *SPANS.get(zone, SHORT), 4, None) for d, zone, _ in SCHEDULES]
+                + [("cal_partitioned", *SHORT, 4, None)]
+                + [(d, LOOKBACK_FIRST, LOOKBACK_LAST, 1, None) for d in ("cal_lookback", "cal_no_lookback")],
+            )
             REPORT["creating 9 backfills s"] = round(time.monotonic() - started, 1)
             yield {"home": home, "server": server, "plain": plain, "revising": revising, "lake": root / "lake"}
         finally:
@@ -118,7 +132,9 @@ def _wait_for_dags(server: AirflowServer, dag_ids: list[str], timeout: float = 1
         if set(dag_ids) <= known:
             return
         time.sleep(2)
-    raise AssertionError(f"the dag processor did not parse {set(dag_ids) - known}: {server.get('/api/v2/importErrors')}")
+    raise AssertionError(
+        f"the dag processor did not parse {set(dag_ids) - known}: {server.get('/api/v2/importErrors')}"
+    )
 
 
 CREATE_BACKFILLS = """
@@ -148,8 +164,13 @@ def _create_backfills(home: AirflowHome, backfills: list[tuple[str, str, str, in
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-c", CREATE_BACKFILLS, json.dumps(backfills)], capture_output=True,
-                            text=True, timeout=600, env={**home.env, "E2E_SQLITE_BEGIN_IMMEDIATE": "1"})
+    result = subprocess.run(
+        [sys.executable, "-c", CREATE_BACKFILLS, json.dumps(backfills)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**home.env, "E2E_SQLITE_BEGIN_IMMEDIATE": "1"},
+    )
     assert result.returncode == 0, result.stderr[-4000:]
 
 
@@ -168,18 +189,9 @@ def _backfill_runs(server: AirflowServer, dag_id: str) -> list[dict]:
 
 
 def _files(lake: Path, dag_id: str) -> dict[str, bytes]:
-    folder = lake / dag_id
-    names = sorted(p for p in folder.rglob("*") if p.is_file())
-    assert not [p for p in names if p.name.startswith(".")], "a temporary file was left behind"
-    return {p.parent.name[len("date="):]: p.read_bytes() for p in names}
-
-
-def _rows(data: bytes) -> list[dict]:
-    return [json.loads(line) for line in data.decode().splitlines()]
-
-
-def _truth(sandbox: SandboxProcess, start: datetime, end: datetime, as_of: int | None = None) -> list[dict]:
-    return [parse_cash_flow(r).to_dict() for r in sandbox.records(int(start.timestamp()), int(end.timestamp()), as_of)]
+    written = files(lake / dag_id)
+    assert_no_temporary(written)
+    return {Path(name).parent.name[len("date=") :]: data for name, data in written.items()}
 
 
 def _when(text: str) -> datetime:
@@ -192,21 +204,26 @@ def _local_day(day: str, zone: str) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), (start + DAY).astimezone(UTC)  # wall-clock day: 23, 24 or 25 h
 
 
-def _check_exact(stack: dict[str, Any], dag_id: str, zone: str, partition_by: str, intervals: list[tuple[datetime, datetime]]) -> int:
+def _check_exact(
+    stack: dict[str, Any], dag_id: str, zone: str, partition_by: str, intervals: list[tuple[datetime, datetime]]
+) -> int:
     """Every file holds exactly its partition's records, and the span holds every record once."""
     tz = ZoneInfo(zone)
     span = min(s for s, _ in intervals), max(e for _, e in intervals)
-    files = {day: _rows(data) for day, data in _files(stack["lake"], dag_id).items()
-             if span[0].astimezone(tz).date().isoformat() <= day < span[1].astimezone(tz).date().isoformat()}
+    files = {
+        day: jsonl(data)
+        for day, data in _files(stack["lake"], dag_id).items()
+        if span[0].astimezone(tz).date().isoformat() <= day < span[1].astimezone(tz).date().isoformat()
+    }
     if partition_by == "day":
         parts = {day: _local_day(day, zone) for day in files}
     else:
         parts = {s.astimezone(tz).date().isoformat(): (s, e) for s, e in intervals}
     assert sorted(files) == sorted(parts), f"{dag_id}: files {sorted(files)} for partitions {sorted(parts)}"
     for day, (start, end) in parts.items():
-        assert files[day] == _truth(stack["plain"], start, end), f"{dag_id} {day} differs from the sandbox"
+        assert files[day] == expected(stack["plain"], start, end), f"{dag_id} {day} differs from the sandbox"
     everything = Counter(json.dumps(r, sort_keys=True) for rows in files.values() for r in rows)
-    assert everything == Counter(json.dumps(r, sort_keys=True) for r in _truth(stack["plain"], *span))
+    assert everything == Counter(json.dumps(r, sort_keys=True) for r in expected(stack["plain"], *span))
     return sum(everything.values())
 
 
@@ -229,7 +246,9 @@ def test_consecutive_runs_leave_every_record_once(stack, dag_id: str, zone: str,
     intervals = _intervals(stack["server"], dag_id)
     # the backfill's dates are UTC midnights: the local midnights between them start the runs
     first, last = (datetime.fromisoformat(d).replace(tzinfo=UTC) for d in SPANS.get(zone, SHORT))
-    assert [s for s, _ in intervals] == [d for d in _local_midnights(zone, first - DAY, last + DAY) if first <= d <= last]
+    assert [s for s, _ in intervals] == [
+        d for d in _local_midnights(zone, first - DAY, last + DAY) if first <= d <= last
+    ]
     assert all(a[1] == b[0] for a, b in pairwise(intervals))  # consecutive
     lengths = {(e - s) / timedelta(hours=1) for s, e in intervals}
     assert lengths == ({24, 25} if zone == "America/New_York" else {24})  # the New York week crosses DST
@@ -276,11 +295,15 @@ def test_partitioned_backfill_writes_exact_local_day_files(stack) -> None:
     assert days == [(datetime.fromisoformat(SHORT[0]) + i * DAY).date().isoformat() for i in range(4)]
     files = _files(stack["lake"], "cal_partitioned")
     for day in days:
-        assert _rows(files[day]) == _truth(stack["plain"], *_local_day(day, "Asia/Hong_Kong")), day
+        assert jsonl(files[day]) == expected(stack["plain"], *_local_day(day, "Asia/Hong_Kong")), day
     backfill = {r["dag_run_id"] for r in runs}
-    events = [(key, extra) for key, extra, run_id in home.query(
-        "select partition_key, extra, source_run_id from asset_event where source_dag_id = ?", "cal_partitioned")
-        if run_id in backfill]
+    events = [
+        (key, extra)
+        for key, extra, run_id in home.query(
+            "select partition_key, extra, source_run_id from asset_event where source_dag_id = ?", "cal_partitioned"
+        )
+        if run_id in backfill
+    ]
     assert sorted(key for key, _ in events) == keys
     assert all(json.loads(extra)["partition_key"] == key for key, extra in events)
     REPORT["cal_partitioned"] = {"runs": len(runs)}
@@ -293,7 +316,9 @@ def test_lookback_converges_and_runs_without_it_lose_records(stack) -> None:
         runs = _backfill_runs(server, dag_id)
         ends = sorted(_when(r["data_interval_end"]) for r in runs)
         assert len(ends) == 10
-        files = {day: _rows(data) for day, data in _files(stack["lake"], dag_id).items() if day < ends[-1].date().isoformat()}
+        files = {
+            day: jsonl(data) for day, data in _files(stack["lake"], dag_id).items() if day < ends[-1].date().isoformat()
+        }
         # the sandbox answered each run with the view an hour after its interval ended; a day's last reader decides
         reach = 3 if dag_id == "cal_lookback" else 0
         last_view = {}
@@ -304,18 +329,28 @@ def test_lookback_converges_and_runs_without_it_lose_records(stack) -> None:
         settled = wrong = 0
         for day, as_of in last_view.items():
             start, end = _local_day(day, "UTC")
-            assert files[day] == _truth(revising, start, end, as_of), f"{dag_id} {day}: not the view it read"
-            converged = _truth(revising, start, end)
-            settled += _truth(revising, start, end, as_of) == converged
+            assert files[day] == expected(revising, start, end, as_of), f"{dag_id} {day}: not the view it read"
+            converged = expected(revising, start, end)
+            settled += expected(revising, start, end, as_of) == converged
             wrong += files[day] != converged
-        results[dag_id] = {"days": len(files), "days read after they settled": settled, "days unlike the converged history": wrong}
+        results[dag_id] = {
+            "days": len(files),
+            "days read after they settled": settled,
+            "days unlike the converged history": wrong,
+        }
         if dag_id == "cal_lookback":
             assert settled >= 9 and all(
-                files[d] == _truth(revising, *_local_day(d, "UTC")) for d, a in last_view.items()
-                if _truth(revising, *_local_day(d, "UTC"), a) == _truth(revising, *_local_day(d, "UTC")))
+                files[d] == expected(revising, *_local_day(d, "UTC"))
+                for d, a in last_view.items()
+                if expected(revising, *_local_day(d, "UTC"), a) == expected(revising, *_local_day(d, "UTC"))
+            )
         else:
             assert wrong >= 5, "without lookback the late postings and provisional dividends should stay wrong"
     manifests = stack["home"].xcom("cal_lookback", "extract")
     rewritten = [c for m in manifests for c in m.get("rewritten", [])]
     assert rewritten and sum(c["gained"] + c["lost"] for c in rewritten) > 0
-    REPORT["lookback"] = {**results, "gained": sum(c["gained"] for c in rewritten), "lost": sum(c["lost"] for c in rewritten)}
+    REPORT["lookback"] = {
+        **results,
+        "gained": sum(c["gained"] for c in rewritten),
+        "lost": sum(c["lost"] for c in rewritten),
+    }

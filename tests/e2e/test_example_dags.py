@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from airflow_provider_cashflow.domain.models import parse_cash_flow
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
-
-from airflow_support import EXAMPLE_DAGS, AirflowHome, longport_connection
+from tests.helpers.airflow import EXAMPLE_DAGS, AirflowHome
+from tests.helpers.connections import connection_json
+from tests.helpers.data import expected
+from tests.helpers.lake import jsonl
 
 DAY = timedelta(days=1)
-TODAY = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 EXAMPLES = {
-    "example_cashflow_daily", "example_cashflow_xcom_summary", "example_cashflow_monthly_backfill", "example_cashflow_accounts",
+    "example_cashflow_daily",
+    "example_cashflow_xcom_summary",
+    "example_cashflow_monthly_backfill",
+    "example_cashflow_accounts",
     "example_cashflow_hong_kong",
 }
 
@@ -49,7 +52,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory, sandbox_now: SandboxProces
     root = tmp_path_factory.mktemp("af")
     home = AirflowHome(
         root / "home",
-        AIRFLOW_CONN_LONGPORT_DEFAULT=longport_connection(sandbox_now.base_url),
+        AIRFLOW_CONN_LONGPORT_DEFAULT=connection_json(sandbox_now),
         LONGPORT_CASHFLOW_OUTPUT=f"file://{root}/lake",
     )
     home.migrate()
@@ -57,23 +60,13 @@ def airflow(tmp_path_factory: pytest.TempPathFactory, sandbox_now: SandboxProces
     return home
 
 
-def _want(sandbox: SandboxProcess, start: datetime, end: datetime) -> list[dict]:
-    return [parse_cash_flow(r).to_dict() for r in sandbox.records(int(start.timestamp()), int(end.timestamp()))]
-
-
-def _jsonl(path: Path) -> list[dict]:
-    import json
-
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
 def test_daily_dag_writes_the_interval_exactly_and_reruns_byte_identical(airflow: AirflowHome, sandbox_now) -> None:
     logical = TODAY - DAY  # `dags test` with a CronDataIntervalTimetable runs the interval [D - 1 day, D)
     airflow.run("dags", "test", "example_cashflow_daily", logical.date().isoformat())
     start = logical - DAY
     path = airflow.lake / f"date={start.date()}" / "cashflow.jsonl"
-    rows = _jsonl(path)
-    assert rows == _want(sandbox_now, start, logical) and rows
+    rows = jsonl(path)
+    assert rows == expected(sandbox_now, start, logical) and rows
     first = path.read_bytes()
     manifest = airflow.xcom("example_cashflow_daily", "extract_cash_flows")[-1]
     assert manifest["records"] == len(rows) and manifest["files"][0]["path"] == f"file://{path}"
@@ -86,7 +79,7 @@ def test_xcom_dag_summarises_per_currency(airflow: AirflowHome, sandbox_now) -> 
     logical = TODAY - 2 * DAY
     result = airflow.run("dags", "test", "example_cashflow_xcom_summary", logical.date().isoformat())
     assert "state=success" in result.stdout + result.stderr
-    want = _want(sandbox_now, logical - DAY, logical)
+    want = expected(sandbox_now, logical - DAY, logical)
     (records,) = airflow.xcom("example_cashflow_xcom_summary", "extract_cash_flows")
     assert records == want
     (summary,) = airflow.xcom("example_cashflow_xcom_summary", "summarise")
@@ -107,7 +100,7 @@ def test_monthly_backfill_dag_writes_the_daily_layout(airflow: AirflowHome, sand
     days = 0
     while day < month_end:
         path = airflow.lake / f"date={day.date()}" / "cashflow.jsonl"
-        assert _jsonl(path) == _want(sandbox_now, day, day + DAY)
+        assert jsonl(path) == expected(sandbox_now, day, day + DAY)
         day += DAY
         days += 1
     manifest = airflow.xcom("example_cashflow_monthly_backfill", "extract_month_by_day")[-1]
@@ -124,9 +117,10 @@ def test_hong_kong_dag_writes_hong_kong_days_with_a_three_day_lookback(airflow: 
     assert manifest["partition_timezone"] == "Asia/Hong_Kong"
     assert end.astimezone(hong_kong).time().hour == 0 and (end - start) == 4 * DAY  # its own day and three before
     assert [c["date"] for c in manifest["rewritten"]] == [
-        (end.astimezone(hong_kong) - k * DAY).date().isoformat() for k in (4, 3, 2, 1)]
+        (end.astimezone(hong_kong) - k * DAY).date().isoformat() for k in (4, 3, 2, 1)
+    ]
     for change in manifest["rewritten"]:
         day = datetime.fromisoformat(change["date"]).replace(tzinfo=hong_kong)
-        rows = _jsonl(airflow.lake / "hong_kong" / f"date={change['date']}" / "cashflow.jsonl")
-        assert rows == _want(sandbox_now, day, day + DAY) and change["records"] == len(rows)
+        rows = jsonl(airflow.lake / "hong_kong" / f"date={change['date']}" / "cashflow.jsonl")
+        assert rows == expected(sandbox_now, day, day + DAY) and change["records"] == len(rows)
     assert manifest["api_calls"] == 1  # four days in one paged stream

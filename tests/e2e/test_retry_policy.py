@@ -3,18 +3,18 @@ failed at once on Airflow >= 3.3; on older Airflow the operator and tasks behave
 
 from __future__ import annotations
 
-import json
 import textwrap
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from airflow_support import AirflowHome, longport_connection
 
 from airflow_provider_cashflow.compat import HAS_RETRY_POLICIES
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 from airflow_provider_cashflow.operators.retry_policy import longport_retry_policy
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
+from tests.helpers.airflow import AirflowHome
+from tests.helpers.connections import connection_json
 
 DAG_FILE = """
 from datetime import datetime, timedelta, timezone
@@ -54,13 +54,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowHome,
         SandboxProcess("--no-rate-limit", "--fail-after-pages", "0", "--fail-kind", "429") as limited,
         SandboxProcess("--no-rate-limit", "--days", "2") as healthy,
     ):
-        wrong = json.loads(longport_connection(healthy.base_url))
-        wrong["password"] = "not-the-app-secret"
         home = AirflowHome(
             root / "home",
             AIRFLOW__CORE__DAGS_FOLDER=str(root / "dags"),
-            AIRFLOW_CONN_LP_LIMITED=longport_connection(limited.base_url, max_attempts=1),
-            AIRFLOW_CONN_LP_WRONG=json.dumps(wrong),
+            AIRFLOW_CONN_LP_LIMITED=connection_json(limited, max_attempts=1),
+            AIRFLOW_CONN_LP_WRONG=connection_json(healthy.base_url, password="not-the-app-secret"),
         )
         home.run("db", "migrate")
         home.register_dags()

@@ -1,26 +1,27 @@
 """A person's view of the Airflow UI: headless Chromium (Debian's) logs in, adds a ``longport`` connection through
-the form and presses Test on saved connections, good and bad. Screenshots go to the test's tmp folder."""
+the form and presses Test on saved connections, good and bad. Screenshots go to the test's tmp folder, and those the
+docs show to $CASHFLOW_DOCS_SCREENSHOTS when it is set (`make screenshots`)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_support import AirflowHome, AirflowServer
 
 from airflow_provider_cashflow.compat import AIRFLOW_VERSION
 from airflow_provider_cashflow.sandbox import DEMO
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
+from tests.helpers.airflow import AirflowHome, AirflowServer
+from tests.helpers.connections import api_body, longport_connection
 
-PROBE = Path(__file__).resolve().parents[1] / "api_probe.py"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = (
     "--headless",
@@ -43,19 +44,7 @@ pytestmark = pytest.mark.skipif(
 def _save(conn_id: str, password: str, base_url: str) -> list[Any]:
     """A POST to the REST API saving the connection with port 0, as the README advises (the CLI drops port 0), so
     that Airflow 3.3's list Test, which sends port 0, restores the saved secrets."""
-    return [
-        "POST",
-        "/api/v2/connections",
-        {
-            "connection_id": conn_id,
-            "conn_type": "longport",
-            "host": base_url,
-            "port": 0,
-            "login": DEMO.app_key,
-            "password": password,
-            "extra": json.dumps({"access_token": DEMO.access_token}),
-        },
-    ]
+    return ["POST", "/api/v2/connections", api_body(conn_id, longport_connection(base_url, password=password), port=0)]
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +60,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             _save("lp_saved_good", DEMO.app_secret, sandbox.base_url),
             _save("lp_saved_bad", "not-the-app-secret", sandbox.base_url),
         ]
-        home.run(
-            str(PROBE), json.dumps(saves), program=sys.executable, AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True"
-        )
+        home.api(saves, AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True")
         server = AirflowServer(home)
         home.env.update(
             {  # a real login instead of the tests' all-admins mode
@@ -121,8 +108,22 @@ def _wait(predicate: Callable[[], Any], what: str, timeout: float = 30) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+# the screenshots docs/connection.md shows, by the names it shows them under
+DOCS_SHOTS = {
+    "03-form-standard": "connection-form",
+    "03-form-filled": "connection-form-extras",
+    "05-test-good": "test-good",
+    "06-test-wrong-secret": "test-wrong-secret",
+}
+
+
 def _shot(driver: Any, ui: dict[str, Any], name: str) -> None:
-    driver.save_screenshot(str(ui["shots"] / f"{name}.png"))
+    path = ui["shots"] / f"{name}.png"
+    driver.save_screenshot(str(path))
+    docs = os.environ.get("CASHFLOW_DOCS_SCREENSHOTS")
+    if docs and name in DOCS_SHOTS:
+        Path(docs).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, Path(docs) / f"{DOCS_SHOTS[name]}.png")
 
 
 def _toast(driver: Any, ui: dict[str, Any], title: str, containing: str, shot: str) -> str:
@@ -199,6 +200,7 @@ def test_add_a_longport_connection_through_the_form(browser: Any, ui: dict[str, 
     dialog.find_element(By.NAME, "host").send_keys(ui["sandbox"].base_url)
     dialog.find_element(By.NAME, "login").send_keys(DEMO.app_key)
     dialog.find_element(By.NAME, "password").send_keys(DEMO.app_secret)
+    _shot(browser, ui, "03-form-standard")
     # the form's sections open one at a time: the standard fields close as the extra fields open
     dialog.find_element(By.XPATH, ".//button[contains(., 'Extra Fields') and not(contains(., 'JSON'))]").click()
     _wait(lambda: "Access token" in dialog.text, "the extra fields")

@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from conftest import DAY, END, SPEC, UNLIMITED, set_connection
-from operator_support import run_operator
 
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import DEMO, Dataset, Sandbox
+from tests.helpers.connections import set_connection
+from tests.helpers.data import DAY, END, SPEC, UNLIMITED
+from tests.helpers.operator import run_operator
 
 PLAIN_HTTP = r"plain http:// to .* clear text; use https://"
 ROW_GROUP = r"parquet_row_group_size must be a whole number of records of 1 or more"

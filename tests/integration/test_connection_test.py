@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from airflow_support import AirflowHome
 
 from airflow_provider_cashflow.compat import AIRFLOW_VERSION
 from airflow_provider_cashflow.sandbox import DEMO
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
-
-PROBE = Path(__file__).resolve().parents[1] / "api_probe.py"
+from tests.helpers.airflow import AirflowHome
+from tests.helpers.connections import api_body, longport_connection, set_connection
 
 
 def _body(conn_id: str, base_url: str, *, password: str, token: str, port: int | None = None) -> dict[str, Any]:
-    return {
-        "connection_id": conn_id,
-        "conn_type": "longport",
-        "host": base_url,
-        "login": DEMO.app_key,
-        "password": password,
-        "port": port,
-        "extra": json.dumps({"access_token": token, "region": "global"}),
-    }
+    conn = longport_connection(base_url, password=password, access_token=token, region="global")
+    return api_body(conn_id, conn, port=port)
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +72,9 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             ],
             "unsaved, redacted": ["POST", "/api/v2/connections/test", _body("lp_nowhere", url, **redacted)],
         }
-        result = home.run(str(PROBE), json.dumps(list(requests.values())), program=sys.executable)
+        results = home.api(list(requests.values()))
         calls = sandbox.stats()["calls"]
-    (line,) = [line for line in result.stdout.splitlines() if line.startswith("API-PROBE ")]
-    return {**dict(zip(requests, json.loads(line.removeprefix("API-PROBE ")), strict=True)), "sandbox calls": calls}
+    return {**dict(zip(requests, results, strict=True)), "sandbox calls": calls}
 
 
 def _test(answers: dict[str, Any], case: str) -> tuple[bool, str]:
@@ -144,4 +134,24 @@ def test_typed_values_are_tested_as_typed(answers: dict[str, Any]) -> None:
 def test_redacted_values_without_a_saved_connection_say_how_to_test(answers: dict[str, Any]) -> None:
     ok, message = _test(answers, "unsaved, redacted")
     assert not ok and "access token" not in message
-    assert "redacted" in message and "airflow connections test lp_nowhere" in message
+    # Only Airflow 3.0's restore knows the saved id: it reads it from the route; elsewhere the message says <id>
+    target = "lp_nowhere" if AIRFLOW_VERSION < (3, 1) else "<connection id>"
+    assert "redacted" in message and f"airflow connections test {target}" in message
+
+
+def test_only_airflow_30_reads_the_saved_connection_from_the_test_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Masks that reach the hook outside Airflow 3.0 are never swapped by the hook: it sends nothing and says why,
+    even when a caller's frame holds a ``test_body`` naming a saved connection."""
+    from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+
+    closed_port = "http://127.0.0.1:9"  # nothing listens: a call that were made would fail as a transport error
+    set_connection(monkeypatch, "lp_masked", longport_connection(closed_port, password="***", access_token="***"))
+    set_connection(monkeypatch, "lp_saved", longport_connection(closed_port))
+    test_body = SimpleNamespace(connection_id="lp_saved")  # as Airflow 3.0's route holds it
+    ok, message = CashflowHook("lp_masked").test_connection()
+    assert test_body.connection_id == "lp_saved" and not ok
+    if AIRFLOW_VERSION < (3, 1):
+        assert "redacted" not in message  # restored, then sent: the closed port answers
+    else:
+        assert "redacted values ('***') for app secret (password), access_token" in message
+        assert "airflow connections test <connection id>" in message and "lp_saved" not in message

@@ -1,7 +1,7 @@
 """A task process killed with SIGKILL mid-write (the OOM killer, a lost worker) corrupts nothing, and the next
 run that writes the same target removes what the killed one left, and nothing else.
 
-The task process is a real child (tests/task_process.py) executing the operator against the sandbox, slowed
+The task process is a real child (tests/helpers/task_process.py) executing the operator against the sandbox, slowed
 by the sandbox's latency so that the write is caught in flight: on file:// once its hidden temporary sibling
 has bytes, on S3 (a moto server process) once its multipart upload exists.
 """
@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DAY, UNLIMITED, set_connection, truth
-from operator_support import expected_rows, run_operator
-from s3_support import MotoServer, s3_server  # noqa: F401 (the fixture)
 
 from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, Sandbox
+from tests.helpers.airflow import PROGRAM_ENV, program
+from tests.helpers.connections import set_connection
+from tests.helpers.data import DAY, UNLIMITED, expected
+from tests.helpers.operator import run_operator
+from tests.helpers.servers import MotoServer
 
-TESTS = Path(__file__).resolve().parents[1]
 END = datetime(2026, 11, 20, tzinfo=UTC)
 HEX = "0123456789abcdef" * 2  # a uuid4().hex-shaped id
 S3_BLOCK = 5 * 2**20  # the smallest part S3 (and moto) accepts
@@ -48,12 +49,11 @@ def slow_sandbox(big_dataset: Dataset, monkeypatch: pytest.MonkeyPatch) -> Itera
 def _kill_mid_write(spec: dict[str, Any], in_flight: Callable[[], bool], tmp_path: Path) -> None:
     """Start a task process, SIGKILL it as soon as ``in_flight()`` holds, and make sure it died of that."""
     log = (tmp_path / "task.log").open("w+b")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     child = subprocess.Popen(
-        [sys.executable, str(TESTS / "task_process.py"), json.dumps(spec)],
+        [sys.executable, *program("task_process"), json.dumps(spec)],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env=env,
+        env={**os.environ, **PROGRAM_ENV},
     )
     try:
         deadline = time.monotonic() + 180
@@ -111,17 +111,14 @@ def test_sigkill_on_file_keeps_the_previous_file_and_the_next_run_removes_only_i
     for name, data in others.items():
         assert (folder / name).read_bytes() == data
     rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
-    assert rows == expected_rows(truth(slow_sandbox.dataset, start, end)) and manifest["records"] == len(rows)
+    assert rows == expected(slow_sandbox, start, end) and manifest["records"] == len(rows)
 
 
 def test_sigkill_on_s3_leaves_no_object_and_the_next_run_aborts_only_its_upload(
-    slow_sandbox: Sandbox, s3_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    slow_sandbox: Sandbox, s3_server: MotoServer, s3_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # a connection id of its own: Airflow caches a filesystem per connection id, and test_s3's server is another
     set_connection(monkeypatch, "aws_moto_crash", s3_server.connection())
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     s3 = s3_server.client()
     key = "flows/cashflow.jsonl"
     s3.put_object(Bucket="lake", Key=key, Body=b'{"previous": "run"}\n')
@@ -160,12 +157,12 @@ def test_sigkill_on_s3_leaves_no_object_and_the_next_run_aborts_only_its_upload(
     assert uploads() == {foreign: "flows/other.jsonl"}
     body = s3.get_object(Bucket="lake", Key=key)["Body"].read()
     rows = [json.loads(line) for line in body.decode("utf-8").splitlines()]
-    assert rows == expected_rows(truth(slow_sandbox.dataset, start, end)) and manifest["records"] == len(rows)
+    assert rows == expected(slow_sandbox, start, end) and manifest["records"] == len(rows)
     s3.abort_multipart_upload(Bucket="lake", Key="flows/other.jsonl", UploadId=foreign)
 
 
 def test_a_failure_mid_multipart_upload_aborts_it(
-    slow_sandbox: Sandbox, s3_server: MotoServer, monkeypatch: pytest.MonkeyPatch
+    slow_sandbox: Sandbox, s3_server: MotoServer, s3_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not a kill but an exception (the API gives up) after the upload has become multipart: nothing stays open."""
     import s3fs
@@ -175,7 +172,6 @@ def test_a_failure_mid_multipart_upload_aborts_it(
     monkeypatch.setattr(s3fs.S3FileSystem, "default_block_size", S3_BLOCK)
     set_connection(monkeypatch, "aws_moto_abort", s3_server.connection())  # a fresh filesystem, with that block
     set_connection(monkeypatch, "longport_default", slow_sandbox.connection(**UNLIMITED, max_attempts=1))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     s3 = s3_server.client()
     key = "aborted/cashflow.jsonl"
     s3.put_object(Bucket="lake", Key=key, Body=b"previous\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from datetime import datetime
@@ -10,19 +11,14 @@ from decimal import Decimal
 import pytest
 
 from airflow_provider_cashflow.client.auth import _TimestampClock
+from airflow_provider_cashflow.client.retry import RetryPolicy
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
-from airflow_provider_cashflow.domain.models import parse_cash_flow
-from airflow_provider_cashflow.client.retry import RetryPolicy
 from airflow_provider_cashflow.sandbox import FAULT_KINDS, Sandbox
-
-from conftest import DAY, END, UNLIMITED, set_connection, truth
+from tests.helpers.connections import set_connection
+from tests.helpers.data import DAY, END, UNLIMITED, expected
 
 FAST = RetryPolicy(max_attempts=6, max_elapsed=60, base_delay=0.1, max_delay=1)
-
-
-def expected(dataset, start: datetime, end: datetime) -> list[dict]:
-    return [parse_cash_flow(r).to_dict() for r in truth(dataset, start, end)]
 
 
 def pulled(hook: CashflowHook, start: datetime, end: datetime, **kwargs) -> list[dict]:
@@ -32,7 +28,7 @@ def pulled(hook: CashflowHook, start: datetime, end: datetime, **kwargs) -> list
 @pytest.mark.parametrize("page_size", [1, 7, 10000])
 def test_half_open_window_is_exact_at_any_page_size(sandbox: Sandbox, page_size: int) -> None:
     start, end = END - 3 * DAY, END
-    want = expected(sandbox.dataset, start, end)
+    want = expected(sandbox, start, end)
     got = pulled(CashflowHook(retry_policy=FAST), start, end, page_size=page_size)
     assert got == want and len(got) > 50
     calls = sandbox.state.snapshot()["pages_served"]
@@ -44,14 +40,14 @@ def test_adjacent_windows_add_up_with_boundary_and_twin_records(sandbox: Sandbox
     start, end = END - 4 * DAY, END
     whole = pulled(hook, start, end)
     days = [pulled(hook, start + i * DAY, start + (i + 1) * DAY) for i in reversed(range(4))]
-    assert [r for day in days for r in day] == whole == expected(sandbox.dataset, start, end)
+    assert [r for day in days for r in day] == whole == expected(sandbox, start, end)
     # records exactly on a UTC midnight belong to the day that starts there, never to the one before
     midnight = [r for r in whole if r["business_time"].endswith("T00:00:00Z")]
     assert midnight, "the sandbox must serve boundary records for this test to mean anything"
     for i, day in enumerate(reversed(days)):
         day_start = (start + i * DAY).strftime("%Y-%m-%dT%H:%M:%SZ")
         assert all(r["business_time"] >= day_start for r in day)
-    twins = [a for a, b in zip(whole, whole[1:]) if a == b]
+    twins = [a for a, b in itertools.pairwise(whole) if a == b]
     assert twins, "identical twin records must both be kept"
 
 
@@ -62,7 +58,7 @@ def test_filters_are_sent_and_applied(sandbox: Sandbox) -> None:
     assert funds and all(r["business_type"] == 3 for r in funds)
     apple = pulled(hook, start, end, symbol="AAPL.US")
     assert apple and all(r["symbol"] == "AAPL.US" for r in apple)
-    assert [r for r in expected(sandbox.dataset, start, end) if r["business_type"] == 3] == funds
+    assert [r for r in expected(sandbox, start, end) if r["business_type"] == 3] == funds
 
 
 @pytest.mark.parametrize("fault", FAULT_KINDS)
@@ -75,7 +71,7 @@ def test_recovers_from_each_fault_with_nothing_lost_or_doubled(sandbox: Sandbox,
     first = [next(pages).to_dict() for _ in range(7)]
     sandbox.state.faults.schedule(fault, fault)  # twice in a row on a later page
     rest = [r.to_dict() for r in pages]
-    assert first + rest == expected(sandbox.dataset, start, end)
+    assert first + rest == expected(sandbox, start, end)
     stats = sandbox.state.snapshot()
     assert stats["faults"] == ({"5xx": 3} if fault == "5xx" else {"5xx": 1, fault: 2})
     assert hook.client.stats.retries == 3
@@ -115,7 +111,9 @@ def _conn(sandbox: Sandbox, **changes) -> dict:
         ({"extra": {"access_token": "not-a-token"}}, 401004, "access_token"),
     ],
 )
-def test_permanent_errors_fail_fast_with_code_trace_and_advice(sandbox: Sandbox, monkeypatch, changes, code, advice) -> None:
+def test_permanent_errors_fail_fast_with_code_trace_and_advice(
+    sandbox: Sandbox, monkeypatch, changes, code, advice
+) -> None:
     set_connection(monkeypatch, "longport_bad", _conn(sandbox, **changes))
     hook = CashflowHook("longport_bad")
     with pytest.raises(LongPortAPIError) as info:
@@ -128,7 +126,7 @@ def test_permanent_errors_fail_fast_with_code_trace_and_advice(sandbox: Sandbox,
 
 def test_expired_token_fails_fast_and_says_how_to_renew(sandbox: Sandbox) -> None:
     sandbox.control(expire_token=True)
-    with pytest.raises(LongPortAPIError, match="401003.*developer console.*access_token"):
+    with pytest.raises(LongPortAPIError, match=r"401003.*developer console.*access_token"):
         list(CashflowHook().iter_cash_flows(END - DAY, END))
     assert sandbox.state.snapshot()["calls"] == 1
 
@@ -141,7 +139,7 @@ def test_oauth_bearer_mode_and_one_refresh_of_an_expired_token(sandbox: Sandbox,
     old_token = sandbox.state.credentials.access_token
     sandbox.state.expire_token_after = 2  # expires in the middle of the paging
     got = pulled(hook, start, end, page_size=10)
-    assert got == expected(sandbox.dataset, start, end)
+    assert got == expected(sandbox, start, end)
     assert hook.client.stats.token_refreshes == 1
     assert hook.client.auth.access_token != old_token
 
@@ -151,7 +149,7 @@ def test_oauth_refresh_is_tried_once_then_fails_clearly(sandbox: Sandbox, monkey
     conn["extra"]["refresh_token"] = "revoked-refresh-token"
     set_connection(monkeypatch, "longport_oauth", conn)
     sandbox.control(expire_token=True)
-    with pytest.raises(LongPortAPIError, match="refresh failed.*authorize again"):
+    with pytest.raises(LongPortAPIError, match=r"refresh failed.*authorize again"):
         list(CashflowHook("longport_oauth").iter_cash_flows(END - DAY, END))
 
 
@@ -245,7 +243,7 @@ def test_documented_type_drift_changes_no_record_and_keeps_the_fast_path(sandbox
     drifted = list(hook.iter_cash_flows(start, end, page_size=25))
     assert sandbox.state.snapshot()["faults"].get("type_drift") == 3
     assert [r.to_dict() | {"balance": r.balance.normalize()} for r in drifted] == [
-        r | {"balance": Decimal(r["balance"]).normalize()} for r in expected(sandbox.dataset, start, end)
+        r | {"balance": Decimal(r["balance"]).normalize()} for r in expected(sandbox, start, end)
     ]
     assert hook.client.stats.careful_pages == 0
 
@@ -253,7 +251,9 @@ def test_documented_type_drift_changes_no_record_and_keeps_the_fast_path(sandbox
 def test_a_body_that_is_not_json_reports_the_trace_id(sandbox: Sandbox) -> None:
     sandbox.state.faults.schedule("html")
     hook = CashflowHook(retry_policy=RetryPolicy(max_attempts=1))
-    with pytest.raises(LongPortTransportError, match=r"HTTP 502 with a body that is not JSON \(text/html.*trace id [0-9a-f]{32}"):
+    with pytest.raises(
+        LongPortTransportError, match=r"HTTP 502 with a body that is not JSON \(text/html.*trace id [0-9a-f]{32}"
+    ):
         list(hook.iter_cash_flows(END - DAY, END))
 
 
@@ -268,7 +268,9 @@ def test_the_transport_says_when_a_request_has_left_before_its_answer_exists(san
     served_when_left: list[int] = []
     sandbox.state.latency = 0.5  # the server holds the answer back; the request has left long before it exists
     try:
-        client.paced.send(CASHFLOW_PATH, params, on_sent=lambda: served_when_left.append(sandbox.state.snapshot()["pages_served"]))
+        client.paced.send(
+            CASHFLOW_PATH, params, on_sent=lambda: served_when_left.append(sandbox.state.snapshot()["pages_served"])
+        )
     finally:
         sandbox.state.latency = 0.0
     assert served_when_left == [0] and sandbox.state.snapshot()["pages_served"] == 1
@@ -288,4 +290,6 @@ def test_the_sandbox_keeps_when_each_page_arrived_and_was_answered(sandbox: Sand
     pages = stats["recent_pages"]
     assert len(pages) == stats["pages_served"] > 2
     assert all(arrived <= answered for arrived, answered in pages)
-    assert all(prev[1] <= nxt[0] for prev, nxt in zip(pages, pages[1:]))  # one page at a time: the gaps are the client's
+    assert all(
+        prev[1] <= nxt[0] for prev, nxt in itertools.pairwise(pages)
+    )  # one page at a time: the gaps are the client's

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import UNLIMITED, set_connection, truth
-from operator_support import expected_rows, run_operator
 
 from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, Sandbox
+from tests.helpers.connections import set_connection
+from tests.helpers.data import UNLIMITED, expected
+from tests.helpers.operator import run_operator
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def test_a_window_that_ends_in_the_future_is_written_and_marked_incomplete(
     warnings = _warnings(capsys, caplog)
     assert any("ends in the future" in w and '"complete": false' in w for w in warnings), warnings
     written = [json.loads(line) for line in target.read_text().splitlines()]
-    assert written == expected_rows(truth(sandbox_until_now.dataset, today, tomorrow))
+    assert written == expected(sandbox_until_now, today, tomorrow)
     assert manifest["records"] == len(written)
 
     with caplog.at_level(logging.WARNING):

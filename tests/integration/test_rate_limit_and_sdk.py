@@ -11,11 +11,10 @@ import time
 import pytest
 
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
-from airflow_provider_cashflow.domain.models import parse_cash_flow
 from airflow_provider_cashflow.sandbox import Sandbox
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
-
-from conftest import DAY, END, set_connection, truth
+from tests.helpers.connections import connection, set_connection
+from tests.helpers.data import DAY, END, UNLIMITED, expected
 
 
 @pytest.mark.slow
@@ -26,7 +25,7 @@ def test_61_pages_through_the_rate_limited_sandbox_with_no_call_rejected(dataset
         indices = sandbox.dataset.indices(0, int(END.timestamp()) - 1)
         start_ts = sandbox.dataset.times[indices[60]]  # a window of exactly 61 records ...
         start = END.fromtimestamp(start_ts, END.tzinfo)
-        want = [parse_cash_flow(r).to_dict() for r in truth(sandbox.dataset, start, END)]
+        want = expected(sandbox, start, END)
         assert len(want) >= 61
         started = time.monotonic()
         got = [r.to_dict() for r in CashflowHook("longport_paced").iter_cash_flows(start, END, page_size=1)]
@@ -62,12 +61,17 @@ SDK_PAGER = textwrap.dedent(
 )
 
 
-def test_official_sdk_accepts_the_sandbox_and_agrees_with_the_hook(sandbox_process: SandboxProcess, monkeypatch) -> None:
+def test_official_sdk_accepts_the_sandbox_and_agrees_with_the_hook(
+    sandbox_process: SandboxProcess, monkeypatch
+) -> None:
     start, end = END - 2 * DAY, END
     start_ts, end_ts = int(start.timestamp()), int(end.timestamp())
     result = subprocess.run(
         [sys.executable, "-c", SDK_PAGER, sandbox_process.base_url, str(start_ts), str(end_ts), "7"],
-        capture_output=True, text=True, timeout=120, env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
     )
     assert result.returncode == 0, result.stderr
     import json
@@ -77,14 +81,16 @@ def test_official_sdk_accepts_the_sandbox_and_agrees_with_the_hook(sandbox_proce
     # the SDK's window is the server's, both ends inclusive: cut it to [start, end) like the hook does
     sdk_rows = [r for r in sdk["rows"] if start_ts <= r["time"] < end_ts]
 
-    set_connection(monkeypatch, "longport_proc", {
-        "conn_type": "longport", "host": sandbox_process.base_url, "login": "sandbox-app-key",
-        "password": "sandbox-app-secret", "extra": {"access_token": "sandbox-access-token",
-                                                     "rate_limit_calls": 100000, "rate_limit_period": 1},
-    })
+    set_connection(monkeypatch, "longport_proc", connection(sandbox_process, **UNLIMITED))
     ours = [
-        {"name": r.transaction_flow_name, "balance": str(r.balance), "currency": r.currency,
-         "time": r.epoch_seconds, "symbol": r.symbol, "description": r.description}
+        {
+            "name": r.transaction_flow_name,
+            "balance": str(r.balance),
+            "currency": r.currency,
+            "time": r.epoch_seconds,
+            "symbol": r.symbol,
+            "description": r.description,
+        }
         for r in CashflowHook("longport_proc").iter_cash_flows(start, end, page_size=7)
     ]
     assert ours == sdk_rows and len(ours) > 20

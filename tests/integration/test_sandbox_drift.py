@@ -9,22 +9,33 @@ from collections import Counter
 
 import pytest
 import requests
-from conftest import DAY, END, SPEC, UNLIMITED, set_connection
 
 from airflow_provider_cashflow.client.auth import SignatureAuth
 from airflow_provider_cashflow.domain.models import parse_cash_flow
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import DEMO, Dataset
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
+from tests.helpers.connections import connection, set_connection
+from tests.helpers.data import DAY, END, SPEC, UNLIMITED
 
-BASE_ARGS = ["--seed", str(SPEC.seed), "--days", str(SPEC.days), "--per-day", str(SPEC.per_day),
-             "--end", END.isoformat(), "--no-rate-limit"]
+BASE_ARGS = [
+    "--seed",
+    str(SPEC.seed),
+    "--days",
+    str(SPEC.days),
+    "--per-day",
+    str(SPEC.per_day),
+    "--end",
+    END.isoformat(),
+    "--no-rate-limit",
+]
 START_TS, END_TS = int((END - 2 * DAY).timestamp()), int(END.timestamp())
 
 
 def _call(session: requests.Session, base: str, start: int, end: int, page: int, size: int) -> requests.Response:
-    return session.get(f"{base}/v1/asset/cashflow",
-                       params={"start_time": start, "end_time": end, "page": page, "size": size})
+    return session.get(
+        f"{base}/v1/asset/cashflow", params={"start_time": start, "end_time": end, "page": page, "size": size}
+    )
 
 
 def _offset_pager(base: str, start: int, end: int, size: int) -> list[dict]:
@@ -67,9 +78,7 @@ def test_drift_from_the_command_line_breaks_offset_paging_and_the_truth_says_how
         assert sandbox.stats()["drift"] == {"posted": pages, "cancelled": pages}  # the last call drifted too
 
         # one call that holds the whole window cannot drift: the hook's records are exactly the truth's
-        set_connection(monkeypatch, "longport_drift", {
-            "conn_type": "longport", "host": sandbox.base_url, "login": DEMO.app_key, "password": DEMO.app_secret,
-            "extra": {"access_token": DEMO.access_token, **UNLIMITED}})
+        set_connection(monkeypatch, "longport_drift", connection(sandbox, **UNLIMITED))
         mark = sandbox.mark()
         hook = CashflowHook("longport_drift")
         try:
@@ -120,27 +129,35 @@ def test_end_time_is_served_inclusively_or_exclusively_as_set() -> None:
         assert edge in seconds()
 
 
-@pytest.mark.parametrize("start", [str(START_TS), "2026-11-18T00:00:00+00:00", "2026-11-18T00:00:00Z",
-                                   "2026-11-18T08:00:00%2B08:00"])
+@pytest.mark.parametrize(
+    "start", [str(START_TS), "2026-11-18T00:00:00+00:00", "2026-11-18T00:00:00Z", "2026-11-18T08:00:00%2B08:00"]
+)
 def test_the_records_endpoint_takes_unix_seconds_or_iso_times(sandbox_process: SandboxProcess, start: str) -> None:
     status, rows = _get(f"{sandbox_process.base_url}/__sandbox/records?start_time={start}&end_time={END_TS}")
     assert status == 200 and rows == list(Dataset(SPEC).window(START_TS, END_TS))
 
 
-@pytest.mark.parametrize(("query", "reason"), [
-    ("start_time=yesterday&end_time=1", "start_time='yesterday' is neither Unix seconds"),
-    ("start_time=2026-11-18T00:00:00&end_time=1", "neither Unix seconds (1763596800) nor an ISO 8601"),
-    ("end_time=1", "start_time is required"),
-])
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("start_time=yesterday&end_time=1", "start_time='yesterday' is neither Unix seconds"),
+        ("start_time=2026-11-18T00:00:00&end_time=1", "neither Unix seconds (1763596800) nor an ISO 8601"),
+        ("end_time=1", "start_time is required"),
+    ],
+)
 def test_the_records_endpoint_answers_400_with_the_reason(sandbox_process: SandboxProcess, query, reason) -> None:
     status, body = _get(f"{sandbox_process.base_url}/__sandbox/records?{query}")
     assert status == 400 and reason in body["error"]
 
 
 def test_a_bad_control_call_is_answered_400_not_dropped(sandbox_process: SandboxProcess) -> None:
-    request = urllib.request.Request(f"{sandbox_process.base_url}/__sandbox/control", method="POST",
-                                     data=json.dumps({"drift": {"postings": 1, "placements": ["older"]}}).encode())
+    request = urllib.request.Request(
+        f"{sandbox_process.base_url}/__sandbox/control",
+        method="POST",
+        data=json.dumps({"drift": {"postings": 1, "placements": ["older"]}}).encode(),
+    )
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(request, timeout=10)
-    assert error.value.code == 400 and "known: newer, inside, cursor, twin, end" in json.loads(error.value.read())[
-        "error"]
+    assert (
+        error.value.code == 400 and "known: newer, inside, cursor, twin, end" in json.loads(error.value.read())["error"]
+    )

@@ -5,11 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable
 
 import pytest
-from airflow_support import longport_connection
-from conftest import END, SPEC, UNLIMITED, set_connection
 
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
@@ -21,28 +18,27 @@ from airflow_provider_cashflow.sandbox import (
 )
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 from airflow_provider_cashflow.sandbox.revisions import PROVISIONAL_NAME
+from tests.helpers.connections import connection, set_connection
+from tests.helpers.data import END, SPEC, UNLIMITED, expected_rows
 
-REVISING = DatasetSpec(seed=11, days=10, per_day=30, end=END,
-                       revisions=RevisionSpec(late_share=0.3, late_max_hours=48, provisional_share=1.0, settle_hours=30))
+REVISING = DatasetSpec(
+    seed=11,
+    days=10,
+    per_day=30,
+    end=END,
+    revisions=RevisionSpec(late_share=0.3, late_max_hours=48, provisional_share=1.0, settle_hours=30),
+)
 HOUR = 3600
 
 
 def _hook_rows(sandbox: Sandbox | SandboxProcess, monkeypatch: pytest.MonkeyPatch, start: int, end: int) -> list[dict]:
-    conn = Sandbox.connection(sandbox, **UNLIMITED, timeout=2) if isinstance(sandbox, Sandbox) else json.loads(
-        longport_connection(sandbox.base_url, **UNLIMITED, timeout=2))
-    set_connection(monkeypatch, "longport_rev", conn)
+    set_connection(monkeypatch, "longport_rev", connection(sandbox, **UNLIMITED, timeout=2))
     hook = CashflowHook("longport_rev")
     try:
         window = Window.of(*(END.fromtimestamp(t, END.tzinfo) for t in (start, end)))
         return [r.to_dict() for r in hook.iter_cash_flows(window.start, window.end, page_size=7)]
     finally:
         hook.close()
-
-
-def _as_dicts(raw: Iterable[dict]) -> list[dict]:
-    from airflow_provider_cashflow.domain.models import parse_cash_flow
-
-    return [parse_cash_flow(r).to_dict() for r in raw]
 
 
 def test_the_default_sandbox_serves_exactly_what_it_served_before_revisions_existed() -> None:
@@ -64,6 +60,7 @@ def test_late_postings_and_provisional_dividends_follow_the_as_of_clock(monkeypa
     early = list(dataset.window(start, end, as_of=end + HOUR))
     late_ones = Counter(json.dumps(r) for r in converged) - Counter(json.dumps(r) for r in early)
     assert early and late_ones, "some records must be missing an hour after the window ends"
+
     def provisional(rows: list[dict]) -> int:
         return sum(r["transaction_flow_name"] == PROVISIONAL_NAME and r["business_type"] == 0 for r in rows)
 
@@ -73,26 +70,43 @@ def test_late_postings_and_provisional_dividends_follow_the_as_of_clock(monkeypa
     assert settled == converged
 
     with Sandbox(dataset, rate_limit=False, as_of=end + HOUR) as sandbox:
-        assert _hook_rows(sandbox, monkeypatch, start, end) == _as_dicts(early)
+        assert _hook_rows(sandbox, monkeypatch, start, end) == expected_rows(early)
         sandbox.control(as_of=None)  # now: the data lies in the past, so everything has settled
-        assert _hook_rows(sandbox, monkeypatch, start, end) == _as_dicts(converged)
+        assert _hook_rows(sandbox, monkeypatch, start, end) == expected_rows(converged)
         sandbox.control(as_of_after_request=HOUR)  # each call sees the view an hour after its own end_time
-        assert _hook_rows(sandbox, monkeypatch, start, end) == _as_dicts(early)
+        assert _hook_rows(sandbox, monkeypatch, start, end) == expected_rows(early)
 
 
 def test_cli_flags_and_control_endpoint_set_the_view(monkeypatch: pytest.MonkeyPatch) -> None:
-    args = ["--seed", "11", "--days", "10", "--per-day", "30", "--end", END.isoformat(), "--no-rate-limit",
-            "--late-share", "0.3", "--late-max-hours", "48", "--provisional-share", "1", "--settle-hours", "30"]
+    args = [
+        "--seed",
+        "11",
+        "--days",
+        "10",
+        "--per-day",
+        "30",
+        "--end",
+        END.isoformat(),
+        "--no-rate-limit",
+        "--late-share",
+        "0.3",
+        "--late-max-hours",
+        "48",
+        "--provisional-share",
+        "1",
+        "--settle-hours",
+        "30",
+    ]
     dataset = Dataset(REVISING)
     start, end = dataset.start, dataset.start + 86400
     with SandboxProcess(*args, "--as-of-after-request", str(HOUR)) as process:
         assert process.records(start, end) == list(dataset.window(start, end))
         assert process.records(start, end, as_of=end + HOUR) == list(dataset.window(start, end, as_of=end + HOUR))
         hour_after = _hook_rows(process, monkeypatch, start, end)
-        assert hour_after == _as_dicts(dataset.window(start, end, as_of=end + HOUR))
+        assert hour_after == expected_rows(dataset.window(start, end, as_of=end + HOUR))
         moment = end + 20 * HOUR
         process.control(as_of=END.fromtimestamp(moment, END.tzinfo).isoformat(), as_of_after_request=None)
         seen = _hook_rows(process, monkeypatch, start, end)
-        assert seen == _as_dicts(dataset.window(start, end, as_of=moment)) and seen != hour_after
+        assert seen == expected_rows(dataset.window(start, end, as_of=moment)) and seen != hour_after
     with SandboxProcess(*args[:8]) as plain:  # without revision flags: the default history
         assert plain.records(start, end) == list(Dataset(SPEC).window(start, end))

@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from conftest import DAY, END, SPEC, UNLIMITED, set_connection, truth
-from operator_support import run_operator
 
 from airflow_provider_cashflow.client.auth import OAuthRefresher, SignatureAuth
 from airflow_provider_cashflow.client.base_url import is_loopback
@@ -26,6 +24,9 @@ from airflow_provider_cashflow.client.client import LongPortClient
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import Dataset, Sandbox
+from tests.helpers.connections import longport_connection, set_connection
+from tests.helpers.data import DAY, END, SPEC, UNLIMITED, raw
+from tests.helpers.operator import run_operator
 
 PLAIN_HTTP_HOSTS = [
     "http://openapi.longportapp.com",  # the real API with a one-letter typo of the scheme
@@ -81,13 +82,9 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[CaptureProxy]:
 
 
 def _connection(host: str) -> dict:
-    return {
-        "conn_type": "longport",
-        "host": host,
-        "login": "app-key",
-        "password": "app-secret-value",
-        "extra": {"access_token": "access-token-value", "max_attempts": 1},
-    }
+    return longport_connection(
+        host, login="app-key", password="app-secret-value", access_token="access-token-value", max_attempts=1
+    )
 
 
 def test_the_hook_goes_through_the_capture_proxy(proxy: CaptureProxy, monkeypatch) -> None:
@@ -143,7 +140,7 @@ def test_the_sandbox_on_loopback_keeps_working_over_plain_http(sandbox: Sandbox,
     set_connection(monkeypatch, "longport_loopback", conn)
     start, end = END - 2 * DAY, END
     got = [r.to_dict()["transaction_flow_name"] for r in CashflowHook("longport_loopback").iter_cash_flows(start, end)]
-    assert got == [r["transaction_flow_name"] for r in truth(sandbox.dataset, start, end)] and got
+    assert got == [r["transaction_flow_name"] for r in raw(sandbox, start, end)] and got
 
 
 def test_certificate_verification_cannot_be_turned_off(sandbox: Sandbox, monkeypatch) -> None:
@@ -217,7 +214,7 @@ def test_the_ca_bundle_extra_trusts_a_private_ca_and_wins_over_the_environment(t
     set_connection(monkeypatch, "longport_tls", {**conn, "extra": {**conn["extra"], "ca_bundle": str(cert)}})
     start, end = END - DAY, END
     got = [r.transaction_flow_name for r in CashflowHook("longport_tls").iter_cash_flows(start, end)]
-    assert got == [r["transaction_flow_name"] for r in truth(server.dataset, start, end)] and got
+    assert got == [r["transaction_flow_name"] for r in raw(server, start, end)] and got
 
 
 def test_requests_ca_bundle_is_honoured_without_the_extra(tls_sandbox, monkeypatch) -> None:

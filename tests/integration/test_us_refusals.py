@@ -7,8 +7,8 @@ import pytest
 from airflow_provider_cashflow.errors import DataCentreError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import Sandbox
-
-from conftest import DAY, END, UNLIMITED, set_connection
+from tests.helpers.connections import longport_connection, set_connection
+from tests.helpers.data import DAY, END, UNLIMITED
 
 US_TOKEN = "us_sandbox-access-token"
 
@@ -44,8 +44,7 @@ def test_a_us_account_pointed_at_a_cn_host_is_refused_before_any_call(monkeypatc
     set_connection(
         monkeypatch,
         "us_cn",
-        {"conn_type": "longport", "login": "k", "password": "s", "extra": {"access_token": "t", "dc_region": "us",
-                                                                          "region": "cn"}},
+        longport_connection(login="k", password="s", access_token="t", dc_region="us", region="cn"),
     )
-    with pytest.raises(DataCentreError, match="the connection extra dc_region='us' says so.*mainland-China host"):
-        CashflowHook("us_cn").settings
+    with pytest.raises(DataCentreError, match=r"the connection extra dc_region='us' says so.*mainland-China host"):
+        _ = CashflowHook("us_cn").settings

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from fake_time import FakeTime
-
 from airflow_provider_cashflow.client.auth import _TimestampClock
+from tests.helpers.fake_time import FakeTime
 
 
 def test_timestamps_never_repeat_for_the_same_request() -> None:

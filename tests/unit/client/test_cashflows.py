@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
 
-START = datetime(2026, 11, 1, 0, 0, 0, 500_000, tzinfo=timezone.utc)
+START = datetime(2026, 11, 1, 0, 0, 0, 500_000, tzinfo=UTC)
 WINDOW = Window.of(START, START + timedelta(days=1))
 
 
@@ -21,7 +21,10 @@ def test_parameters_follow_the_sdk_s_order_and_leave_unset_filters_out() -> None
     whole_start = int(START.timestamp())  # the window starts half a second past it
     # whole seconds that cover the window: the start rounded down, the end rounded up
     assert list(plain.items()) == [
-        ("start_time", str(whole_start)), ("end_time", str(whole_start + 86_401)), ("page", "3"), ("size", "20")
+        ("start_time", str(whole_start)),
+        ("end_time", str(whole_start + 86_401)),
+        ("page", "3"),
+        ("size", "20"),
     ]
     full = cash_flow_params(CashFlowQuery.of(WINDOW, business_type="2", symbol=" AAPL.US ", page_size=None), page=1)
     assert list(full) == ["start_time", "end_time", "business_type", "symbol", "page", "size"]

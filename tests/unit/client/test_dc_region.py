@@ -17,7 +17,12 @@ from airflow_provider_cashflow.errors import DataCentreError, LongPortConfigErro
 
 def conn(login: str = "key", password: str = "secret", token: str = "token", host: str = "", **extra: object):
     return SimpleNamespace(
-        conn_id="acct", host=host, port=None, login=login, password=password, extra_dejson={"access_token": token, **extra}
+        conn_id="acct",
+        host=host,
+        port=None,
+        login=login,
+        password=password,
+        extra_dejson={"access_token": token, **extra},
     )
 
 
@@ -120,7 +125,7 @@ def test_the_oauth_refresh_carries_the_region_header_too() -> None:
     seen: list[str | None] = []
 
     class Token(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             seen.append(self.headers.get("x-dc-region"))
             self.rfile.read(int(self.headers["Content-Length"]))
             body = b'{"access_token": "us_new", "refresh_token": "us_r2", "token_type": "Bearer"}'

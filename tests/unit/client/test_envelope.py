@@ -23,7 +23,9 @@ def test_a_success_gives_the_data_with_exact_decimals_and_the_trace_id() -> None
 
 def test_a_body_that_is_not_json_is_a_transport_error_naming_status_and_content_type() -> None:
     html = answer(b"<html>502 Bad Gateway</html>", 502, **{"Content-Type": "text/html"})
-    with pytest.raises(LongPortTransportError, match=r"HTTP 502 with a body that is not JSON \(text/html, 28 bytes\).*t-1"):
+    with pytest.raises(
+        LongPortTransportError, match=r"HTTP 502 with a body that is not JSON \(text/html, 28 bytes\).*t-1"
+    ):
         open_envelope(html)
 
 
@@ -44,5 +46,5 @@ def test_a_non_zero_code_is_the_api_s_error_with_its_retry_after() -> None:
 
 def test_a_missing_list_is_an_empty_page_and_a_wrong_one_an_error() -> None:
     assert page_rows({}, "/p", None) == [] and page_rows(None, "/p", None) == []
-    with pytest.raises(LongPortTransportError, match="data.list of type dict"):
+    with pytest.raises(LongPortTransportError, match=r"data.list of type dict"):
         page_rows({"list": {}}, "/p", "t-1")

@@ -18,7 +18,7 @@ def test_pages_until_a_short_page(total: int, size: int, pipelined: bool) -> Non
 
     def fetch(page: int, sent: Callable[[], None] | None = None) -> list[int]:
         asked.append(page)
-        return data[(page - 1) * size: page * size]
+        return data[(page - 1) * size : page * size]
 
     if pipelined:
         pages = iter_pages_pipelined(fetch, lambda rows: len(rows) >= size, lambda page, rows: rows, size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
@@ -11,9 +12,8 @@ from airflow_provider_cashflow.client.ratelimit import RateLimiter, shared_limit
 from airflow_provider_cashflow.client.ratelimit_redis import RedisBudgetStore, redact_url
 from airflow_provider_cashflow.client.settings import LongPortSettings
 from airflow_provider_cashflow.errors import LongPortConfigError, RateLimitStorageError
-
-from process_support import free_port
-from redis_support import RedisServer
+from tests.helpers.processes import free_port
+from tests.helpers.servers import RedisServer
 
 # Each process stands for a machine: its own limiter, its own process, only Redis in common.
 WORKER = """
@@ -30,8 +30,10 @@ for _ in range(calls):
 
 
 def _run_workers(url: str, workers: int, calls: int) -> list[float]:
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, url, str(calls)], stdout=subprocess.PIPE, text=True)
-             for _ in range(workers)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WORKER, url, str(calls)], stdout=subprocess.PIPE, text=True)
+        for _ in range(workers)
+    ]
     try:
         outputs = [p.communicate(timeout=120)[0] for p in procs]
     finally:
@@ -49,7 +51,7 @@ def test_processes_on_several_machines_share_one_window_and_gap_exactly(redis_se
     span, gap = 1.0 + 0.05, 0.02 + 0.05  # the limiter's window and gap, margins included
     for i in range(len(stamps) - 5):
         assert stamps[i + 5] - stamps[i] >= span, (i, stamps)  # never a 6th call inside one window
-    assert all(b - a >= gap for a, b in zip(stamps, stamps[1:])), stamps  # the gap holds across processes
+    assert all(b - a >= gap for a, b in itertools.pairwise(stamps)), stamps  # the gap holds across processes
     elapsed = stamps[-1] - stamps[0]
     assert 3 * span <= elapsed < 3 * span + 2.0, elapsed  # paced by the budget, not serialised beyond it
     print(f"\n20 calls from 4 processes through Redis: {elapsed:.2f} s, the limit's ideal {3 * span:.2f} s")
@@ -88,7 +90,7 @@ def test_unreachable_redis_is_a_retryable_error_that_names_it_and_hides_the_pass
 
 def test_a_wrong_redis_password_is_a_config_error_a_retry_cannot_cure() -> None:
     with RedisServer("--requirepass", "right-redis-pass") as server:
-        with pytest.raises(LongPortConfigError, match="refused this client.*user and password") as caught:
+        with pytest.raises(LongPortConfigError, match=r"refused this client.*user and password") as caught:
             shared_limiter("key-wrong-pass", storage=f"redis://:wrong-redis-pass@127.0.0.1:{server.port}/0")
         assert "wrong-redis-pass" not in str(caught.value)
         limiter = shared_limiter("key-right-pass", storage=f"redis://:right-redis-pass@127.0.0.1:{server.port}/0")

@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable
 
 import pytest
-from fake_time import FakeTime
 
 from airflow_provider_cashflow.client.envelope import RawAnswer, open_envelope
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
@@ -14,6 +13,7 @@ from airflow_provider_cashflow.client.retry import RetryPolicy
 from airflow_provider_cashflow.client.retry_loop import RetryLoop
 from airflow_provider_cashflow.client.stats import CallStats
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
+from tests.helpers.fake_time import FakeTime
 
 OK = RawAnswer("/p", 200, {}, b'{"code": 0, "message": "ok", "data": {"n": 1}}')
 

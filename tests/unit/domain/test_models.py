@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -32,7 +32,7 @@ RAW = {
 def test_parses_the_documented_example() -> None:
     flow = parse_cash_flow(RAW)
     assert flow.balance == Decimal("-248.60") and str(flow.balance) == "-248.60"
-    assert flow.business_time == datetime(2021, 5, 20, 10, 52, 37, tzinfo=timezone.utc)
+    assert flow.business_time == datetime(2021, 5, 20, 10, 52, 37, tzinfo=UTC)
     assert flow.direction is Direction.OUTFLOW and int(flow.direction) == 1
     assert flow.business_type is BusinessType.STOCK and int(flow.business_type) == 2
     assert flow.symbol == "AAPL.US"
@@ -86,7 +86,9 @@ def test_missing_required_field_is_named(field: str) -> None:
         parse_cash_flow(raw)
 
 
-@pytest.mark.parametrize("bad", [{"balance": "abc"}, {"balance": "NaN"}, {"direction": "out"}, {"business_time": "yesterday"}])
+@pytest.mark.parametrize(
+    "bad", [{"balance": "abc"}, {"balance": "NaN"}, {"direction": "out"}, {"business_time": "yesterday"}]
+)
 def test_garbage_values_are_rejected_with_the_field(bad: dict) -> None:
     with pytest.raises(RecordError, match=next(iter(bad))):
         parse_cash_flow({**RAW, **bad})
@@ -98,7 +100,9 @@ def test_record_is_immutable() -> None:
         flow.balance = Decimal(0)  # type: ignore[misc]
 
 
-amounts = st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"), places=4, allow_nan=False, allow_infinity=False)
+amounts = st.decimals(
+    min_value=Decimal("-1e12"), max_value=Decimal("1e12"), places=4, allow_nan=False, allow_infinity=False
+)
 
 
 @given(
@@ -109,7 +113,9 @@ amounts = st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"), pla
     as_text=st.booleans(),
     name=st.text(min_size=1, max_size=30),
 )
-def test_round_trip_is_exact(amount: Decimal, seconds: int, direction: int, business_type: int | None, as_text: bool, name: str) -> None:
+def test_round_trip_is_exact(
+    amount: Decimal, seconds: int, direction: int, business_type: int | None, as_text: bool, name: str
+) -> None:
     raw = {
         "transaction_flow_name": name,
         "direction": str(direction) if as_text else direction,
@@ -123,7 +129,7 @@ def test_round_trip_is_exact(amount: Decimal, seconds: int, direction: int, busi
     flow = parse_cash_flow(raw)
     assert isinstance(flow, CashFlow)
     assert flow.balance == amount
-    assert flow.business_time.tzinfo is timezone.utc and flow.epoch_seconds == seconds
+    assert flow.business_time.tzinfo is UTC and flow.epoch_seconds == seconds
     again = parse_cash_flow(flow.to_dict() | {"business_time": str(seconds)})
     assert again == flow
 

@@ -4,7 +4,7 @@ and the query validated before any call."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -37,13 +37,13 @@ ITEM = {
     "create_at": "1793491200",
     "done_at": "1793491260",
 }
-START = datetime(2026, 11, 1, 4, tzinfo=timezone.utc)  # midnight in New York, the day DST ends
+START = datetime(2026, 11, 1, 4, tzinfo=UTC)  # midnight in New York, the day DST ends
 
 
 def test_every_key_the_api_sends_is_kept_exactly() -> None:
     record = parse_us_transaction(ITEM)
     assert record.amount == Decimal("-1234.5600") and str(record.amount) == "-1234.5600"
-    assert record.create_at == datetime.fromtimestamp(1793491200, timezone.utc) and record.create_at.tzinfo
+    assert record.create_at == datetime.fromtimestamp(1793491200, UTC) and record.create_at.tzinfo
     assert record.extra is None
     row = record.to_dict()
     # the dict carries each key back as the API wrote it (times as ISO UTC of the same second)
@@ -87,17 +87,17 @@ def test_the_mapping_onto_the_cash_flow_columns() -> None:
         business_type=None,
         balance=Decimal("-1234.5600"),
         currency="USD",
-        business_time=datetime.fromtimestamp(1793491260, timezone.utc),  # done_at
+        business_time=datetime.fromtimestamp(1793491260, UTC),  # done_at
         symbol="AAPL",
         description="Buy AAPL 买入 | 备注 remark",
     )
     pending = {**ITEM, "amount": "0", "done_at": "", "biz_code_name": "", "remark": "", "symbol": ""}
     flow = to_cash_flow(parse_us_transaction(pending))
     assert flow.direction is Direction.INFLOW and flow.balance == 0  # zero is no outflow
-    assert flow.business_time == datetime.fromtimestamp(1793491200, timezone.utc)  # create_at while pending
+    assert flow.business_time == datetime.fromtimestamp(1793491200, UTC)  # create_at while pending
     assert (flow.transaction_flow_name, flow.symbol, flow.description) == ("STOCK_BUY", None, "Buy AAPL 买入")
     assert to_cash_flow(parse_us_transaction({**ITEM, "amount": "+7.1"})).direction is Direction.INFLOW
-    with pytest.raises(RecordError, match="ref_no='R-1' has no amount, done_at or create_at.*us_columns='native'"):
+    with pytest.raises(RecordError, match=r"ref_no='R-1' has no amount, done_at or create_at.*us_columns='native'"):
         to_cash_flow(parse_us_transaction({**ITEM, "amount": None, "create_at": None, "done_at": None}))
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import itertools
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -11,11 +12,11 @@ from hypothesis import strategies as st
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_naive_datetimes_are_refused_with_advice() -> None:
-    with pytest.raises(LongPortConfigError, match="naive datetime.*timezone-aware"):
+    with pytest.raises(LongPortConfigError, match=r"naive datetime.*timezone-aware"):
         Window.of(datetime(2026, 1, 1), datetime(2026, 1, 2, tzinfo=UTC))
 
 
@@ -43,7 +44,7 @@ def test_days_tile_the_window_exactly(start: datetime, length: timedelta) -> Non
     window = Window.of(start, start + length)
     days = list(window.days())
     assert days[0].end == window.end and days[-1].start == window.start
-    for newer, older in zip(days, days[1:]):
+    for newer, older in itertools.pairwise(days):
         assert older.end == newer.start  # no gap, no overlap
     for day in days:
         assert day.start.date() == (day.end - timedelta(microseconds=1)).date()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_provider_cashflow.domain.windows import Window
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @given(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -15,7 +15,7 @@ from airflow_provider_cashflow.sandbox.control import apply_control
 from airflow_provider_cashflow.sandbox.history import History
 from airflow_provider_cashflow.sandbox.state import Credentials, SandboxState
 
-END = datetime(2026, 11, 20, tzinfo=timezone.utc)
+END = datetime(2026, 11, 20, tzinfo=UTC)
 DATA = Dataset(DatasetSpec(seed=11, days=4, per_day=40, end=END))
 START, STOP = DATA.start, DATA.end  # the whole data: [START, STOP)
 
@@ -24,8 +24,9 @@ def offset_pages(history: History, size: int, *, first_tick: int = 1, app_key: s
     """Today's naive pager: page 1, 2, 3 ... until a short page; returns the rows and the last tick used."""
     rows, page, tick = [], 1, first_tick
     while True:
-        got = history.page(START, hi, None, None, (page - 1) * size, size, tick=tick, app_key=app_key,
-                           window=(START, hi))
+        got = history.page(
+            START, hi, None, None, (page - 1) * size, size, tick=tick, app_key=app_key, window=(START, hi)
+        )
         rows += got
         if len(got) < size:
             return rows, tick
@@ -70,9 +71,9 @@ def test_twins_cursor_and_end_postings_land_where_they_say() -> None:
     for placement in ("twin", "cursor", "end"):
         history = History(DATA, DriftSpec(postings=1, placements=(placement,), seed=3))
         page = history.page(START, STOP - 1, None, None, 0, 5, tick=1, app_key="k", window=(START, STOP - 1))
-        (posted,) = history.truth(START, STOP, after=0).came or history.now(START, STOP) and [None]
+        (posted,) = history.truth(START, STOP, after=0).came or (history.now(START, STOP) and [None])
         assert posted is None  # a run of one call: nothing came *during* it ...
-        (new,) = (Counter(map(key, history.now(START, STOP))) - Counter(map(key, DATA.window(START, STOP))))
+        (new,) = Counter(map(key, history.now(START, STOP))) - Counter(map(key, DATA.window(START, STOP)))
         new = json.loads(new)  # ... but the history has one record more now
         if placement == "twin":
             assert new in page and int(new["business_time"]) in {int(r["business_time"]) for r in page}
@@ -81,8 +82,9 @@ def test_twins_cursor_and_end_postings_land_where_they_say() -> None:
             assert new not in page
         else:  # the request's end_time second: an exclusive server never shows it
             assert int(new["business_time"]) == STOP - 1
-            assert new not in history.page(START, STOP - 2, None, None, 0, 10, tick=2, app_key="k",
-                                           window=(START, STOP - 2))
+            assert new not in history.page(
+                START, STOP - 2, None, None, 0, 10, tick=2, app_key="k", window=(START, STOP - 2)
+            )
 
 
 def test_the_same_seed_changes_the_same_records_and_another_seed_others() -> None:
@@ -98,7 +100,7 @@ def test_a_run_is_the_pages_after_a_mark_and_of_one_app_key() -> None:
     history = History(DATA, DriftSpec(postings=1, cancellations=1, seed=4))
     offset_pages(history, 50, first_tick=1, app_key="before")  # ticks 1..4: not part of the run below
     mark = 4
-    rows, last = offset_pages(history, 50, first_tick=5, app_key="mine")
+    _rows, last = offset_pages(history, 50, first_tick=5, app_key="mine")
     truth = history.truth(START, STOP, after=mark, app_key="mine")
     assert truth.calls == (5, last)
     assert len(truth.came) == len(truth.went) == last - 5  # one each between the run's own calls
@@ -147,9 +149,16 @@ def test_the_truth_agrees_with_what_is_there_before_and_after_any_run(postings, 
 
 def test_order_options_keep_one_order_from_call_to_call() -> None:
     history = History(DATA)
+
     def read(order: str) -> list[dict]:
-        return [r for i in range(0, len(DATA), 13) for r in history.page(
-            START, STOP - 1, None, None, i, 13, tick=1, app_key="k", window=(START, STOP - 1), order=order)]
+        return [
+            r
+            for i in range(0, len(DATA), 13)
+            for r in history.page(
+                START, STOP - 1, None, None, i, 13, tick=1, app_key="k", window=(START, STOP - 1), order=order
+            )
+        ]
+
     newest, oldest, shuffled = read("newest"), read("oldest"), read("shuffled")
     assert Counter(map(key, newest)) == Counter(map(key, oldest)) == Counter(map(key, shuffled))
     times = [int(r["business_time"]) for r in oldest]

@@ -18,9 +18,9 @@ if os.environ.get("E2E_SQLITE_BEGIN_IMMEDIATE"):
     # makes it wait its turn instead. Only for short CLI commands: a long-lived server would hold the lock
     # across its reads too.
     from sqlalchemy import event
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
     @event.listens_for(Engine, "begin")
-    def _begin_immediate(conn) -> None:
+    def _begin_immediate(conn: Connection) -> None:
         if conn.dialect.name == "sqlite" and not conn.dialect.is_async:
             conn.exec_driver_sql("BEGIN IMMEDIATE")

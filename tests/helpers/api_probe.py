@@ -1,4 +1,4 @@
-"""Airflow's real REST API in-process (its FastAPI app, no server): ``python api_probe.py REQUESTS_JSON``.
+"""Airflow's real REST API in-process (its FastAPI app, no server): ``python -m tests.helpers.api_probe REQUESTS_JSON``.
 
 Runs each ``[method, path, body]`` of the JSON list in order, logged in as the simple auth manager's admin, and
 prints ``[[status, json], ...]``. A test runs it with an ``AirflowHome``'s environment, so the app reads that

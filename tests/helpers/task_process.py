@@ -1,6 +1,6 @@
 """A task process for the crash tests: builds a DAG and executes CashflowOperator, as a worker's task would.
 
-Run as ``python tests/task_process.py SPEC_JSON`` with the connections in ``AIRFLOW_CONN_*``; SPEC_JSON holds
+Run as ``python -m tests.helpers.task_process SPEC_JSON`` from the repository root with the connections in ``AIRFLOW_CONN_*``; SPEC_JSON holds
 ``start``, ``end`` (ISO 8601), the operator's ``kwargs`` and optionally ``s3_block_size``.
 """
 
@@ -19,7 +19,7 @@ def main(spec_json: str) -> None:
         # s3fs starts a multipart upload once a block is full (50 MiB by default); a small block lets a test
         # catch one in flight without producing 50 MiB of records
         s3fs.S3FileSystem.default_block_size = int(spec["s3_block_size"])
-    from operator_support import run_operator
+    from tests.helpers.operator import run_operator
 
     run_operator(datetime.fromisoformat(spec["start"]), datetime.fromisoformat(spec["end"]), **spec["kwargs"])
 

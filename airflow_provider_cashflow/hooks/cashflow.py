@@ -14,7 +14,7 @@ from airflow_provider_cashflow.client.ratelimit import shared_limiter
 from airflow_provider_cashflow.client.retry import RetryPolicy
 from airflow_provider_cashflow.client.settings import LongPortSettings
 from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint
-from airflow_provider_cashflow.compat import HOOK_RESTORES_TEST_SECRETS, BaseHook
+from airflow_provider_cashflow.compat import HOOK_RESTORES_TEST_SECRETS, AirflowNotFoundException, BaseHook
 from airflow_provider_cashflow.defaults import (
     CASHFLOW_PATH,
     CONN_TYPE,
@@ -29,6 +29,13 @@ from airflow_provider_cashflow.domain.us_transactions import UsTransaction
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, HOOK_NAME, UI_FIELD_BEHAVIOUR
+from airflow_provider_cashflow.hooks.no_retry import (
+    fail_fast,
+    fail_fast_records,
+    fails_fast,
+    missing_connection,
+    no_retry,
+)
 from airflow_provider_cashflow.hooks.redaction import cannot_test_message, redacted_fields
 
 __all__ = ["CashflowHook"]
@@ -70,7 +77,16 @@ class CashflowHook(BaseHook):
         self._retry_policy = retry_policy
         self.prefetch = prefetch
 
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        """As ``BaseHook.get_connection``; a missing connection fails the task at once, naming what exists."""
+        try:
+            return super().get_connection(conn_id)
+        except AirflowNotFoundException:
+            raise no_retry(missing_connection(conn_id)) from None
+
     @cached_property
+    @fails_fast
     def settings(self) -> LongPortSettings:
         return self._settings_from(self.get_connection(self.longport_conn_id))
 
@@ -87,6 +103,7 @@ class CashflowHook(BaseHook):
         return self.client
 
     @cached_property
+    @fails_fast
     def client(self) -> LongPortClient:
         settings = self.settings
         if settings.app_secret:
@@ -140,13 +157,17 @@ class CashflowHook(BaseHook):
         :param symbol: one security code, e.g. ``AAPL.US``.
         :param page_size: records per call, 1 to 10000 (default 10000: fewest calls under the rate limit).
         """
-        query = CashFlowQuery.of(Window.of(start, end), business_type=business_type, symbol=symbol, page_size=page_size)
+        with fail_fast():
+            query = CashFlowQuery.of(
+                Window.of(start, end), business_type=business_type, symbol=symbol, page_size=page_size
+            )
         return self.iter_query(query)
 
+    @fails_fast
     def iter_query(self, query: CashFlowQuery) -> Generator[CashFlow, None, None]:
         """Every record of an already validated query, as :meth:`iter_cash_flows` gives them."""
         self._require_ap()
-        return self.client.iter_cash_flows(query, prefetch=self.prefetch)
+        return fail_fast_records(self.client.iter_cash_flows(query, prefetch=self.prefetch))
 
     @cached_property
     def us_history(self) -> UsHistoryEndpoint:
@@ -171,14 +192,17 @@ class CashflowHook(BaseHook):
         :param currency: one currency code, e.g. ``USD``, or ``None`` for all.
         :param page_size: entries per call (default 100; the endpoint's maximum is undocumented).
         """
-        query = UsHistoryQuery.of(Window.of(start, end), types=types, currency=currency, page_size=page_size)
+        with fail_fast():
+            query = UsHistoryQuery.of(Window.of(start, end), types=types, currency=currency, page_size=page_size)
         return self.iter_us_query(query)
 
+    @fails_fast
     def iter_us_query(self, query: UsHistoryQuery) -> Iterator[UsTransaction]:
         """Every entry of an already validated US query, as :meth:`iter_us_transactions` gives them."""
         self._require_us()
-        return self.us_history.iter_window(query)
+        return fail_fast_records(self.us_history.iter_window(query))
 
+    @fails_fast
     def iter_us_days(self, query: UsHistoryQuery, tz: tzinfo) -> Iterator[tuple[Window, Iterator[UsTransaction]]]:
         """``(day, entries)`` per local day of ``tz``, newest first, each day read by its own query."""
         self._require_us()
@@ -200,6 +224,7 @@ class CashflowHook(BaseHook):
             "for a US connection, and the hook's iter_us_transactions reads it directly",
         )
 
+    @fails_fast
     def get_cash_flow_page(
         self,
         start: datetime,

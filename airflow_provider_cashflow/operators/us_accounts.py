@@ -90,7 +90,7 @@ def us_parts(
     """
     convert: Callable[[UsTransaction], Record] = to_cash_flow if us_columns == "cashflow" else (lambda r: r)
     if output is not None and output.partition_by == "day":
-        for day, records in hook.iter_us_days(query, output.tz):
+        for day, records in hook.iter_us_days(query, output.timezone):
             yield day, _ordered(map(convert, records))
     else:
         yield query.window, _ordered(map(convert, hook.iter_us_query(query)))

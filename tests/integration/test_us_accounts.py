@@ -4,6 +4,7 @@ and whichever time field it filters on; the refusals, each before any call."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -27,12 +28,14 @@ from tests.helpers.operator import run_operator
 NEW_YORK = ZoneInfo("America/New_York")
 SPEC = DatasetSpec(seed=17, days=6, per_day=40, end=datetime(2026, 11, 4, 12, tzinfo=UTC))
 START, END = datetime(2026, 10, 31, tzinfo=NEW_YORK), datetime(2026, 11, 3, tzinfo=NEW_YORK)  # Sat, Sun, Mon
-DAYS = [(datetime(2026, 10, 31 + n, tzinfo=NEW_YORK) if n == 0 else datetime(2026, 11, n, tzinfo=NEW_YORK))
-        for n in range(4)]
+DAYS = [
+    (datetime(2026, 10, 31 + n, tzinfo=NEW_YORK) if n == 0 else datetime(2026, 11, n, tzinfo=NEW_YORK))
+    for n in range(4)
+]
 
 
 def ny_days() -> list[tuple[datetime, datetime]]:
-    return list(zip(DAYS, DAYS[1:]))
+    return list(itertools.pairwise(DAYS))
 
 
 def us_sandbox(monkeypatch: pytest.MonkeyPatch, field: str = "create_at", **us: object) -> Sandbox:
@@ -59,8 +62,9 @@ def test_the_hook_reads_each_new_york_day_exactly(monkeypatch, field: str, order
         hook = CashflowHook("longport_us")
         query = UsHistoryQuery(Window.of(START, END), page_size=7)  # a day holds ~40: every day must be split
         days = [(day, [r.to_dict() for r in records]) for day, records in hook.iter_us_days(query, NEW_YORK)]
-        assert [(d.start, d.end) for d, _ in days] == [(s.astimezone(UTC), e.astimezone(UTC)) for s, e in
-                                                       reversed(ny_days())]
+        assert [(d.start, d.end) for d, _ in days] == [
+            (s.astimezone(UTC), e.astimezone(UTC)) for s, e in reversed(ny_days())
+        ]
         assert days[1][0].end - days[1][0].start == timedelta(hours=25)
         total = 0
         for day, rows in days:
@@ -92,41 +96,72 @@ def test_filters_reach_the_endpoint(monkeypatch) -> None:
 
 
 @pytest.mark.parametrize(("file_format", "us_columns"), [("jsonl", "cashflow"), ("parquet", "native")])
-def test_the_operator_writes_new_york_days_exactly_with_lookback(monkeypatch, tmp_path: Path, file_format: str,
-                                                                 us_columns: str) -> None:
+def test_the_operator_writes_new_york_days_exactly_with_lookback(
+    monkeypatch, tmp_path: Path, file_format: str, us_columns: str
+) -> None:
     sandbox = us_sandbox(monkeypatch, "done_at", order="shuffled")
     try:
         # the run of Monday 2026-11-02, re-reading two days back across the DST change; no time zone given
         result, _, op = run_operator(
-            DAYS[2], DAYS[3], longport_conn_id="longport_us", output_path=f"{tmp_path.as_uri()}/{{date}}.{file_format}",
-            file_format=file_format, partition_by="day", lookback=2, us_columns=us_columns, page_size=9)
+            DAYS[2],
+            DAYS[3],
+            longport_conn_id="longport_us",
+            output_path=f"{tmp_path.as_uri()}/{{date}}.{file_format}",
+            file_format=file_format,
+            partition_by="day",
+            lookback=2,
+            us_columns=us_columns,
+            page_size=9,
+        )
         assert result["partition_timezone"] == "America/New_York" and result["dc_region"] == "us"
-        assert [Path(f["path"]).name for f in result["files"]] == [f"2026-10-31.{file_format}",
-                                                                   f"2026-11-01.{file_format}",
-                                                                   f"2026-11-02.{file_format}"]
-        for (start, end), name in zip(ny_days(), ["2026-10-31", "2026-11-01", "2026-11-02"]):
+        assert [Path(f["path"]).name for f in result["files"]] == [
+            f"2026-10-31.{file_format}",
+            f"2026-11-01.{file_format}",
+            f"2026-11-02.{file_format}",
+        ]
+        for (start, end), name in zip(ny_days(), ["2026-10-31", "2026-11-01", "2026-11-02"], strict=False):
             path = tmp_path / f"{name}.{file_format}"
             if file_format == "jsonl":
                 rows = [json.loads(line) for line in path.read_text().splitlines()]
-                want = Counter(json.dumps(to_cash_flow(parse_us_transaction(r)).to_dict(), sort_keys=True)
-                               for r in sandbox.us_records(int(start.timestamp()), int(end.timestamp())))
+                want = Counter(
+                    json.dumps(to_cash_flow(parse_us_transaction(r)).to_dict(), sort_keys=True)
+                    for r in sandbox.us_records(int(start.timestamp()), int(end.timestamp()))
+                )
                 assert as_counter(rows) == want and rows, name
                 times = [r["business_time"] for r in rows]
                 assert times == sorted(times, reverse=True)  # newest first, whatever the server's order
             else:
                 table = pq.read_table(path)
-                assert table.schema.field("amount").type.scale == 12 and str(table.schema.field("done_at").type) \
-                    == "timestamp[ms, tz=UTC]"
-                rows = [{k: (v.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(v, datetime) else v) for k, v in r.items()}
-                        for r in table.to_pylist()]
-                want = [parse_us_transaction(r).to_dict() for r in
-                        sandbox.us_records(int(start.timestamp()), int(end.timestamp()))]
+                assert (
+                    table.schema.field("amount").type.scale == 12
+                    and str(table.schema.field("done_at").type) == "timestamp[ms, tz=UTC]"
+                )
+                rows = [
+                    {k: (v.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(v, datetime) else v) for k, v in r.items()}
+                    for r in table.to_pylist()
+                ]
+                want = [
+                    parse_us_transaction(r).to_dict()
+                    for r in sandbox.us_records(int(start.timestamp()), int(end.timestamp()))
+                ]
                 got = Counter(json.dumps({**r, "amount": str(r["amount"].normalize())}, sort_keys=True) for r in rows)
-                assert got == Counter(json.dumps({**r, "amount": str(__import__("decimal").Decimal(r["amount"])
-                                                                      .normalize())}, sort_keys=True) for r in want)
+                assert got == Counter(
+                    json.dumps(
+                        {**r, "amount": str(__import__("decimal").Decimal(r["amount"]).normalize())}, sort_keys=True
+                    )
+                    for r in want
+                )
         again, _, _ = run_operator(
-            DAYS[2], DAYS[3], longport_conn_id="longport_us", output_path=f"{tmp_path.as_uri()}/{{date}}.{file_format}",
-            file_format=file_format, partition_by="day", lookback=2, us_columns=us_columns, page_size=9)
+            DAYS[2],
+            DAYS[3],
+            longport_conn_id="longport_us",
+            output_path=f"{tmp_path.as_uri()}/{{date}}.{file_format}",
+            file_format=file_format,
+            partition_by="day",
+            lookback=2,
+            us_columns=us_columns,
+            page_size=9,
+        )
         assert [d["gained"] + d["lost"] for d in again["rewritten"]] == [0, 0, 0]  # idempotent
         assert again["files"] == result["files"]  # the same bytes: the same sizes
         lineage = op.get_openlineage_facets_on_complete(None)
@@ -157,9 +192,9 @@ def test_a_span_the_endpoint_refuses_is_read_in_parts_exactly(monkeypatch) -> No
 def test_filters_of_the_other_endpoint_are_refused_before_any_call(monkeypatch) -> None:
     sandbox = us_sandbox(monkeypatch)
     try:
-        with pytest.raises(AirflowFailException, match="US-region account.*symbol='AAPL.US' filter the AP endpoint"):
+        with pytest.raises(AirflowFailException, match=r"US-region account.*symbol='AAPL.US' filter the AP endpoint"):
             run_operator(DAYS[2], DAYS[3], longport_conn_id="longport_us", symbol="AAPL.US")
-        with pytest.raises(AirflowFailException, match="AP-region account.*types=.* filter the US endpoint only"):
+        with pytest.raises(AirflowFailException, match=r"AP-region account.*types=.* filter the US endpoint only"):
             run_operator(DAYS[2], DAYS[3], longport_conn_id="longport_ap", types=["TT_OTHER"])
         with pytest.raises(AirflowFailException, match="is not a US transaction type"):
             run_operator(DAYS[2], DAYS[3], longport_conn_id="longport_us", types=["TT_STOCKS"])

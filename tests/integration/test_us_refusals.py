@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_cashflow.compat import AirflowFailException
 from airflow_provider_cashflow.errors import DataCentreError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
-from airflow_provider_cashflow.compat import AirflowFailException
 from airflow_provider_cashflow.sandbox import DEMO_US, Sandbox
 from tests.helpers.connections import longport_connection, set_connection
 from tests.helpers.data import DAY, END, UNLIMITED
@@ -46,7 +46,7 @@ def test_the_operator_refuses_a_us_account_on_a_cn_host_before_any_call(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     set_connection(monkeypatch, "us_cn", {**sandbox.connection(us=True), "host": "https://openapi.longport.cn"})
-    with pytest.raises(AirflowFailException, match="its app key starts with 'us_'.*never served through the mainland"):
+    with pytest.raises(AirflowFailException, match=r"its app key starts with 'us_'.*never served through the mainland"):
         run_operator(END - DAY, END, longport_conn_id="us_cn")
     assert calls(sandbox) == 0
 

@@ -8,7 +8,7 @@ import json
 import random
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
@@ -40,8 +40,16 @@ def items(seed: int = 3) -> list[dict]:
         if n % 10 == 0:  # on a New York midnight, the hardest place to be
             created = int(datetime(2026, 11, 1 + n % 3, tzinfo=NEW_YORK).timestamp())
         done = created + rng.choice([0, 59, 7200, 86_400])  # some are done on the next day
-        rows.append({"title": f"t{n} 存入", "amount": f"{rng.randint(-9999, 9999)}.{n:02d}", "currency": "USD",
-                     "ref_no": f"R{n}", "create_at": str(created), "done_at": str(done)})
+        rows.append(
+            {
+                "title": f"t{n} 存入",
+                "amount": f"{rng.randint(-9999, 9999)}.{n:02d}",
+                "currency": "USD",
+                "ref_no": f"R{n}",
+                "create_at": str(created),
+                "done_at": str(done),
+            }
+        )
     rows.append(dict(rows[-1]))  # a twin
     return rows
 
@@ -61,11 +69,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        canonical = canonical_request("POST", self.path, "", access_token=self.headers["Authorization"],
-                                      app_key=self.headers["X-Api-Key"], timestamp=self.headers["X-Timestamp"],
-                                      body=body)
+        canonical = canonical_request(
+            "POST",
+            self.path,
+            "",
+            access_token=self.headers["Authorization"],
+            app_key=self.headers["X-Api-Key"],
+            timestamp=self.headers["X-Timestamp"],
+            body=body,
+        )
         asked = json.loads(body)
         self.server.bodies.append(asked)
         if not self.headers["X-Api-Signature"].endswith(sign(canonical, "secret")):
@@ -78,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(400, {"code": 400001, "message": "invalid parameter: span"})
         rows = [r for r in self.server.rows if asked["start"] <= int(r[self.server.field]) <= asked["end"]]
         random.shuffle(rows)
-        page = rows[(asked["page"] - 1) * asked["size"]: asked["page"] * asked["size"]]
+        page = rows[(asked["page"] - 1) * asked["size"] : asked["page"] * asked["size"]]
         self._answer(200, {"code": 0, "message": "success", "data": {"current_page": asked["page"], "items": page}})
 
     def _answer(self, status: int, payload: dict) -> None:
@@ -93,8 +107,13 @@ def serve(server: StandIn) -> Iterator[UsHistoryEndpoint]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     stats = CallStats()
-    session = PacedSession(f"http://127.0.0.1:{server.server_port}", SignatureAuth("key", "secret", "us_token",
-                           dc_region="us"), RateLimiter(100_000, 1, 0), 5, stats)
+    session = PacedSession(
+        f"http://127.0.0.1:{server.server_port}",
+        SignatureAuth("key", "secret", "us_token", dc_region="us"),
+        RateLimiter(100_000, 1, 0),
+        5,
+        stats,
+    )
     try:
         yield UsHistoryEndpoint(session, RetryLoop(RetryPolicy(max_attempts=1), session.limiter, stats), stats)
     finally:
@@ -115,8 +134,11 @@ def test_each_new_york_day_is_exact_whichever_time_the_server_filters_on(field: 
     for endpoint in serve(server):
         query = UsHistoryQuery(Window.of(START, END), page_size=7)  # small pages: the window must be split
         days = [(day, sorted(records)) for day, records in endpoint.iter_days(query, NEW_YORK)]
-        assert [day.end - day.start for day, _ in days] == [timedelta(hours=24), timedelta(hours=25),
-                                                              timedelta(hours=24)]
+        assert [day.end - day.start for day, _ in days] == [
+            timedelta(hours=24),
+            timedelta(hours=25),
+            timedelta(hours=24),
+        ]
         for day, got in days:
             assert got == truth(rows, field, day.start, day.end)
         assert sum(len(got) for _, got in days) > 90

@@ -12,7 +12,7 @@ from hypothesis import settings
 from airflow_provider_cashflow.sandbox import Dataset, Sandbox
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 from tests.helpers.connections import set_connection
-from tests.helpers.data import END, SPEC, UNLIMITED
+from tests.helpers.data import SPEC, SPEC_ARGS, UNLIMITED
 from tests.helpers.servers import MotoServer, RedisServer
 
 # Property tests assert outcomes, not speed: on a machine shared with other builds an example may take longer
@@ -36,17 +36,7 @@ def sandbox(dataset: Dataset, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandb
 
 @pytest.fixture
 def sandbox_process() -> Iterator[SandboxProcess]:
-    with SandboxProcess(
-        "--seed",
-        str(SPEC.seed),
-        "--days",
-        str(SPEC.days),
-        "--per-day",
-        str(SPEC.per_day),
-        "--end",
-        END.isoformat(),
-        "--no-rate-limit",
-    ) as process:
+    with SandboxProcess(*SPEC_ARGS, "--no-rate-limit") as process:
         yield process
 
 

@@ -56,7 +56,6 @@ class CashflowHook(BaseHook):
 
     :param longport_conn_id: an Airflow connection of type ``longport``.
     :param retry_policy: overrides the retry bounds (default: the connection's ``max_attempts``, 300 s).
-    :param prefetch: request page n+1 while page n is parsed.
     """
 
     conn_name_attr = "longport_conn_id"
@@ -69,13 +68,11 @@ class CashflowHook(BaseHook):
         longport_conn_id: str = default_conn_name,
         *,
         retry_policy: RetryPolicy | None = None,
-        prefetch: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.longport_conn_id = longport_conn_id
         self._retry_policy = retry_policy
-        self.prefetch = prefetch
 
     @classmethod
     def get_connection(cls, conn_id: str) -> Any:
@@ -149,7 +146,10 @@ class CashflowHook(BaseHook):
         symbol: str | None = None,
         page_size: int | None = None,
     ) -> Iterator[CashFlow]:
-        """Every record with ``start <= business_time < end``, newest first, paging until a short page.
+        """Every record with ``start <= business_time < end``, newest first.
+
+        Exact while the account's history changes during the paging: a record that existed throughout comes
+        back exactly once, one posted or cancelled meanwhile at most once (see docs/paging.md).
 
         :param start: aware datetime, inclusive.
         :param end: aware datetime, exclusive.
@@ -167,7 +167,7 @@ class CashflowHook(BaseHook):
     def iter_query(self, query: CashFlowQuery) -> Generator[CashFlow, None, None]:
         """Every record of an already validated query, as :meth:`iter_cash_flows` gives them."""
         self._require_ap()
-        return fail_fast_records(self.client.iter_cash_flows(query, prefetch=self.prefetch))
+        return fail_fast_records(self.client.iter_cash_flows(query))
 
     @cached_property
     def us_history(self) -> UsHistoryEndpoint:

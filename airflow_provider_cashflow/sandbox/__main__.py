@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         us=UsOptions(order=args.us_order, max_size=args.us_max_size, max_span=args.us_max_span),
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(sandbox.base_url, flush=True)
+    # the base URL first and alone on its line: SandboxProcess and scripts read it; then what a person copies
+    print(sandbox.base_url, sandbox.banner(), sep="\n", flush=True)
     try:
         sandbox.serve_forever()
     except KeyboardInterrupt:

@@ -13,6 +13,17 @@ from airflow_provider_cashflow.sandbox.process import SandboxProcess
 END = datetime(2026, 11, 20, tzinfo=UTC)
 DAY = timedelta(days=1)
 SPEC = DatasetSpec(seed=11, days=10, per_day=30, end=END)
+# the same data set, as the sandbox's command line takes it
+SPEC_ARGS = (
+    "--seed",
+    str(SPEC.seed),
+    "--days",
+    str(SPEC.days),
+    "--per-day",
+    str(SPEC.per_day),
+    "--end",
+    END.isoformat(),
+)
 # connection extras that take the client's own pacing out of a test that is not about it
 UNLIMITED: dict[str, Any] = {"rate_limit_calls": 100000, "rate_limit_period": 1}
 

@@ -105,17 +105,23 @@ class CashFlowEndpoint:
 
     def _cut(self, chunks: Iterator[Sequence[CashFlow]], window: Window) -> Generator[CashFlow, None, None]:
         """The records of ``chunks`` inside ``window``, with a progress line per chunk."""
-        kept = 0
+        kept, logged = 0, False
         start, end = window.start, window.end
         for records in chunks:
             for record in records:
                 if start <= record.business_time < end:
                     kept += 1
                     yield record
-            log.info(
-                "%d records in %s so far (%d calls, %.2f s waited for the rate limit)",
-                kept,
-                window,
-                self.stats.calls,
-                self.stats.rate_wait,
-            )
+            self._log_progress(kept, window)
+            logged = True
+        if not logged:  # an empty window's one answer gets its line like any other (no chunk comes of it)
+            self._log_progress(kept, window)
+
+    def _log_progress(self, kept: int, window: Window) -> None:
+        log.info(
+            "%d records in %s so far (%d calls, %.2f s waited for the rate limit)",
+            kept,
+            window,
+            self.stats.calls,
+            self.stats.rate_wait,
+        )

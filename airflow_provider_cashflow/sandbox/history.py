@@ -75,7 +75,8 @@ class History:
         self._drifted = 0  # pages after which this spec drifted
 
     def reset(self) -> None:
-        """Undo every posting and cancellation."""
+        """Undo every posting and cancellation, and forget the pages served so far (a mark from before it sees
+        only the pages after it)."""
         with self._lock:
             self._cancelled: dict[int, int] = {}  # base index -> the tick after which it went
             self._posted: list[_Posted] = []

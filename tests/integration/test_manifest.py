@@ -3,6 +3,8 @@ file (one symbol, one business type) from a whole one; the manifest's JSON keeps
 
 from __future__ import annotations
 
+import logging
+
 from airflow_provider_cashflow.sandbox import Sandbox
 from tests.helpers.data import DAY, END, raw
 from tests.helpers.operator import run_operator
@@ -66,3 +68,19 @@ def test_an_unfiltered_run_says_so_and_a_lookback_widens_the_query_s_window(sand
     assert [day["date"] for day in manifest["rewritten"]] == [(END - n * DAY).date().isoformat() for n in (3, 2, 1)]
     (asset,) = op.outlets
     assert context["outlet_events"][asset].extra["rewritten"] == manifest["rewritten"]
+
+
+def test_an_empty_interval_logs_its_one_progress_line(sandbox: Sandbox, tmp_path, caplog) -> None:
+    empty_start = END - 40 * DAY  # before the data set's first record (it holds 10 days)
+    with caplog.at_level(logging.INFO, logger="airflow_provider_cashflow"):
+        manifest, _, _ = run_operator(
+            None,
+            None,
+            window_start=empty_start.isoformat(),
+            window_end=(empty_start + DAY).isoformat(),
+            output_path=f"file://{tmp_path}/cf.jsonl",
+        )
+    assert manifest["records"] == 0 and manifest["api_calls"] == 1
+    lines = [r.getMessage() for r in caplog.records if " so far (" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("0 records in ["), lines
+    assert "(1 calls," in lines[0]

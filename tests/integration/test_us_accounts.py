@@ -216,3 +216,43 @@ def test_an_oauth_us_account_refreshes_its_token_in_the_us_data_centre(monkeypat
         assert sandbox.state.snapshot()["rejected_region"] == 0
     finally:
         sandbox.stop()
+
+
+def test_each_day_is_exact_while_the_us_history_changes_between_calls(monkeypatch) -> None:
+    from airflow_provider_cashflow.sandbox import DriftSpec
+
+    sandbox = Sandbox(
+        Dataset(SPEC),
+        rate_limit=False,
+        drift=DriftSpec(postings=1, cancellations=1, seed=5),
+        us_dataset=UsDataset(SPEC, "done_at"),
+        us=UsOptions(order="shuffled"),
+    )
+    sandbox.start()
+    try:
+        set_connection(monkeypatch, "longport_us", sandbox.connection(us=True, **UNLIMITED, timeout=5))
+        hook = CashflowHook("longport_us")
+        mark = sandbox.mark()
+        days = [
+            (d, list(r)) for d, r in hook.iter_us_days(UsHistoryQuery(Window.of(START, END), page_size=7), NEW_YORK)
+        ]
+        changed = 0
+        for day, got in days:
+            truth = sandbox.drift_truth(int(day.start.timestamp()), int(day.end.timestamp()), after=mark, us=True)
+            changed += len(truth.came) + len(truth.went)
+            assert truth.problems(got, key=parse_us_transaction) == {}, day
+        assert changed, "the history must have changed during the run for the test to mean anything"
+    finally:
+        sandbox.stop()
+
+
+def test_the_test_button_makes_one_us_call_for_a_us_account(monkeypatch) -> None:
+    sandbox = us_sandbox(monkeypatch)
+    try:
+        ok, message = CashflowHook("longport_us").test_connection()
+        assert ok, message
+        assert "US data centre: its app key starts with 'us_'" in message
+        stats = sandbox.state.snapshot()
+        assert stats["calls"] == 1 and stats["rejected_region"] == 0
+    finally:
+        sandbox.stop()

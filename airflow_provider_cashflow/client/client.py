@@ -23,7 +23,7 @@ from airflow_provider_cashflow.client.cashflows import CashFlowEndpoint
 from airflow_provider_cashflow.client.envelope import Page, open_envelope
 from airflow_provider_cashflow.client.paced_session import PacedSession
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
-from airflow_provider_cashflow.client.retry import CallRetries
+from airflow_provider_cashflow.client.retry import RetryBounds
 from airflow_provider_cashflow.client.retry_loop import RetryLoop
 from airflow_provider_cashflow.client.stats import CallStats
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH, TIMEOUT
@@ -41,7 +41,7 @@ class LongPortClient:
     :param base_url: scheme and host, e.g. ``https://openapi.longportapp.com``.
     :param auth: a :class:`~airflow_provider_cashflow.client.auth.SignatureAuth` or ``BearerAuth``.
     :param limiter: the rate limiter shared by every client of the same account.
-    :param call_retries: bounds of retries for one call.
+    :param retry_bounds: bounds of retries for one call.
     :param timeout: connect and read timeout in seconds for one attempt.
     :param refresher: OAuth refresher used once when the token has expired (bearer mode only).
     :param on_new_secret: called with every secret the client derives (a refreshed token), to mask it.
@@ -56,7 +56,7 @@ class LongPortClient:
         auth: requests.auth.AuthBase,
         *,
         limiter: RateLimiter | None = None,
-        call_retries: CallRetries | None = None,
+        retry_bounds: RetryBounds | None = None,
         timeout: float = TIMEOUT,
         refresher: OAuthRefresher | None = None,
         on_new_secret: Callable[[str], None] | None = None,
@@ -68,7 +68,7 @@ class LongPortClient:
         self.refresher = refresher
         self._on_new_secret = on_new_secret or (lambda _value: None)
         self.retries = RetryLoop(
-            call_retries or CallRetries(),
+            retry_bounds or RetryBounds(),
             self.paced.limiter,
             self.stats,
             refresh_token=self._refresh_token if refresher is not None else None,
@@ -97,11 +97,11 @@ class LongPortClient:
         return self.paced.timeout
 
     @property
-    def call_retries(self) -> CallRetries:
+    def retry_bounds(self) -> RetryBounds:
         return self.retries.policy
 
-    @call_retries.setter
-    def call_retries(self, policy: CallRetries) -> None:
+    @retry_bounds.setter
+    def retry_bounds(self, policy: RetryBounds) -> None:
         self.retries.policy = policy
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from airflow_provider_cashflow.client.envelope import RawAnswer
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
-from airflow_provider_cashflow.client.retry import CallRetries
+from airflow_provider_cashflow.client.retry import RetryBounds
 from airflow_provider_cashflow.client.stats import CallStats
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortError, LongPortTransportError
 
@@ -37,7 +37,7 @@ class RetryLoop:
 
     def __init__(
         self,
-        policy: CallRetries,
+        policy: RetryBounds,
         limiter: RateLimiter,
         stats: CallStats,
         *,

@@ -1,4 +1,5 @@
-"""Airflow hook for the LongPort OpenAPI cash-flow endpoint."""
+"""``CashflowHook``: a ``longport`` connection made into one client, for an AP account's cash flows or a US
+account's transaction history."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 from airflow_provider_cashflow.client.auth import BearerAuth, OAuthRefresher, SignatureAuth
 from airflow_provider_cashflow.client.client import LongPortClient
 from airflow_provider_cashflow.client.ratelimit import shared_limiter
-from airflow_provider_cashflow.client.retry import CallRetries
+from airflow_provider_cashflow.client.retry import RetryBounds
 from airflow_provider_cashflow.client.settings import LongPortSettings
 from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint
 from airflow_provider_cashflow.compat import HOOK_RESTORES_TEST_SECRETS, AirflowNotFoundException, BaseHook
@@ -55,7 +56,8 @@ class CashflowHook(BaseHook):
     """Signed (or OAuth bearer) calls to ``GET /v1/asset/cashflow``, paged to the end, paced and retried.
 
     :param longport_conn_id: an Airflow connection of type ``longport``.
-    :param call_retries: overrides the retry bounds (default: the connection's ``max_attempts``, 300 s).
+    :param retry_bounds: how often and how long the client retries one API call (default: the connection's
+        ``max_attempts``, 300 s); Airflow's task ``retry_policy`` is another thing, set on the operator.
     """
 
     conn_name_attr = "longport_conn_id"
@@ -67,12 +69,12 @@ class CashflowHook(BaseHook):
         self,
         longport_conn_id: str = default_conn_name,
         *,
-        call_retries: CallRetries | None = None,
+        retry_bounds: RetryBounds | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.longport_conn_id = longport_conn_id
-        self._call_retries = call_retries
+        self._retry_bounds = retry_bounds
 
     @classmethod
     def get_connection(cls, conn_id: str) -> Any:
@@ -130,7 +132,7 @@ class CashflowHook(BaseHook):
                 settings.rate_limit_min_interval,
                 storage=settings.rate_limit_storage,
             ),
-            call_retries=self._call_retries or CallRetries(max_attempts=settings.max_attempts),
+            retry_bounds=self._retry_bounds or RetryBounds(max_attempts=settings.max_attempts),
             timeout=settings.timeout,
             refresher=refresher,
             on_new_secret=_mask,
@@ -264,7 +266,7 @@ class CashflowHook(BaseHook):
             client = self.client
         except Exception as error:  # a bad connection: the UI shows what to fix
             return False, str(error)
-        policy, client.call_retries = client.call_retries, CallRetries(max_attempts=2, max_elapsed=20)  # answer fast
+        policy, client.retry_bounds = client.retry_bounds, RetryBounds(max_attempts=2, max_elapsed=20)  # answer fast
         try:
             now = datetime.now(UTC)
             if self.settings.dc_region == "us":
@@ -277,7 +279,7 @@ class CashflowHook(BaseHook):
         except Exception as error:  # the UI must show something useful whatever went wrong
             return False, f"{type(error).__name__}: {error}"
         finally:
-            client.call_retries = policy
+            client.retry_bounds = policy
             self.close()  # the API server makes a hook per press of Test: its session must not outlive it
         return (
             True,

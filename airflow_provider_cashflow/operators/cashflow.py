@@ -11,15 +11,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_cashflow.compat import AirflowFailException
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL, PARQUET_ROW_GROUP_SIZE
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL, PARQUET_ROW_GROUP_SIZE, US_HISTORY_PATH
+from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError, OutputFormatError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.operators.assets import default_outlet, emit_asset_events
 from airflow_provider_cashflow.operators.plan import Parameters, Plan, check_literals, plan_run
 from airflow_provider_cashflow.operators.retry_policy import default_retry_policy
 from airflow_provider_cashflow.operators.run_window import NO_INTERVAL, resolve_window
+from airflow_provider_cashflow.operators.us_accounts import us_parts
 from airflow_provider_cashflow.output.manifest import Manifest
-from airflow_provider_cashflow.output.writer import write_window
+from airflow_provider_cashflow.output.writer import write_parts, write_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -33,10 +35,19 @@ _UNKNOWN = object()  # a parameter partial() was not given: perhaps mapped, judg
 class CashflowOperator(BaseOperator):
     """Extracts the cash flows of the run's data interval ``[start, end)`` to XCom or object storage.
 
+    An AP account reads ``GET /v1/asset/cashflow``, a US account ``POST /v1/us/assets/transaction-history``: the
+    connection says which (docs/us-accounts.md), so one task can be mapped over both kinds of account.
+
     :param longport_conn_id: connection of type ``longport``. (templated)
-    :param business_type: 1 cash, 2 stock, 3 fund, or ``None`` for all. (templated)
-    :param symbol: one security code, e.g. ``AAPL.US``. (templated)
-    :param page_size: records per API call, 1 to 10000; default 10000. (templated)
+    :param business_type: AP accounts: 1 cash, 2 stock, 3 fund, or ``None`` for all. (templated)
+    :param symbol: AP accounts: one security code, e.g. ``AAPL.US``. (templated)
+    :param types: US accounts: ``TT_...`` kinds, e.g. ``["TT_DEPOSIT_AND_WITHDRAWAL"]``, or ``None`` for all.
+        (templated)
+    :param currency: US accounts: one currency, e.g. ``USD``, or ``None`` for all. (templated)
+    :param us_columns: US accounts: ``cashflow`` (default: mapped onto the AP cash-flow columns, so both kinds of
+        account land in one table) or ``native`` (every key the US endpoint sends). (templated)
+    :param page_size: records per API call; AP 1 to 10000, default 10000; US default 100 (its maximum is
+        undocumented: a refusal says so). (templated)
     :param output_path: ``ObjectStoragePath`` URL (``file://``, ``s3://``, ``gs://``, ...); ``{date}`` is
         replaced by the partition's local date in ``partition_timezone``, ``{conn_id}`` by ``longport_conn_id``
         (one folder per account when the task is mapped over accounts). ``None`` returns the records as XCom.
@@ -48,7 +59,7 @@ class CashflowOperator(BaseOperator):
     :param partition_by: ``interval`` (one file for the run) or ``day`` (one file per local day of
         ``partition_timezone``, for long backfills in few API calls). (templated)
     :param partition_timezone: IANA name of the zone whose days partition the files and name ``{date}``;
-        default: the time zone of the DAG's timetable, else UTC. A window that would leave part of a day to
+        default: the time zone of the DAG's timetable, else UTC (a US account: America/New_York). A window that would leave part of a day to
         another run is refused before any API call. (templated)
     :param lookback: a ``timedelta`` or a number of days: each run re-reads ``[start - lookback, end)`` and
         rewrites every day file in it, so late postings and revised records reach the files; needs
@@ -68,6 +79,9 @@ class CashflowOperator(BaseOperator):
         "longport_conn_id",
         "business_type",
         "symbol",
+        "types",
+        "currency",
+        "us_columns",
         "page_size",
         "output_path",
         "output_conn_id",
@@ -86,6 +100,9 @@ class CashflowOperator(BaseOperator):
         longport_conn_id: str = CashflowHook.default_conn_name,
         business_type: int | str | None = None,
         symbol: str | None = None,
+        types: str | Sequence[str] | None = None,
+        currency: str | None = None,
+        us_columns: str = "cashflow",
         page_size: int | str | None = None,
         output_path: str | None = None,
         output_conn_id: str | None = None,
@@ -107,6 +124,9 @@ class CashflowOperator(BaseOperator):
         self.longport_conn_id = longport_conn_id
         self.business_type = business_type
         self.symbol = symbol
+        self.types = types
+        self.currency = currency
+        self.us_columns = us_columns
         self.page_size = page_size
         self.output_path = output_path
         self.output_conn_id = output_conn_id
@@ -122,6 +142,7 @@ class CashflowOperator(BaseOperator):
         self.parquet_row_group_size = parquet_row_group_size
         self._written: list[str] = []
         self._base_url: str | None = None
+        self._api_path = CASHFLOW_PATH
         # literal mistakes show as the DAG file's import error, before any run; templates are checked when run
         check_literals(Parameters.of(self), self._timetable({}))
 
@@ -166,13 +187,20 @@ class CashflowOperator(BaseOperator):
                     plan.window,
                     datetime.now(UTC).isoformat(),
                 )
-            records = hook.iter_query(plan.query)
-            try:
+            if isinstance(plan.query, UsHistoryQuery):  # a US account: its own endpoint, one read per day file
+                self._api_path = US_HISTORY_PATH
+                parts = us_parts(hook, plan.query, plan.output, plan.us_columns)
                 if plan.output is None:
-                    return self._to_xcom(records, plan)
-                written = write_window(records, plan.window, plan.output)
-            finally:
-                records.close()  # a failure half-way must not leave the prefetching pager running on a closed session
+                    return self._to_xcom((record for _, part in parts for record in part), plan)
+                written = write_parts(parts, plan.output)
+            else:
+                records = hook.iter_query(plan.query)
+                try:
+                    if plan.output is None:
+                        return self._to_xcom(records, plan)
+                    written = write_window(records, plan.window, plan.output)
+                finally:
+                    records.close()  # a failure half-way must not leave the pager running on a closed session
         finally:
             hook.close()
         manifest = Manifest(
@@ -235,7 +263,7 @@ class CashflowOperator(BaseOperator):
         for path in self._written:
             parts = urlsplit(path)
             outputs.append(Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path))
-        return OperatorLineage(inputs=[Dataset(namespace=f"longport://{host}", name=CASHFLOW_PATH)], outputs=outputs)
+        return OperatorLineage(inputs=[Dataset(namespace=f"longport://{host}", name=self._api_path)], outputs=outputs)
 
 
 def _default_outlets(output_path: str | None, kwargs: dict[str, Any]) -> None:

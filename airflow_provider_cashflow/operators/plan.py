@@ -11,11 +11,12 @@ The window (:mod:`.run_window`) is widened by ``lookback``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from airflow_provider_cashflow.defaults import US_TIMEZONE
 from airflow_provider_cashflow.domain.calendar import parse_lookback, resolve_timezone, widen
 from airflow_provider_cashflow.domain.query import (
     CashFlowQuery,
@@ -23,6 +24,7 @@ from airflow_provider_cashflow.domain.query import (
     validate_page_size,
     validate_symbol,
 )
+from airflow_provider_cashflow.domain.us_query import UsHistoryQuery, validate_currency, validate_types
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.operators.assets import account_path
@@ -33,6 +35,7 @@ from airflow_provider_cashflow.operators.run_window import (
     partition_timezone,
     resolve_window,
 )
+from airflow_provider_cashflow.operators.us_accounts import check_filters, columns_fields, validate_us_columns
 from airflow_provider_cashflow.output.formats import resolve_compression, validate_row_group_size
 from airflow_provider_cashflow.output.partitions import PARTITIONINGS
 from airflow_provider_cashflow.output.storage import check_scheme
@@ -63,6 +66,9 @@ class Parameters:
     longport_conn_id: Any
     business_type: Any
     symbol: Any
+    types: Any
+    currency: Any
+    us_columns: Any
     page_size: Any
     output_path: Any
     output_conn_id: Any
@@ -87,7 +93,8 @@ class Parameters:
 class Plan:
     """What a run does, every part of it already checked.
 
-    :param query: the API query; its window is the run's window widened by the lookback.
+    :param query: the API query (a US account's: its endpoint's); its window is the run's window widened by the
+        lookback.
     :param output: where the files go, or ``None`` for XCom.
     :param lookback: how far before the run's window it re-reads, or ``None``.
     :param max_xcom_bytes: the XCom size limit (``None``: none).
@@ -96,12 +103,13 @@ class Plan:
         not in this output.
     """
 
-    query: CashFlowQuery
+    query: CashFlowQuery | UsHistoryQuery
     output: OutputSpec | None
     lookback: timedelta | None
     max_xcom_bytes: int | None
     settings: LongPortSettings
     complete: bool
+    us_columns: str = "cashflow"
 
     @property
     def window(self) -> Window:
@@ -117,19 +125,29 @@ def plan_run(params: Parameters, context: Any, timetable: Any, hook: CashflowHoo
     """
     window = resolve_window(context, params.window_start, params.window_end, timetable)
     lookback = parse_lookback(params.lookback)
+    us_columns = validate_us_columns(params.us_columns)
     tz = partition_timezone(params.partition_timezone, timetable)
     output = _output_spec(params, tz, lookback)
+    settings = hook.settings  # reads and checks the connection: it says whether the account is AP or US
+    region = settings.dc_region
+    check_filters(settings.conn_id, region, params.business_type, params.symbol, params.types, params.currency)
+    if region == "us":  # a US account's days are New York's, unless the operator or the timetable names a zone
+        tz = partition_timezone(params.partition_timezone, timetable, US_TIMEZONE)
+    if output is not None:
+        output = replace(output, timezone=tz, fields=columns_fields(region, us_columns))
     if output is not None and lookback is not None:
         window = Window(widen(window.start, lookback, tz), window.end)
-    query = CashFlowQuery.of(
-        window, business_type=params.business_type, symbol=params.symbol, page_size=_page_size(params.page_size)
+    page_size = _page_size(params.page_size)
+    query: CashFlowQuery | UsHistoryQuery = (
+        UsHistoryQuery.of(window, types=params.types, currency=params.currency, page_size=page_size)
+        if region == "us"
+        else CashFlowQuery.of(window, business_type=params.business_type, symbol=params.symbol, page_size=page_size)
     )
     max_xcom_bytes = _max_xcom_bytes(params.max_xcom_bytes)
-    settings = hook.settings  # reads and checks the connection
     if output is not None:
         output.check(window)
     complete = window.end <= datetime.now(UTC)
-    return Plan(query, output, lookback, max_xcom_bytes, settings, complete)
+    return Plan(query, output, lookback, max_xcom_bytes, settings, complete, us_columns)
 
 
 def check_literals(params: Parameters, timetable: Any = None) -> None:
@@ -171,6 +189,12 @@ def check_literals(params: Parameters, timetable: Any = None) -> None:
         validate_business_type(params.business_type)
     if given("symbol"):
         validate_symbol(params.symbol)
+    if given("types"):
+        validate_types(params.types)
+    if given("currency"):
+        validate_currency(params.currency)
+    if given("us_columns"):
+        validate_us_columns(params.us_columns)
     if given("max_xcom_bytes"):
         _max_xcom_bytes(params.max_xcom_bytes)
     if given("parquet_row_group_size"):

@@ -117,11 +117,12 @@ def _describe(timetable: Any) -> str:
     return f"{type(timetable).__name__}({expression!r})" if expression else type(timetable).__name__
 
 
-def partition_timezone(explicit: Any, timetable: Any) -> ZoneInfo:
-    """The zone whose days partition the output: ``explicit``, else the timetable's, else UTC."""
+def partition_timezone(explicit: Any, timetable: Any, default: str = "UTC") -> ZoneInfo:
+    """The zone whose days partition the output: ``explicit``, else the timetable's, else ``default`` (UTC; a US
+    account's is America/New_York)."""
     if explicit not in (None, ""):
         return resolve_timezone(explicit)
     zone = timetable_timezone(timetable)
     if zone is None:
-        return ZoneInfo("UTC")
+        return ZoneInfo(default)
     return resolve_timezone(zone, "the timetable's timezone (pass partition_timezone to choose one)")

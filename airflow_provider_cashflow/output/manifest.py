@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from airflow_provider_cashflow.domain.query import CashFlowQuery
+from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
 
 __all__ = ["DayChange", "FileEntry", "Manifest", "query_summary"]
 
@@ -49,9 +50,17 @@ class DayChange:
         }
 
 
-def query_summary(query: CashFlowQuery) -> dict[str, Any]:
-    """The query as plain JSON: a downstream task can tell a filtered file (``symbol``, ``business_type``) from a
-    whole one."""
+def query_summary(query: CashFlowQuery | UsHistoryQuery) -> dict[str, Any]:
+    """The query as plain JSON: a downstream task can tell a filtered file (``symbol``, ``business_type``; a US
+    account's ``types``, ``currency``) from a whole one."""
+    if isinstance(query, UsHistoryQuery):
+        return {
+            "start": query.window.start.isoformat(),
+            "end": query.window.end.isoformat(),
+            "types": list(query.types),
+            "currency": query.currency,
+            "page_size": query.page_size,
+        }
     business_type = query.business_type
     return {
         "start": query.window.start.isoformat(),
@@ -75,7 +84,7 @@ class Manifest:
     :param complete: whether the window had ended when the run began.
     """
 
-    query: CashFlowQuery
+    query: CashFlowQuery | UsHistoryQuery
     file_format: str
     compression: str
     partition_by: str
@@ -105,4 +114,5 @@ class Manifest:
         data["api_calls"] = self.api_calls
         data["complete"] = self.complete
         data["query"] = query_summary(self.query)
+        data["dc_region"] = "us" if isinstance(self.query, UsHistoryQuery) else "ap"
         return data

@@ -11,15 +11,15 @@ from zoneinfo import ZoneInfo
 
 from airflow_provider_cashflow.defaults import PARQUET_ROW_GROUP_SIZE
 from airflow_provider_cashflow.domain.calendar import local_date
-from airflow_provider_cashflow.domain.models import CashFlow
+from airflow_provider_cashflow.domain.models import FIELDS, CashFlow, Field
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
-from airflow_provider_cashflow.output.formats import open_writer, read_rows, row_key
+from airflow_provider_cashflow.output.formats import Record, open_writer, read_rows, row_key
 from airflow_provider_cashflow.output.manifest import DayChange, FileEntry
 from airflow_provider_cashflow.output.partitions import split
 from airflow_provider_cashflow.output.storage import atomic_write, open_target, prepare_target
 
-__all__ = ["OutputSpec", "Written", "check_day_path", "write_window"]
+__all__ = ["OutputSpec", "Written", "check_day_path", "write_parts", "write_window"]
 
 log = logging.getLogger(__name__)
 DATE_PLACEHOLDER = "{date}"
@@ -79,6 +79,7 @@ class OutputSpec:
         one left by an earlier run at that path is removed so the output matches the data.
     :param timezone: the zone whose days partition the output (``partition_timezone``).
     :param compare: read each file back before replacing it and report the records it gained and lost.
+    :param fields: the records' columns (default: the cash-flow columns; a US account's native ones differ).
     """
 
     path: str
@@ -90,6 +91,7 @@ class OutputSpec:
     row_group_size: int = PARQUET_ROW_GROUP_SIZE
     timezone: ZoneInfo = _UTC
     compare: bool = False
+    fields: tuple[Field, ...] = FIELDS
 
     def __post_init__(self) -> None:
         check_day_path(self.partition_by, self.path)
@@ -153,9 +155,15 @@ class Written:
 
 def write_window(records: Iterable[CashFlow], window: Window, spec: OutputSpec) -> Written:
     """Stream ``records`` (newest first) into one file per part."""
+    return write_parts(split(window, records, spec.partition_by, spec.timezone), spec)
+
+
+def write_parts(parts: Iterable[tuple[Window, Iterable[Record]]], spec: OutputSpec) -> Written:
+    """Write each ``(part, records of part)``, newest part first, to the part's file. The caller decides which part
+    a record is in: a US account's is the day whose own read returned it."""
     files: list[FileEntry | _Empty] = []
     rewritten: list[DayChange] = []
-    for part, part_records in split(window, records, spec.partition_by, spec.timezone):
+    for part, part_records in parts:
         target = open_target(spec.url_for(part), spec.conn_id)
         if spec.compare:
             change = _Change(spec, part, target)
@@ -190,12 +198,14 @@ class _Change:
         self.before: Counter[tuple[Any, ...]] = Counter()
         if self.replaced:
             with target.open("rb") as raw:
-                self.before.update(row_key(row) for row in read_rows(raw, spec.file_format, spec.compression))
+                rows = read_rows(raw, spec.file_format, spec.compression)
+                self.before.update(row_key(row, spec.fields) for row in rows)
         self.after: Counter[tuple[Any, ...]] = Counter()
+        self._fields = spec.fields
 
-    def counting(self, records: Iterable[CashFlow]) -> Iterator[CashFlow]:
+    def counting(self, records: Iterable[Record]) -> Iterator[Record]:
         for record in records:
-            self.after[row_key(record.to_dict())] += 1
+            self.after[row_key(record.to_dict(), self._fields)] += 1
             yield record
 
     def summary(self) -> DayChange:
@@ -208,7 +218,7 @@ class _Change:
         )
 
 
-def _write_part(part: Window, records: Iterable[CashFlow], spec: OutputSpec, target: Any) -> FileEntry | _Empty:
+def _write_part(part: Window, records: Iterable[Record], spec: OutputSpec, target: Any) -> FileEntry | _Empty:
     first = next(iter_ := iter(records), None)
     if first is None and not spec.write_empty:
         if target.exists():
@@ -218,7 +228,13 @@ def _write_part(part: Window, records: Iterable[CashFlow], spec: OutputSpec, tar
     prepare_target(target)
     with atomic_write(target) as raw:
         stream = _CountingStream(raw)
-        writer = open_writer(stream, spec.file_format, spec.compression, row_group_size=spec.row_group_size)  # type: ignore[arg-type]
+        writer = open_writer(
+            stream,  # type: ignore[arg-type]
+            spec.file_format,
+            spec.compression,
+            row_group_size=spec.row_group_size,
+            fields=spec.fields,
+        )
         if first is not None:
             writer.write(first)
             for record in iter_:

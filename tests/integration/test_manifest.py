@@ -42,7 +42,7 @@ def test_manifest_and_asset_event_carry_the_query(sandbox: Sandbox, tmp_path) ->
         "page_size": 7,
     }
     assert manifest["query"] == query
-    assert list(manifest) == [*EARLIER_KEYS, "query"]  # the earlier shape, one key added at the end
+    assert list(manifest) == [*EARLIER_KEYS, "query", "dc_region"]  # the earlier shape, keys added at the end
     assert manifest["records"] == sum(1 for r in stock if r["symbol"] == symbol) > 0
     (asset,) = op.outlets
     extra = context["outlet_events"][asset].extra

@@ -1,4 +1,5 @@
-"""Airflow hook for the LongPort OpenAPI cash-flow endpoint."""
+"""``CashflowHook``: a ``longport`` connection made into one client, for an AP account's cash flows or a US
+account's transaction history."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ class CashflowHook(BaseHook):
     """Signed (or OAuth bearer) calls to ``GET /v1/asset/cashflow``, paged to the end, paced and retried.
 
     :param longport_conn_id: an Airflow connection of type ``longport``.
-    :param retry_policy: overrides the retry bounds (default: the connection's ``max_attempts``, 300 s).
+    :param retry_bounds: how often and how long the client retries one API call (default: the connection's
+        ``max_attempts``, 300 s); Airflow's task ``retry_policy`` is another thing, set on the operator.
     """
 
     conn_name_attr = "longport_conn_id"
@@ -67,12 +69,12 @@ class CashflowHook(BaseHook):
         self,
         longport_conn_id: str = default_conn_name,
         *,
-        retry_policy: RetryPolicy | None = None,
+        retry_bounds: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.longport_conn_id = longport_conn_id
-        self._retry_policy = retry_policy
+        self._retry_bounds = retry_bounds
 
     @classmethod
     def get_connection(cls, conn_id: str) -> Any:
@@ -130,7 +132,7 @@ class CashflowHook(BaseHook):
                 settings.rate_limit_min_interval,
                 storage=settings.rate_limit_storage,
             ),
-            retry_policy=self._retry_policy or RetryPolicy(max_attempts=settings.max_attempts),
+            retry_policy=self._retry_bounds or RetryPolicy(max_attempts=settings.max_attempts),
             timeout=settings.timeout,
             refresher=refresher,
             on_new_secret=_mask,

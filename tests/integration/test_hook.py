@@ -30,7 +30,7 @@ def pulled(hook: CashflowHook, start: datetime, end: datetime, **kwargs) -> list
 def test_half_open_window_is_exact_at_any_page_size(sandbox: Sandbox, page_size: int) -> None:
     start, end = END - 3 * DAY, END
     want = expected(sandbox, start, end)
-    got = pulled(CashflowHook(retry_policy=FAST), start, end, page_size=page_size)
+    got = pulled(CashflowHook(retry_bounds=FAST), start, end, page_size=page_size)
     assert got == want and len(got) > 50
     calls = sandbox.state.snapshot()["pages_served"]
     per_second = Counter(r["business_time"] for r in want)
@@ -46,7 +46,7 @@ def test_half_open_window_is_exact_at_any_page_size(sandbox: Sandbox, page_size:
 
 
 def test_adjacent_windows_add_up_with_boundary_and_twin_records(sandbox: Sandbox) -> None:
-    hook = CashflowHook(retry_policy=FAST)
+    hook = CashflowHook(retry_bounds=FAST)
     start, end = END - 4 * DAY, END
     whole = pulled(hook, start, end)
     days = [pulled(hook, start + i * DAY, start + (i + 1) * DAY) for i in reversed(range(4))]
@@ -62,7 +62,7 @@ def test_adjacent_windows_add_up_with_boundary_and_twin_records(sandbox: Sandbox
 
 
 def test_filters_are_sent_and_applied(sandbox: Sandbox) -> None:
-    hook = CashflowHook(retry_policy=FAST)
+    hook = CashflowHook(retry_bounds=FAST)
     start, end = END - 5 * DAY, END
     funds = pulled(hook, start, end, business_type=3)
     assert funds and all(r["business_type"] == 3 for r in funds)
@@ -76,7 +76,7 @@ def test_recovers_from_each_fault_with_nothing_lost_or_doubled(sandbox: Sandbox,
     start, end = END - 2 * DAY, END
     sandbox.state.faults.stall_seconds = 3  # longer than the connection's 2 s timeout
     sandbox.state.faults.schedule("5xx")  # the first page fails too
-    hook = CashflowHook(retry_policy=FAST)
+    hook = CashflowHook(retry_bounds=FAST)
     pages = iter(hook.iter_cash_flows(start, end, page_size=7))
     first = [next(pages).to_dict() for _ in range(7)]
     sandbox.state.faults.schedule(fault, fault)  # twice in a row on a later page
@@ -89,7 +89,7 @@ def test_recovers_from_each_fault_with_nothing_lost_or_doubled(sandbox: Sandbox,
 
 def test_429_honours_retry_after(sandbox: Sandbox) -> None:
     sandbox.state.faults.schedule("429")
-    hook = CashflowHook(retry_policy=RetryPolicy(base_delay=0.01, max_delay=0.01))
+    hook = CashflowHook(retry_bounds=RetryPolicy(base_delay=0.01, max_delay=0.01))
     started = time.monotonic()
     rows = hook.get_cash_flow_page(END - DAY, END, page_size=5)
     assert len(rows) == 5
@@ -98,7 +98,7 @@ def test_429_honours_retry_after(sandbox: Sandbox) -> None:
 
 def test_retries_are_bounded_and_the_last_error_is_reported(sandbox: Sandbox) -> None:
     sandbox.state.faults.fail_after_pages = 0
-    hook = CashflowHook(retry_policy=RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.1))
+    hook = CashflowHook(retry_bounds=RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.1))
     with pytest.raises(LongPortAPIError) as info:
         list(hook.iter_cash_flows(END - DAY, END))
     assert info.value.code == 500000 and info.value.trace_id
@@ -144,7 +144,7 @@ def test_expired_token_fails_fast_and_says_how_to_renew(sandbox: Sandbox) -> Non
 def test_oauth_bearer_mode_and_one_refresh_of_an_expired_token(sandbox: Sandbox, monkeypatch) -> None:
     set_connection(monkeypatch, "longport_oauth", sandbox.connection(oauth=True, **UNLIMITED))
     start, end = END - 2 * DAY, END
-    hook = CashflowHook("longport_oauth", retry_policy=FAST)
+    hook = CashflowHook("longport_oauth", retry_bounds=FAST)
     assert hook.settings.mode == "oauth"
     old_token = sandbox.state.credentials.access_token
     sandbox.state.expire_token_after = 2  # expires in the middle of the paging
@@ -166,7 +166,7 @@ def test_oauth_refresh_is_tried_once_then_fails_clearly(sandbox: Sandbox, monkey
 def test_a_replayed_signature_is_re_signed_and_retried(sandbox: Sandbox) -> None:
     # Two workers (two processes, so two clocks) ask for the same page in the same second: the second
     # signature is a replay.
-    first, second = CashflowHook(retry_policy=FAST), CashflowHook(retry_policy=FAST)
+    first, second = CashflowHook(retry_bounds=FAST), CashflowHook(retry_bounds=FAST)
     second.client.auth._clock = _TimestampClock()  # what a second process would have
     while time.time() % 1 > 0.5:  # start early in a second so both calls share it
         time.sleep(0.05)
@@ -211,7 +211,7 @@ def test_raw_page_is_returned_as_sent(sandbox: Sandbox) -> None:
 def test_no_secret_or_signature_reaches_the_logs(sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> None:
     sandbox.state.faults.schedule("5xx", "html", "429")
     caplog.set_level(logging.DEBUG)
-    hook = CashflowHook(retry_policy=FAST)
+    hook = CashflowHook(retry_bounds=FAST)
     list(hook.iter_cash_flows(END - 3 * DAY, END, page_size=20))
     text = caplog.text
     assert "records in" in text and "retrying" in text  # the log does say what happened
@@ -266,7 +266,7 @@ def test_documented_type_drift_changes_no_record_and_keeps_the_fast_path(sandbox
 
 def test_a_body_that_is_not_json_reports_the_trace_id(sandbox: Sandbox) -> None:
     sandbox.state.faults.schedule("html")
-    hook = CashflowHook(retry_policy=RetryPolicy(max_attempts=1))
+    hook = CashflowHook(retry_bounds=RetryPolicy(max_attempts=1))
     with pytest.raises(
         LongPortTransportError, match=r"HTTP 502 with a body that is not JSON \(text/html.*trace id [0-9a-f]{32}"
     ):

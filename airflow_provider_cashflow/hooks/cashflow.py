@@ -208,7 +208,7 @@ class CashflowHook(BaseHook):
     def iter_us_days(self, query: UsHistoryQuery, tz: tzinfo) -> Iterator[tuple[Window, Iterator[UsTransaction]]]:
         """``(day, entries)`` per local day of ``tz``, newest first, each day read by its own query."""
         self._require_us()
-        return self.us_history.iter_days(query, tz)
+        return ((day, fail_fast_records(entries)) for day, entries in self.us_history.iter_days(query, tz))
 
     def _require_us(self) -> None:
         self.settings.require_dc_region(

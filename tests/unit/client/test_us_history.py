@@ -163,3 +163,13 @@ def test_a_window_longer_than_the_server_takes_is_read_in_halves_exactly() -> No
     refused = [b for b in server.bodies if b["end"] - b["start"] > 5 * 3600]
     # each level of halving is refused once at most: later parts as long are split without a call
     assert 1 <= len(refused) <= 5, refused
+
+
+def test_an_answer_that_is_not_the_envelope_names_the_post() -> None:
+    from airflow_provider_cashflow.client.envelope import RawAnswer
+    from airflow_provider_cashflow.client.us_history import decode_us_page
+    from airflow_provider_cashflow.errors import LongPortTransportError
+
+    answer = RawAnswer("/v1/us/assets/transaction-history", 502, {}, b"<html>bad gateway</html>", "POST")
+    with pytest.raises(LongPortTransportError, match=r"^POST /v1/us/assets/transaction-history answered HTTP 502"):
+        decode_us_page(answer)

@@ -4,6 +4,8 @@ servers, and an Airflow home kept away from ~/airflow. The helpers they build on
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -11,8 +13,9 @@ from hypothesis import settings
 
 from airflow_provider_cashflow.sandbox import Dataset, Sandbox
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
+from tests.helpers.airflow import EXAMPLE_DAGS, AirflowHome, AirflowServer
 from tests.helpers.connections import set_connection
-from tests.helpers.data import END, SPEC, UNLIMITED
+from tests.helpers.data import SPEC, UNLIMITED, sandbox_flags
 from tests.helpers.servers import MotoServer, RedisServer
 
 # Property tests assert outcomes, not speed: on a machine shared with other builds an example may take longer
@@ -36,17 +39,8 @@ def sandbox(dataset: Dataset, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandb
 
 @pytest.fixture
 def sandbox_process() -> Iterator[SandboxProcess]:
-    with SandboxProcess(
-        "--seed",
-        str(SPEC.seed),
-        "--days",
-        str(SPEC.days),
-        "--per-day",
-        str(SPEC.per_day),
-        "--end",
-        END.isoformat(),
-        "--no-rate-limit",
-    ) as process:
+    """A sandbox process serving ``SPEC`` without rate limit."""
+    with SandboxProcess(*sandbox_flags(SPEC), "--no-rate-limit") as process:
         yield process
 
 
@@ -77,15 +71,56 @@ def s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
+@pytest.fixture(scope="session")
+def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServer]:
+    """One ``airflow standalone`` for every e2e module that needs a scheduler (it starts in a minute or two).
+
+    Its DAGs folder (``home.dags_folder``) holds a copy of the example DAGs, which write under ``home.lake``;
+    a module adds DAG files of its own there and waits for them (``wait_for_dags``). The UI's login is
+    ``admin`` with ``password``; the REST API is read with the admin's token. Test connection is enabled.
+    Each module keeps to its own DAGs, connections and lake, so that what it asserts is its own doing.
+    """
+    root = tmp_path_factory.mktemp("standalone")
+    shutil.copytree(EXAMPLE_DAGS, root / "dags", ignore=shutil.ignore_patterns("__pycache__"))
+    home = AirflowHome(
+        root / "home",
+        AIRFLOW__CORE__DAGS_FOLDER=str(root / "dags"),
+        LONGPORT_CASHFLOW_OUTPUT=f"file://{root / 'lake'}",
+        AIRFLOW__CORE__TEST_CONNECTION="Enabled",
+    )
+    home.migrate()
+    server = AirflowServer(home, password=secrets.token_urlsafe(10))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
 _TIERS = ("unit", "integration", "e2e")
+# `make test` runs two lanes side by side (pytest-xdist: -n 2 --dist loadgroup), one worker each, every test in
+# collection order within its lane. The Airflow lane holds the e2e modules that start `airflow standalone` or
+# `airflow dags test`, which wait on Airflow's processes more than they compute; the other lane everything else.
+# One worker per lane keeps each session fixture (the shared standalone) started once.
+AIRFLOW_LANE = {
+    "test_accounts.py",
+    "test_e2e_backfill.py",
+    "test_e2e_calendar.py",
+    "test_example_dags.py",
+    "test_retry_policy.py",
+    "test_ui_browser.py",
+}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each test carries the marker of its tier, the folder it lives in (``make test-fast`` runs ``-m unit``)."""
+    """Each test carries the marker of its tier, the folder it lives in (``make test-fast`` runs ``-m unit``), and
+    the xdist group of its lane."""
     for item in items:
         tier = next((part for part in item.path.parts if part in _TIERS), None)
         if tier is not None:
             item.add_marker(getattr(pytest.mark, tier))
+        lane = "airflow" if tier == "e2e" and item.path.name in AIRFLOW_LANE else "rest"
+        item.add_marker(pytest.mark.xdist_group(lane))
 
 
 @pytest.fixture(autouse=True)

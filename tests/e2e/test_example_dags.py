@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -47,38 +48,59 @@ def sandbox_now() -> Iterator[SandboxProcess]:
         yield process
 
 
+# Each example runs once, with an output folder of its own, in one `airflow dags test` process (the daily one
+# runs again below, as a process of its own): what each test reads was written by its DAG alone.
+RUNS = {
+    "example_cashflow_daily": TODAY - DAY,  # `dags test` with a CronDataIntervalTimetable runs [D - 1 day, D)
+    "example_cashflow_xcom_summary": TODAY - 2 * DAY,
+    "example_cashflow_monthly_backfill": TODAY.replace(day=1),  # the interval ending at D: last month
+    "example_cashflow_hong_kong": TODAY - DAY,
+}
+
+
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory: pytest.TempPathFactory, sandbox_now: SandboxProcess) -> AirflowHome:
     root = tmp_path_factory.mktemp("af")
-    home = AirflowHome(
-        root / "home",
-        AIRFLOW_CONN_LONGPORT_DEFAULT=connection_json(sandbox_now),
-        LONGPORT_CASHFLOW_OUTPUT=f"file://{root}/lake",
-    )
+    home = AirflowHome(root / "home", AIRFLOW_CONN_LONGPORT_DEFAULT=connection_json(sandbox_now))
     home.migrate()
-    home.lake = root / "lake"  # type: ignore[attr-defined]
+    outcomes = home.dags_test(
+        [(dag_id, date.date().isoformat(), _output(home, dag_id)) for dag_id, date in RUNS.items()]
+    )
+    assert outcomes == ["success"] * len(RUNS), dict(zip(RUNS, outcomes, strict=True))
     return home
 
 
+def _output(home: AirflowHome, dag_id: str) -> dict[str, str]:
+    return {"LONGPORT_CASHFLOW_OUTPUT": f"file://{_lake(home, dag_id)}"}
+
+
+def _lake(home: AirflowHome, dag_id: str) -> Path:
+    return home.home.parent / "lake" / dag_id
+
+
 def test_daily_dag_writes_the_interval_exactly_and_reruns_byte_identical(airflow: AirflowHome, sandbox_now) -> None:
-    logical = TODAY - DAY  # `dags test` with a CronDataIntervalTimetable runs the interval [D - 1 day, D)
-    airflow.run("dags", "test", "example_cashflow_daily", logical.date().isoformat())
+    logical = RUNS["example_cashflow_daily"]
     start = logical - DAY
-    path = airflow.lake / f"date={start.date()}" / "cashflow.jsonl"
+    path = _lake(airflow, "example_cashflow_daily") / f"date={start.date()}" / "cashflow.jsonl"
     rows = jsonl(path)
     assert rows == expected(sandbox_now, start, logical) and rows
     first = path.read_bytes()
     manifest = airflow.xcom("example_cashflow_daily", "extract_cash_flows")[-1]
     assert manifest["records"] == len(rows) and manifest["files"][0]["path"] == f"file://{path}"
-    airflow.run("dags", "test", "example_cashflow_daily", logical.date().isoformat())
+    airflow.run(
+        "dags",
+        "test",
+        "example_cashflow_daily",
+        logical.date().isoformat(),
+        **_output(airflow, "example_cashflow_daily"),
+    )
     assert path.read_bytes() == first
     assert sandbox_now.stats()["rejected_rate_limit"] == 0
 
 
 def test_xcom_dag_summarises_per_currency(airflow: AirflowHome, sandbox_now) -> None:
-    logical = TODAY - 2 * DAY
-    result = airflow.run("dags", "test", "example_cashflow_xcom_summary", logical.date().isoformat())
-    assert "state=success" in result.stdout + result.stderr
+    logical = RUNS["example_cashflow_xcom_summary"]
+    assert airflow.query("select state from dag_run where dag_id = 'example_cashflow_xcom_summary'") == [("success",)]
     want = expected(sandbox_now, logical - DAY, logical)
     (records,) = airflow.xcom("example_cashflow_xcom_summary", "extract_cash_flows")
     assert records == want
@@ -92,14 +114,12 @@ def test_xcom_dag_summarises_per_currency(airflow: AirflowHome, sandbox_now) -> 
 
 
 def test_monthly_backfill_dag_writes_the_daily_layout(airflow: AirflowHome, sandbox_now) -> None:
-    month_end = TODAY.replace(day=1)
+    month_end = RUNS["example_cashflow_monthly_backfill"]
     month_start = (month_end - DAY).replace(day=1)
-    # `dags test` with logical date D runs the interval ending at D
-    airflow.run("dags", "test", "example_cashflow_monthly_backfill", month_end.date().isoformat())
     day = month_start
     days = 0
     while day < month_end:
-        path = airflow.lake / f"date={day.date()}" / "cashflow.jsonl"
+        path = _lake(airflow, "example_cashflow_monthly_backfill") / f"date={day.date()}" / "cashflow.jsonl"
         assert jsonl(path) == expected(sandbox_now, day, day + DAY)
         day += DAY
         days += 1
@@ -111,7 +131,6 @@ def test_hong_kong_dag_writes_hong_kong_days_with_a_three_day_lookback(airflow: 
     from zoneinfo import ZoneInfo
 
     hong_kong = ZoneInfo("Asia/Hong_Kong")
-    airflow.run("dags", "test", "example_cashflow_hong_kong", (TODAY - DAY).date().isoformat())
     manifest = airflow.xcom("example_cashflow_hong_kong", "extract_hong_kong_days")[-1]
     start, end = (datetime.fromisoformat(manifest["interval"][k]) for k in ("start", "end"))
     assert manifest["partition_timezone"] == "Asia/Hong_Kong"
@@ -121,6 +140,8 @@ def test_hong_kong_dag_writes_hong_kong_days_with_a_three_day_lookback(airflow: 
     ]
     for change in manifest["rewritten"]:
         day = datetime.fromisoformat(change["date"]).replace(tzinfo=hong_kong)
-        rows = jsonl(airflow.lake / "hong_kong" / f"date={change['date']}" / "cashflow.jsonl")
+        rows = jsonl(
+            _lake(airflow, "example_cashflow_hong_kong") / "hong_kong" / f"date={change['date']}" / "cashflow.jsonl"
+        )
         assert rows == expected(sandbox_now, day, day + DAY) and change["records"] == len(rows)
     assert manifest["api_calls"] == 1  # four days in one paged stream

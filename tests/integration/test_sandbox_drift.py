@@ -16,19 +16,9 @@ from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import DEMO, Dataset
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 from tests.helpers.connections import connection, set_connection
-from tests.helpers.data import DAY, END, SPEC, UNLIMITED
+from tests.helpers.data import DAY, END, SPEC, UNLIMITED, sandbox_flags
 
-BASE_ARGS = [
-    "--seed",
-    str(SPEC.seed),
-    "--days",
-    str(SPEC.days),
-    "--per-day",
-    str(SPEC.per_day),
-    "--end",
-    END.isoformat(),
-    "--no-rate-limit",
-]
+BASE_ARGS = [*sandbox_flags(SPEC), "--no-rate-limit"]
 START_TS, END_TS = int((END - 2 * DAY).timestamp()), int(END.timestamp())
 
 

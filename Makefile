@@ -7,14 +7,14 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Real servers and tools the tests start (each feature adds its own): installed by `make test` when missing.
 DEBIAN_PACKAGES := redis-server postgresql chromium chromium-driver
 
-.PHONY: demo test test-fast lint bench venv clean debian-packages compat airflow
+.PHONY: demo test test-fast lint bench venv clean debian-packages compat airflow docs screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip uv
 
 $(STAMP): $(PY) pyproject.toml
-	$(UV) pip install --python $(PY) --quiet -e ".[test,bench,lint]"
+	$(UV) pip install --python $(PY) --quiet -e ".[test,bench,lint,docs]"
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 venv: $(STAMP)
@@ -54,5 +54,14 @@ airflow: $(STAMP)
 compat: $(STAMP)
 	$(PY) scripts/compat.py $(CELLS)
 
+# The documentation site into site/; --strict: a broken link, anchor or API reference fails the build
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# The connection form and Test screenshots in docs/img/ui/, taken by the browser test in headless Chromium
+screenshots: $(STAMP) debian-packages
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CASHFLOW_DOCS_SCREENSHOTS="$(CURDIR)/docs/img/ui" \
+		$(PY) -m pytest tests/e2e/test_ui_browser.py -x -q
+
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .compat .airflow
+	rm -rf $(VENV) .demo .pytest_cache .compat .airflow site

@@ -6,9 +6,10 @@ minor lacks (checked by installing 3.0.6, 3.1.8, 3.2.2 and 3.3.2):
 - ``airflow.sdk.BaseHook``: 3.1+; 3.0 has ``airflow.hooks.base.BaseHook``.
 - ``airflow.sdk.exceptions.AirflowFailException``: 3.2+; before, ``airflow.exceptions.AirflowFailException``
   (the same class on 3.2+, where the old path warns).
-- ``airflow.sdk.CronDataIntervalTimetable`` / ``CronTriggerTimetable``: 3.2+; before, the core classes in
-  ``airflow.timetables.interval`` / ``airflow.timetables.trigger``.
+- a DAG's timetable as the task sees it: the task SDK's (3.2+, public attributes) or the core one (``_`` names).
 - ``airflow.sdk.ExceptionRetryPolicy`` and friends (AIP-105 task retry policies): 3.3+ only.
+- the Test button's saved secrets: 3.1.7+ put them back in place of the form's ``***``; 3.0 does not, and has no
+  later patch release (3.1.0-3.1.6 neither: there the fix is an upgrade).
 """
 
 from __future__ import annotations
@@ -18,17 +19,16 @@ from typing import TYPE_CHECKING, Any
 __all__ = [
     "AIRFLOW_VERSION",
     "HAS_RETRY_POLICIES",
+    "HOOK_RESTORES_TEST_SECRETS",
     "AirflowFailException",
     "BaseHook",
-    "CronDataIntervalTimetable",
-    "CronTriggerTimetable",
     "airflow_version",
     "timetable_expression",
     "timetable_timezone",
 ]
 
 if TYPE_CHECKING:  # type checkers see the newest layout, the one the project is checked against
-    from airflow.sdk import BaseHook, CronDataIntervalTimetable, CronTriggerTimetable
+    from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowFailException
 else:
     try:
@@ -40,12 +40,6 @@ else:
         from airflow.sdk.exceptions import AirflowFailException
     except ImportError:  # Airflow 3.0, 3.1
         from airflow.exceptions import AirflowFailException
-
-    try:
-        from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable
-    except ImportError:  # Airflow 3.0, 3.1
-        from airflow.timetables.interval import CronDataIntervalTimetable
-        from airflow.timetables.trigger import CronTriggerTimetable
 
 
 def airflow_version() -> tuple[int, int]:
@@ -60,6 +54,9 @@ AIRFLOW_VERSION = airflow_version()
 
 #: Task retry policies (AIP-105) exist: ``retry_policy=`` on an operator is honoured.
 HAS_RETRY_POLICIES = AIRFLOW_VERSION >= (3, 3)
+
+#: The hook itself puts a saved connection's secrets in place of the Test button's masks (Airflow 3.0 only).
+HOOK_RESTORES_TEST_SECRETS = AIRFLOW_VERSION < (3, 1)
 
 
 def timetable_timezone(timetable: Any) -> Any:

@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG
 
-# Airflow 3.2+ also has it as airflow.sdk.CronDataIntervalTimetable; the compat module finds it on every Airflow 3.
-from airflow_provider_cashflow.compat import CronDataIntervalTimetable
+# Airflow 3.0 and 3.1 have it only here, and every later minor still takes it; from 3.2 on, airflow.sdk has it too.
+from airflow.timetables.interval import CronDataIntervalTimetable
+
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 
 OUTPUT = os.environ.get("LONGPORT_CASHFLOW_OUTPUT", "file:///tmp/longport_cashflow").rstrip("/")

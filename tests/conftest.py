@@ -98,17 +98,11 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServ
 
 _TIERS = ("unit", "integration", "e2e")
 # `make test` runs two lanes side by side (pytest-xdist: -n 2 --dist loadgroup), one worker each, every test in
-# collection order within its lane. The Airflow lane holds the e2e modules that start `airflow standalone` or
-# `airflow dags test`, which wait on Airflow's processes more than they compute; the other lane everything else.
-# One worker per lane keeps each session fixture (the shared standalone) started once.
-AIRFLOW_LANE = {
-    "test_accounts.py",
-    "test_e2e_backfill.py",
-    "test_e2e_calendar.py",
-    "test_example_dags.py",
-    "test_retry_policy.py",
-    "test_ui_browser.py",
-}
+# collection order within its lane. The Airflow lane holds the e2e modules (`airflow standalone`, `airflow dags
+# test`), which wait on Airflow's processes more than they compute; the other lane holds everything else, and
+# the Celery cluster's test, which would otherwise make the Airflow lane the longer by far. One worker per lane
+# keeps each session fixture (the shared standalone) started once.
+OTHER_LANE_E2E = {"test_distributed.py"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
@@ -119,7 +113,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = next((part for part in item.path.parts if part in _TIERS), None)
         if tier is not None:
             item.add_marker(getattr(pytest.mark, tier))
-        lane = "airflow" if tier == "e2e" and item.path.name in AIRFLOW_LANE else "rest"
+        lane = "airflow" if tier == "e2e" and item.path.name not in OTHER_LANE_E2E else "other"
         item.add_marker(pytest.mark.xdist_group(lane))
 
 

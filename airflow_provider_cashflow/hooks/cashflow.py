@@ -14,7 +14,7 @@ from airflow_provider_cashflow.client.ratelimit import shared_limiter
 from airflow_provider_cashflow.client.retry import RetryPolicy
 from airflow_provider_cashflow.client.settings import LongPortSettings
 from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint
-from airflow_provider_cashflow.compat import BaseHook
+from airflow_provider_cashflow.compat import HOOK_RESTORES_TEST_SECRETS, BaseHook
 from airflow_provider_cashflow.defaults import (
     CASHFLOW_PATH,
     CONN_TYPE,
@@ -29,7 +29,7 @@ from airflow_provider_cashflow.domain.us_transactions import UsTransaction
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, HOOK_NAME, UI_FIELD_BEHAVIOUR
-from airflow_provider_cashflow.hooks.redaction import restore_secrets
+from airflow_provider_cashflow.hooks.redaction import cannot_test_message, redacted_fields
 
 __all__ = ["CashflowHook"]
 
@@ -220,13 +220,21 @@ class CashflowHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """One cheap signed call (the last minute, one record); the API's own error text on failure.
 
-        The UI's Test button sends saved secrets as ``***``: the saved connection's own secrets are used instead
-        where they can be read, and otherwise nothing is sent and the message says how to test it.
+        Where the UI's Test button hands the hook saved secrets as ``***``, nothing is sent and the message says how
+        to test the saved connection; on Airflow 3.0 the saved connection's own secrets are used where they can be.
         """
         try:
-            conn, problem = restore_secrets(self.get_connection(self.longport_conn_id), self.get_connection)
-            if problem:
-                return False, problem
+            conn = self.get_connection(self.longport_conn_id)
+            masked = redacted_fields(conn)
+            if masked:
+                if HOOK_RESTORES_TEST_SECRETS:
+                    from airflow_provider_cashflow.hooks.airflow30_test_button import restore_secrets
+
+                    conn, problem = restore_secrets(conn, masked, self.get_connection)
+                else:
+                    problem = cannot_test_message(masked)
+                if problem:
+                    return False, problem
             self.__dict__["settings"] = self._settings_from(conn)
             client = self.client
         except Exception as error:  # a bad connection: the UI shows what to fix

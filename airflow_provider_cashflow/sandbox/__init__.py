@@ -3,25 +3,32 @@
 In-process use::
 
     with Sandbox() as sandbox:
-        print(sandbox.base_url, sandbox.connection_uri())
+        print(sandbox.base_url, sandbox.connection_json())      # the AP account (DEMO)
+        print(sandbox.connection_json(us=True))                # the US account (DEMO_US, every credential us_...)
+
+It serves both data centres: ``GET /v1/asset/cashflow`` to the AP account and
+``POST /v1/us/assets/transaction-history`` to the US account (see :mod:`airflow_provider_cashflow.sandbox.accounts`
+and :class:`~airflow_provider_cashflow.sandbox.state.UsOptions`).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_cashflow.sandbox.accounts import DEMO, DEMO_US, Credentials
 from airflow_provider_cashflow.sandbox.control import apply_control
 from airflow_provider_cashflow.sandbox.data import Dataset, DatasetSpec, RevisionSpec
 from airflow_provider_cashflow.sandbox.drift import DriftSpec, DriftTruth
 from airflow_provider_cashflow.sandbox.faults import FAULT_KINDS, FaultPlan
 from airflow_provider_cashflow.sandbox.server import SandboxServer
-from airflow_provider_cashflow.sandbox.state import Credentials, SandboxState
+from airflow_provider_cashflow.sandbox.state import SandboxState, UsOptions
+from airflow_provider_cashflow.sandbox.us_data import UsDataset
 
 __all__ = [
     "DEMO",
+    "DEMO_US",
     "FAULT_KINDS",
     "Dataset",
     "DatasetSpec",
@@ -30,20 +37,9 @@ __all__ = [
     "FaultPlan",
     "RevisionSpec",
     "Sandbox",
+    "UsDataset",
+    "UsOptions",
 ]
-
-
-@dataclass(frozen=True)
-class _DemoCredentials:
-    """The sandbox's published demo credentials: not secret, valid nowhere but the sandbox."""
-
-    app_key: str = "sandbox-app-key"
-    app_secret: str = "sandbox-app-secret"
-    access_token: str = "sandbox-access-token"
-    refresh_token: str = "sandbox-refresh-token"
-
-
-DEMO = _DemoCredentials()
 
 
 class Sandbox:
@@ -57,7 +53,12 @@ class Sandbox:
     :param as_of: the moment (Unix seconds) whose view of a revising history it serves (default: now).
     :param as_of_after_request: serve each call the view this many seconds after the call's ``end_time``.
     :param drift: postings and cancellations between calls (:mod:`airflow_provider_cashflow.sandbox.drift`).
-    :param end_inclusive: serve a call's ``end_time`` second (True, as before) or stop just before it (False).
+    :param end_inclusive: serve a call's ``end_time`` second (True, as before) or stop just before it (False);
+        the US endpoint's ``end`` alike.
+    :param us_dataset: the US account's entries (default: generated from ``dataset``'s spec, filtered on
+        ``create_at``; ``UsDataset(spec, "done_at")`` filters on ``done_at``).
+    :param us: the US endpoint's undocumented behaviour: order, largest size, longest span.
+    :param us_credentials: the US account (default: ``DEMO_US``).
     """
 
     def __init__(
@@ -78,6 +79,9 @@ class Sandbox:
         as_of_after_request: int | None = None,
         drift: DriftSpec | None = None,
         end_inclusive: bool = True,
+        us_dataset: UsDataset | None = None,
+        us: UsOptions | None = None,
+        us_credentials: Credentials | None = None,
     ):
         self.state = SandboxState(
             dataset=dataset or Dataset(DatasetSpec()),
@@ -90,6 +94,9 @@ class Sandbox:
             as_of_after_request=as_of_after_request,
             drift=drift or DriftSpec(),
             end_inclusive=end_inclusive,
+            us_dataset=us_dataset,
+            us=us or UsOptions(),
+            us_credentials=us_credentials,
         )
         self._server = SandboxServer(self.state, host, port)
         self._thread: threading.Thread | None = None
@@ -101,6 +108,11 @@ class Sandbox:
     @property
     def dataset(self) -> Dataset:
         return self.state.dataset
+
+    @property
+    def us_dataset(self) -> UsDataset:
+        assert self.state.us_dataset is not None
+        return self.state.us_dataset
 
     def start(self) -> Sandbox:
         self._thread = threading.Thread(target=self._server.serve_forever, name="longport-sandbox", daemon=True)
@@ -137,15 +149,30 @@ class Sandbox:
         return self.state.tick
 
     def drift_truth(
-        self, start_time: int, end_time: int, *, after: int = 0, app_key: str | None = None, as_of: int | None = None
+        self,
+        start_time: int,
+        end_time: int,
+        *,
+        after: int = 0,
+        app_key: str | None = None,
+        as_of: int | None = None,
+        us: bool = False,
     ) -> DriftTruth:
         """Which records of ``[start_time, end_time)`` existed throughout the pages served after mark ``after``
-        (of ``app_key`` only, if given), which came and which went; as ``GET /__sandbox/drift``."""
-        return self.state.history.truth(start_time, end_time, after=after, app_key=app_key, as_of=as_of)
+        (of ``app_key`` only, if given), which came and which went; as ``GET /__sandbox/drift``. ``us=True``: the
+        US endpoint's entries, windowed on its filtered time field."""
+        history = self.state.us_history if us else self.state.history
+        return history.truth(start_time, end_time, after=after, app_key=app_key, as_of=as_of)
 
-    def connection(self, *, oauth: bool = False, **extra: Any) -> dict[str, Any]:
-        """An Airflow connection (JSON form) for this sandbox, in signature or OAuth mode."""
-        creds = self.state.credentials
+    def us_records(self, start_time: int, end_time: int, as_of: int | None = None) -> list[dict[str, Any]]:
+        """Ground truth: the US entries of ``[start_time, end_time)`` as they stand now, newest first by the filtered
+        time field (as ``GET /__sandbox/records?endpoint=us``)."""
+        return self.state.us_history.now(start_time, end_time, as_of)
+
+    def connection(self, *, oauth: bool = False, us: bool = False, **extra: Any) -> dict[str, Any]:
+        """An Airflow connection (JSON form) for this sandbox's AP account, or its US one, in signature or OAuth
+        mode."""
+        creds = self.state.accounts[self.state.us_app_key].credentials if us else self.state.credentials
         fields: dict[str, Any] = {"access_token": creds.access_token, **extra}
         if oauth:
             fields.setdefault("refresh_token", creds.refresh_token)

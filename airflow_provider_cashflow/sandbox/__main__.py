@@ -17,9 +17,12 @@ from airflow_provider_cashflow.sandbox import (
     FaultPlan,
     RevisionSpec,
     Sandbox,
+    UsDataset,
+    UsOptions,
 )
 from airflow_provider_cashflow.sandbox.control import parse_as_of
-from airflow_provider_cashflow.sandbox.drift import CANCEL_PLACEMENTS, POSTING_PLACEMENTS
+from airflow_provider_cashflow.sandbox.drift import CANCEL_PLACEMENTS, ORDERS, POSTING_PLACEMENTS
+from airflow_provider_cashflow.sandbox.us_data import TIME_FIELDS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -106,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
         default="inclusive",
         help="whether a call's end_time second is served (the live API does not say; default: inclusive)",
     )
+    us = p.add_argument_group("the US data centre's undocumented behaviour (POST /v1/us/assets/transaction-history)")
+    us.add_argument("--us-order", choices=ORDERS, default="newest", help="order of the entries (default: newest)")
+    us.add_argument("--us-time-field", choices=TIME_FIELDS, default="create_at", help="the time the window filters on")
+    us.add_argument("--us-max-size", type=int, default=UsOptions.max_size, help="largest size accepted, 400001 above")
+    us.add_argument("--us-max-span", type=int, default=None, help="longest end - start accepted, in seconds")
     return p
 
 
@@ -162,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         as_of_after_request=args.as_of_after_request,
         drift=drift,
         end_inclusive=args.end_time == "inclusive",
+        us_dataset=UsDataset(dataset.spec, args.us_time_field),
+        us=UsOptions(order=args.us_order, max_size=args.us_max_size, max_span=args.us_max_span),
     )
     sandbox.state.max_calls, sandbox.state.period = args.rate_limit_calls, args.rate_limit_period
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from airflow_provider_cashflow.sandbox.drift import DriftSpec
+from airflow_provider_cashflow.sandbox.drift import ORDERS, DriftSpec
 from airflow_provider_cashflow.sandbox.faults import FaultPlan
+from airflow_provider_cashflow.sandbox.history import History
 from airflow_provider_cashflow.sandbox.state import SandboxState
 
 __all__ = ["BadRequest", "apply_control", "control_answer", "parse_as_of", "parse_end_time"]
@@ -59,12 +60,20 @@ def control_answer(state: SandboxState, method: str, path: str, query: str, body
         return 400, json.dumps({"error": str(error)}, ensure_ascii=False).encode("utf-8")
 
 
+def _history(state: SandboxState, args: dict[str, str]) -> History:
+    endpoint = args.get("endpoint", "ap")
+    if endpoint not in ("ap", "us"):
+        raise BadRequest(f"endpoint must be 'ap' (GET /v1/asset/cashflow) or 'us' (the US history), not {endpoint!r}")
+    return state.us_history if endpoint == "us" else state.history
+
+
 def _answer(state: SandboxState, method: str, path: str, query: str, body: bytes) -> tuple[int, bytes]:
     """Test hooks: stats, ground truth, drift's truth, and changing faults, tokens or drift at run time.
 
     ``GET /__sandbox/records?start_time=..&end_time=..[&as_of=..]``: every record of the half-open window
     ``[start_time, end_time)`` as it stands now (drift included), newest first; times in Unix seconds or
-    ISO 8601 with an offset, anything else is answered 400 with the reason. ``GET /__sandbox/mark`` and
+    ISO 8601 with an offset, anything else is answered 400 with the reason. ``&endpoint=us``: the US account's
+    entries, windowed and ordered by the time field the US endpoint filters on (``us_time_field``). ``GET /__sandbox/mark`` and
     ``GET /__sandbox/drift``: see :mod:`airflow_provider_cashflow.sandbox.drift`.
     """
     if path == "/__sandbox/stats":
@@ -77,7 +86,7 @@ def _answer(state: SandboxState, method: str, path: str, query: str, body: bytes
         args = _query_args(query)
         start, end = _time_arg(args, "start_time"), _time_arg(args, "end_time")
         as_of = _optional_time_arg(args, "as_of")  # absent: the converged history
-        rows = state.history.now(start, end, as_of)
+        rows = _history(state, args).now(start, end, as_of)
         return 200, json.dumps(rows, ensure_ascii=False).encode("utf-8")
     elif path == "/__sandbox/mark":
         return 200, json.dumps({"mark": state.tick}).encode()
@@ -87,7 +96,7 @@ def _answer(state: SandboxState, method: str, path: str, query: str, body: bytes
         after = args.get("after", "0")
         if not after.isdigit():
             raise BadRequest(f"after must be a mark (a tick from /__sandbox/mark), not {after!r}")
-        truth = state.history.truth(
+        truth = _history(state, args).truth(
             start,
             end,
             after=int(after),
@@ -112,7 +121,9 @@ def apply_control(state: SandboxState, change: dict[str, Any]) -> None:
     """Change a running sandbox: ``faults`` (FaultPlan fields), ``expire_token``, ``access_token``, ``rate_limit``,
     ``as_of`` (Unix seconds or ISO 8601; ``None``: now), ``as_of_after_request`` (seconds after a call's
     ``end_time``; ``None``: off), ``drift`` (DriftSpec fields; ``None``: stop drifting, the changes made stay),
-    ``drift_reset`` (undo every posting and cancellation) and ``end_time`` (``"inclusive"`` or ``"exclusive"``).
+    ``drift_reset`` (undo every posting and cancellation), ``end_time`` (``"inclusive"`` or ``"exclusive"``), and
+    the US endpoint's ``us_order`` (newest, oldest, shuffled), ``us_max_size``, ``us_max_span`` (seconds or
+    ``None``) and ``us_time_field`` (``create_at`` or ``done_at``: a new US history, drift's changes dropped).
 
     Unknown keys are refused, so a typo does not pass for a setting.
     """
@@ -120,9 +131,20 @@ def apply_control(state: SandboxState, change: dict[str, Any]) -> None:
     if unknown:
         raise ValueError(f"unknown sandbox control keys {sorted(unknown)}; known: {', '.join(sorted(_CONTROL_KEYS))}")
     if "drift" in change:
-        state.history.set_spec(DriftSpec.from_json(change["drift"]))
+        state.set_drift(DriftSpec.from_json(change["drift"]))
     if change.get("drift_reset"):
         state.history.reset()
+        state.us_history.reset()
+    if "us_time_field" in change:
+        state.set_us_time_field(change["us_time_field"])
+    if "us_order" in change:
+        if change["us_order"] not in ORDERS:
+            raise ValueError(f"us_order must be one of {', '.join(ORDERS)}, not {change['us_order']!r}")
+        state.us.order = change["us_order"]
+    if "us_max_size" in change:
+        state.us.max_size = int(change["us_max_size"])
+    if "us_max_span" in change:
+        state.us.max_span = None if change["us_max_span"] is None else int(change["us_max_span"])
     if "end_time" in change:
         state.end_inclusive = parse_end_time(change["end_time"])
     if "as_of" in change:
@@ -155,6 +177,10 @@ _CONTROL_KEYS = {
     "drift",
     "drift_reset",
     "end_time",
+    "us_order",
+    "us_max_size",
+    "us_max_span",
+    "us_time_field",
 }
 
 

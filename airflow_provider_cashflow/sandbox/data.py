@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow_provider_cashflow.sandbox.revisions import Revisions, RevisionSpec
+from airflow_provider_cashflow.sandbox.revisions import PAID_NAME, Revisions, RevisionSpec
 
 __all__ = ["Dataset", "DatasetSpec", "RevisionSpec"]
 
@@ -123,7 +123,14 @@ class Dataset:
         self._templates = templates
         self._filtered: dict[tuple[int | None, str | None], array[int]] = {}
         self.revisions = (
-            Revisions(spec.revisions, self.times, self.contents, lambda c: _TEMPLATES[templates[c]][0], _mix, seed)
+            Revisions(
+                spec.revisions,
+                self.times,
+                self.contents,
+                lambda c: _TEMPLATES[templates[c]][0] == PAID_NAME,
+                _mix,
+                seed,
+            )
             if spec.revisions.active
             else None
         )

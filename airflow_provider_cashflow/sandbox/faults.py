@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DATA_FAULTS", "FAULT_KINDS", "FaultPlan", "drifted"]
+__all__ = ["DATA_FAULTS", "FAULT_KINDS", "FaultPlan", "drifted", "us_drifted"]
 
 FAULT_KINDS = ("5xx", "429", "reset", "truncated", "html", "stall")
 # Not transient, so never drawn at random: a page whose first record lacks its currency, and a page with the
@@ -87,4 +87,14 @@ def drifted(row: dict[str, Any]) -> dict[str, Any]:
         "business_type": str(row["business_type"]),
         "balance": float(row["balance"]),  # as a JSON number; these amounts have two decimals, which floats keep
         "business_time": int(row["business_time"]),
+    }
+
+
+def us_drifted(row: dict[str, Any]) -> dict[str, Any]:
+    """A US entry with the type drift the official SDK rejects: amount as a JSON number, times as integers."""
+    return {
+        **row,
+        "amount": float(row["amount"]),
+        "create_at": int(row["create_at"]),
+        "done_at": int(row["done_at"]),
     }

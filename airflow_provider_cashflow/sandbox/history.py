@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from airflow_provider_cashflow.sandbox.data import _mix
 from airflow_provider_cashflow.sandbox.drift import ORDERS, DriftSpec, DriftTruth
+from airflow_provider_cashflow.sandbox.revisions import Revisions
 
 __all__ = ["History", "Source"]
 
@@ -25,6 +26,11 @@ class Source(Protocol):
         ...
 
     def time_of(self, index: int) -> int: ...
+
+    @property
+    def revisions(self) -> Revisions | None:
+        """Late postings and provisional records on the "as of" clock, or ``None`` (a history that never does)."""
+        ...
 
     def record(self, index: int, as_of: int | None = None) -> dict[str, Any]: ...
 

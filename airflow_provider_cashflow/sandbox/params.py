@@ -1,13 +1,14 @@
-"""The cash-flow endpoint's query parameters, checked as strictly as the live service checks them."""
+"""The data endpoints' parameters (the AP query string, the US JSON body), checked as strictly as the live service."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qs
 
-from airflow_provider_cashflow.defaults import MAX_PAGE_SIZE
+from airflow_provider_cashflow.defaults import MAX_PAGE_SIZE, US_TRANSACTION_TYPES
 
-__all__ = ["ApiError", "cash_flow_params"]
+__all__ = ["ApiError", "cash_flow_params", "us_history_params"]
 
 
 class ApiError(Exception):
@@ -48,4 +49,46 @@ def cash_flow_params(query: str) -> dict[str, Any]:
     if not size.isdigit() or not 1 <= int(size) <= MAX_PAGE_SIZE:
         raise _param_error(f"size must be an integer from 1 to {MAX_PAGE_SIZE}")
     params["page"], params["size"] = int(page), int(size)
+    return params
+
+
+def us_history_params(body: bytes, max_size: int, max_span: int | None) -> dict[str, Any]:
+    """``start``, ``end``, ``page``, ``size``, ``types`` and ``currency`` of the US endpoint's JSON body, as the
+    official SDK sends it (integers as JSON integers; ``page`` default 1, ``size`` default 20).
+
+    :param max_size: the largest ``size`` accepted (undocumented live; a sandbox setting).
+    :param max_span: the longest ``end - start`` accepted, in seconds, or ``None``.
+    :raises ApiError: 400001 naming the field.
+    """
+    try:
+        raw = json.loads(body or b"null")
+    except ValueError:
+        raise _param_error("the body must be JSON") from None
+    if not isinstance(raw, dict):
+        raise _param_error("the body must be a JSON object with start and end")
+    params: dict[str, Any] = {}
+    for name, default in (("start", None), ("end", None), ("page", 1), ("size", 20)):
+        value = raw.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _param_error(
+                f"{name} is required and must be a JSON integer"
+                if default is None
+                else f"{name} must be a JSON integer"
+            )
+        params[name] = value
+    if params["start"] > params["end"]:
+        raise _param_error("start must not be after end")
+    if max_span is not None and params["end"] - params["start"] > max_span:
+        raise _param_error(f"the window from start to end must not span more than {max_span} seconds")
+    if params["page"] < 1:
+        raise _param_error("page must be an integer >= 1")
+    if not 1 <= params["size"] <= max_size:
+        raise _param_error(f"size must be an integer from 1 to {max_size}")
+    types = raw.get("types") or []
+    if not isinstance(types, list) or any(t not in US_TRANSACTION_TYPES for t in types):
+        raise _param_error(f"types must be a list of {', '.join(US_TRANSACTION_TYPES)}")
+    currency = raw.get("currency")
+    if currency is not None and not (isinstance(currency, str) and currency):
+        raise _param_error("currency must be a currency code such as USD")
+    params["types"], params["currency"] = tuple(types), currency or None
     return params

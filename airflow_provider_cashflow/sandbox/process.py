@@ -107,6 +107,13 @@ class SandboxProcess:
         calls = answer["calls"]
         return DriftTruth(tuple(calls) if calls else None, answer["throughout"], answer["came"], answer["went"])
 
+    def us_records(self, start_time: int, end_time: int) -> list[dict[str, Any]]:
+        """Ground truth: the US entries of ``[start_time, end_time)`` by the filtered time field, newest first."""
+        rows: list[dict[str, Any]] = self._call(
+            f"/__sandbox/records?start_time={start_time}&end_time={end_time}&endpoint=us"
+        )
+        return rows
+
 
 def _read_line(process: subprocess.Popen[str], stderr: Any, timeout: float) -> str:
     import selectors

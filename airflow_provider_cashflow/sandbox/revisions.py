@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PROVISIONAL_NAME", "RevisionSpec", "Revisions"]
+__all__ = ["PAID_NAME", "PROVISIONAL_NAME", "RevisionSpec", "Revisions"]
 
 PROVISIONAL_NAME = "在途分红"
-_PAID_NAME = "Cash Dividend"
+PAID_NAME = "Cash Dividend"
 _SALT_LATE = 0x1A7E
 _SALT_PROVISIONAL = 0x9D1F
 _SCALE = 1 << 20
@@ -50,11 +50,15 @@ class Revisions:
         spec: RevisionSpec,
         times: Iterable[int],
         contents: Iterable[int],
-        name_of: Callable[[int], str],
+        is_paid: Callable[[int], bool],
         mix: Callable[[int], int],
         seed: int,
+        provisional_of: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ):
+        """:param is_paid: whether a content id is a paid dividend (which may first be shown provisional).
+        :param provisional_of: the provisional form of a paid record (default: the AP endpoint's ``在途分红``)."""
         self.spec = spec
+        self._provisional_of = provisional_of or _ap_provisional
         late_max = max(1, int(spec.late_max_hours * 3600))
         settle = int(spec.settle_hours * 3600)
         self.posted = array("q")
@@ -64,7 +68,7 @@ class Revisions:
             late = (h % _SCALE) / _SCALE < spec.late_share
             self.posted.append(t + 1 + (h >> 24) % late_max if late else t)
             g = mix(seed * 5_000_011 + content * 31 + _SALT_PROVISIONAL)
-            provisional = name_of(content) == _PAID_NAME and (g % _SCALE) / _SCALE < spec.provisional_share
+            provisional = is_paid(content) and (g % _SCALE) / _SCALE < spec.provisional_share
             self.settled.append(t + settle if provisional else 0)
 
     def visible(self, index: int, as_of: int) -> bool:
@@ -73,9 +77,13 @@ class Revisions:
     def as_seen(self, index: int, row: dict[str, Any], as_of: int | None) -> dict[str, Any]:
         """``row`` (the final record) as the API shows it at ``as_of`` (``None``: converged, the final view)."""
         if as_of is not None and self.settled[index] and as_of < self.settled[index]:
-            return {**row, "transaction_flow_name": PROVISIONAL_NAME, "business_type": 0}
+            return self._provisional_of(row)
         return row
 
     def settled_by(self) -> int:
         """The moment after which nothing changes any more."""
         return max(max(self.posted, default=0), max(self.settled, default=0))
+
+
+def _ap_provisional(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "transaction_flow_name": PROVISIONAL_NAME, "business_type": 0}

@@ -1,6 +1,8 @@
-"""A LongPort-compatible HTTP server for ``GET /v1/asset/cashflow``, strict where the live service is.
+"""A LongPort-compatible HTTP server for ``GET /v1/asset/cashflow`` (AP) and
+``POST /v1/us/assets/transaction-history`` (US), strict where the live service is.
 
-Checks signatures (both modes) against the exact wire path and query, rejects replayed signatures (403202),
+Checks signatures (both modes) against the exact wire path, query and body hash, the data centre (``x-dc-region``
+and the account's region, :mod:`~airflow_provider_cashflow.sandbox.accounts`), rejects replayed signatures (403202),
 enforces 30 calls / 30 s and 0.02 s between calls per app key, validates parameters, and injects faults.
 Standard library only, so it starts fast and needs no Airflow.
 """
@@ -20,10 +22,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from airflow_provider_cashflow.client.auth import canonical_request, sign
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH, OAUTH_TOKEN_PATH
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, DC_REGION_HEADER, OAUTH_TOKEN_PATH, US_HISTORY_PATH
+from airflow_provider_cashflow.sandbox.accounts import Account, wrong_centre
 from airflow_provider_cashflow.sandbox.control import control_answer
-from airflow_provider_cashflow.sandbox.faults import DATA_FAULTS, drifted
-from airflow_provider_cashflow.sandbox.params import ApiError, cash_flow_params
+from airflow_provider_cashflow.sandbox.faults import DATA_FAULTS, drifted, us_drifted
+from airflow_provider_cashflow.sandbox.params import ApiError, cash_flow_params, us_history_params
 from airflow_provider_cashflow.sandbox.state import SandboxState
 
 __all__ = ["SandboxServer"]
@@ -88,11 +91,12 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         body = self._body()
         try:
-            if path == CASHFLOW_PATH and method == "GET":
-                self._cash_flow(state, path, query)
+            if (path, method) in ((CASHFLOW_PATH, "GET"), (US_HISTORY_PATH, "POST")):
+                self._data_call(state, method, path, query, body)
             elif path == "/v1/token/refresh" and method == "GET":
-                self._authenticate(state, method, path, query, body)
-                token = state.issue_token()
+                account = self._authenticate(state, method, path, query, body)
+                self._check_centre(state, path, account)
+                token = account.issue_token()
                 expires = datetime.now(UTC) + timedelta(days=90)
                 self._envelope(
                     200, 0, "success", {"token": token, "expired_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
@@ -114,24 +118,24 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError, ValueError):  # the connection was dropped on purpose
             super().finish()
 
-    def _authenticate(self, state: SandboxState, method: str, path: str, query: str, body: bytes) -> str:
-        """Check the caller like the live gateway does; returns the app key."""
-        creds = state.credentials
+    def _authenticate(self, state: SandboxState, method: str, path: str, query: str, body: bytes) -> Account:
+        """Check the caller like the live gateway does; returns its account."""
         app_key = self.headers.get("X-Api-Key", "")
-        if not hmac.compare_digest(app_key, creds.app_key):
+        account = state.account(app_key)
+        if account is None:
             state.count("rejected_auth")
             raise ApiError(403, 403203, "apikey illegal")
         authorization = self.headers.get("Authorization", "")
         bearer = authorization.startswith("Bearer ")
         token = authorization[len("Bearer ") :] if bearer else authorization
-        if token in state.expired_tokens:
+        if token in account.expired_tokens:
             state.count("rejected_auth")
             raise ApiError(401, 401003, "token expired")
-        if token not in state.valid_tokens:
+        if token not in account.valid_tokens:
             state.count("rejected_auth")
             raise ApiError(401, 401004, "token invalid")
         if bearer:
-            return app_key
+            return account
         timestamp = self.headers.get("X-Timestamp", "")
         header = self.headers.get("X-Api-Signature", "")
         prefix = "HMAC-SHA256 SignedHeaders=authorization;x-api-key;x-timestamp, Signature="
@@ -141,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
         canonical = canonical_request(
             method, path, query, access_token=token, app_key=app_key, timestamp=timestamp, body=body or None
         )
-        expected = sign(canonical, creds.app_secret)
+        expected = sign(canonical, account.credentials.app_secret)
         if (
             not hmac.compare_digest(header[len(prefix) :], expected)
             or abs(int(timestamp) - time.time()) > TIMESTAMP_SKEW
@@ -151,11 +155,21 @@ class _Handler(BaseHTTPRequestHandler):
         if not state.remember_signature(expected):
             state.count("rejected_replay")
             raise ApiError(403, 403202, "duplicate request")
-        return app_key
+        return account
 
-    def _cash_flow(self, state: SandboxState, path: str, query: str) -> None:
+    def _check_centre(self, state: SandboxState, path: str, account: Account) -> None:
+        refusal = wrong_centre(path, account.region, self.headers.get(DC_REGION_HEADER))
+        if refusal:
+            state.count("rejected_region")
+            raise refusal
+
+    def _data_call(self, state: SandboxState, method: str, path: str, query: str, body: bytes) -> None:
+        """One page of either data centre's history: authenticated, routed, paced, faulted, drifting."""
+        us = path == US_HISTORY_PATH
         state.count("calls")
-        app_key = self._authenticate(state, "GET", path, query, b"")
+        account = self._authenticate(state, method, path, query, body)
+        self._check_centre(state, path, account)
+        app_key = account.credentials.app_key
         refusal = state.budget(app_key).admit(self.arrived) if state.rate_limit else None
         if refusal:
             state.count("rejected_rate_limit")
@@ -167,35 +181,36 @@ class _Handler(BaseHTTPRequestHandler):
             state.count_fault(fault)
             self._inject(fault, state)
         try:
-            params = cash_flow_params(query)
+            p = us_history_params(body, state.us.max_size, state.us.max_span) if us else cash_flow_params(query)
         except ApiError:
             state.count("rejected_params")
             raise
-        dataset = state.dataset
-        as_of = state.view_for(params["end_time"]) if dataset.revisions is not None else None
-        rows = state.history.page(
-            params["start_time"],
-            state.upper_bound(params["end_time"]),
-            (params["business_type"], params["symbol"]),
-            as_of,
-            (params["page"] - 1) * params["size"],
-            params["size"],
+        history = state.us_history if us else state.history
+        start, end = (p["start"], p["end"]) if us else (p["start_time"], p["end_time"])
+        rows = history.page(
+            start,
+            state.upper_bound(end),
+            (p["types"], p["currency"]) if us else (p["business_type"], p["symbol"]),
+            state.view_for(end) if history.source.revisions is not None else None,
+            (p["page"] - 1) * p["size"],
+            p["size"],
             tick=state.next_tick(),
             app_key=app_key,
-            window=(params["start_time"], params["end_time"]),
+            window=(start, end),
+            order=state.us.order if us else "newest",
         )
         if fault == "missing_field" and rows:
             state.count_fault(fault)
             del rows[0]["currency"]
         elif fault == "type_drift":
             state.count_fault(fault)
-            rows = [drifted(row) for row in rows]
+            rows = [(us_drifted if us else drifted)(row) for row in rows]
         if state.latency:
             time.sleep(state.latency)  # a wide-area round trip, as to the live service
         state.count("pages_served")
         state.count("records_served", len(rows))
         state.faults.page_served()
-        self._envelope(200, 0, "success", {"list": rows})
+        self._envelope(200, 0, "success", {"current_page": p["page"], "items": rows} if us else {"list": rows})
         state.page_answered(self.arrived, time.monotonic())
 
     def _inject(self, fault: str, state: SandboxState) -> None:
@@ -219,23 +234,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _oauth_token(self, state: SandboxState, body: bytes) -> None:
         form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8")).items()}
-        creds = state.credentials
-        if form.get("grant_type") != "refresh_token" or form.get("client_id") != creds.app_key:
+        account = state.account(form.get("client_id", ""))
+        if form.get("grant_type") != "refresh_token" or account is None:
             self._send(
                 400,
                 json.dumps({"error": "invalid_request", "error_description": "unsupported grant or client"}).encode(),
             )
             return
-        if not hmac.compare_digest(form.get("refresh_token", ""), creds.refresh_token):
+        self._check_centre(state, OAUTH_TOKEN_PATH, account)
+        if not hmac.compare_digest(form.get("refresh_token", ""), account.credentials.refresh_token):
             self._send(
                 400, json.dumps({"error": "invalid_grant", "error_description": "refresh token is invalid"}).encode()
             )
             return
-        token = state.issue_token()
-        creds.refresh_token = f"sandbox-refresh-{uuid.uuid4().hex}"
+        token = account.issue_token()
         payload = {
             "access_token": token,
-            "refresh_token": creds.refresh_token,
+            "refresh_token": account.rotate_refresh_token(),
             "expires_in": 2592000,
             "token_type": "Bearer",
         }

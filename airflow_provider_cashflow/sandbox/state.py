@@ -1,30 +1,37 @@
-"""What the sandbox knows and counts: credentials, tokens, rate budgets, faults, statistics."""
+"""What the sandbox knows and counts: accounts, rate budgets, faults, the two endpoints' histories, statistics."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_cashflow.defaults import RATE_LIMIT_CALLS, RATE_LIMIT_MIN_INTERVAL, RATE_LIMIT_PERIOD
+from airflow_provider_cashflow.sandbox.accounts import DEMO_US, Account, Credentials
 from airflow_provider_cashflow.sandbox.data import Dataset
 from airflow_provider_cashflow.sandbox.drift import DriftSpec
 from airflow_provider_cashflow.sandbox.faults import FaultPlan
 from airflow_provider_cashflow.sandbox.history import History
+from airflow_provider_cashflow.sandbox.us_data import UsDataset
 
-__all__ = ["Credentials", "SandboxState"]
+__all__ = ["Credentials", "SandboxState", "UsOptions"]
 
 
 @dataclass
-class Credentials:
-    app_key: str
-    app_secret: str
-    access_token: str
-    refresh_token: str
+class UsOptions:
+    """What the US endpoint leaves undocumented, as sandbox settings, so a client can be proven exact under each.
+
+    :param order: ``newest`` (by the filtered time), ``oldest``, or ``shuffled`` (no order, the same every call).
+    :param max_size: the largest ``size`` it accepts; above it, 400001 naming the limit.
+    :param max_span: the longest window (``end - start``, seconds) it accepts, or ``None``; above it, 400001.
+    """
+
+    order: str = "newest"
+    max_size: int = 500
+    max_span: int | None = None
 
 
 class _Budget:
@@ -56,7 +63,10 @@ class SandboxState:
     """Everything the server knows and counts; tests read and change it in-process or over /__sandbox/."""
 
     dataset: Dataset
-    credentials: Credentials
+    credentials: Credentials  # the first account (AP with the demo credentials)
+    us_credentials: Credentials | None = None  # the second, US account (default: a copy of DEMO_US)
+    us_dataset: UsDataset | None = None  # its entries (default: generated from dataset's spec, by create_at)
+    us: UsOptions = field(default_factory=UsOptions)
     rate_limit: bool = True
     max_calls: int = RATE_LIMIT_CALLS
     period: float = RATE_LIMIT_PERIOD
@@ -75,9 +85,12 @@ class SandboxState:
         self._lock = threading.Lock()
         self._seen_signatures: set[str] = set()
         self._budgets: dict[str, _Budget] = {}
-        self.valid_tokens = {self.credentials.access_token}
-        self.expired_tokens: set[str] = set()
+        us_credentials = self.us_credentials or DEMO_US.fresh()
+        self.accounts = {c.app_key: Account(c) for c in (us_credentials, self.credentials)}
+        self.us_app_key = us_credentials.app_key
+        self.us_dataset = self.us_dataset or UsDataset(self.dataset.spec)
         self.history = History(self.dataset, self.drift)
+        self.us_history = History(self.us_dataset, self.drift)
         self.tick = 0  # pages served by any data endpoint: the clock of drift and of its ground truth
         self.stats = {
             "calls": 0,
@@ -88,6 +101,7 @@ class SandboxState:
             "rejected_auth": 0,
             "rejected_replay": 0,
             "rejected_params": 0,
+            "rejected_region": 0,  # a call to the other data centre's endpoint, or routed there by x-dc-region
             "faults": {},
             "authenticated_calls": 0,
             # [arrived, answered] of the last pages served, on the server's monotonic clock: the gaps between one
@@ -119,6 +133,7 @@ class SandboxState:
             copy: dict[str, Any] = json.loads(json.dumps(self.stats))
             copy["tick"] = self.tick
         copy["drift"] = self.history.counts()
+        copy["us_drift"] = self.us_history.counts()
         return copy
 
     def next_tick(self) -> int:
@@ -157,19 +172,26 @@ class SandboxState:
             self._seen_signatures.add(signature)
             return True
 
-    def expire_current_tokens(self) -> None:
-        with self._lock:
-            self.expired_tokens |= self.valid_tokens
-            self.valid_tokens = set()
+    def account(self, app_key: str) -> Account | None:
+        return self.accounts.get(app_key)
 
-    def issue_token(self, token: str | None = None) -> str:
-        """A new valid access token; the old ones stop working at once, as the live service does."""
-        new = token or f"sandbox-token-{uuid.uuid4().hex}"
-        with self._lock:
-            self.expired_tokens |= self.valid_tokens
-            self.valid_tokens = {new}
-            self.credentials.access_token = new
-        return new
+    def expire_current_tokens(self) -> None:
+        for account in self.accounts.values():
+            account.expire()
+
+    def issue_token(self, token: str | None = None, app_key: str | None = None) -> str:
+        """A new valid access token for ``app_key``'s account (default: the first); the old ones stop at once."""
+        return self.accounts[app_key or self.credentials.app_key].issue_token(token)
+
+    def set_drift(self, spec: DriftSpec) -> None:
+        self.history.set_spec(spec)
+        self.us_history.set_spec(spec)
+
+    def set_us_time_field(self, time_field: str) -> None:
+        """Filter the US window on ``create_at`` or ``done_at``: a new history, drift's changes dropped."""
+        assert self.us_dataset is not None
+        self.us_dataset = UsDataset(self.us_dataset.spec, time_field)
+        self.us_history = History(self.us_dataset, self.us_history.spec)
 
     def after_authenticated_call(self) -> None:
         with self._lock:

@@ -1,9 +1,11 @@
 """A person's view of the Airflow UI: headless Chromium (Debian's) logs in, adds a ``longport`` connection through
-the form and presses Test on saved connections, good and bad. Screenshots go to the test's tmp folder."""
+the form and presses Test on saved connections, good and bad. Screenshots go to the test's tmp folder, and those the
+docs show to $CASHFLOW_DOCS_SCREENSHOTS when it is set (`make screenshots`)."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -99,8 +101,22 @@ def _wait(predicate: Callable[[], Any], what: str, timeout: float = 30) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+# the screenshots docs/connection.md shows, by the names it shows them under
+DOCS_SHOTS = {
+    "03-form-standard": "connection-form",
+    "03-form-filled": "connection-form-extras",
+    "05-test-good": "test-good",
+    "06-test-wrong-secret": "test-wrong-secret",
+}
+
+
 def _shot(driver: Any, ui: dict[str, Any], name: str) -> None:
-    driver.save_screenshot(str(ui["shots"] / f"{name}.png"))
+    path = ui["shots"] / f"{name}.png"
+    driver.save_screenshot(str(path))
+    docs = os.environ.get("CASHFLOW_DOCS_SCREENSHOTS")
+    if docs and name in DOCS_SHOTS:
+        Path(docs).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, Path(docs) / f"{DOCS_SHOTS[name]}.png")
 
 
 def _toast(driver: Any, ui: dict[str, Any], title: str, containing: str, shot: str) -> str:
@@ -177,6 +193,7 @@ def test_add_a_longport_connection_through_the_form(browser: Any, ui: dict[str, 
     dialog.find_element(By.NAME, "host").send_keys(ui["sandbox"].base_url)
     dialog.find_element(By.NAME, "login").send_keys(DEMO.app_key)
     dialog.find_element(By.NAME, "password").send_keys(DEMO.app_secret)
+    _shot(browser, ui, "03-form-standard")
     # the form's sections open one at a time: the standard fields close as the extra fields open
     dialog.find_element(By.XPATH, ".//button[contains(., 'Extra Fields') and not(contains(., 'JSON'))]").click()
     _wait(lambda: "Access token" in dialog.text, "the extra fields")

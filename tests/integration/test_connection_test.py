@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from airflow_provider_cashflow.compat import AIRFLOW_VERSION
 from airflow_provider_cashflow.sandbox import DEMO
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 from tests.helpers.airflow import AirflowHome
-from tests.helpers.connections import api_body, longport_connection
+from tests.helpers.connections import api_body, longport_connection, set_connection
 
 
 def _body(conn_id: str, base_url: str, *, password: str, token: str, port: int | None = None) -> dict[str, Any]:
@@ -133,4 +134,24 @@ def test_typed_values_are_tested_as_typed(answers: dict[str, Any]) -> None:
 def test_redacted_values_without_a_saved_connection_say_how_to_test(answers: dict[str, Any]) -> None:
     ok, message = _test(answers, "unsaved, redacted")
     assert not ok and "access token" not in message
-    assert "redacted" in message and "airflow connections test lp_nowhere" in message
+    # Only Airflow 3.0's restore knows the saved id: it reads it from the route; elsewhere the message says <id>
+    target = "lp_nowhere" if AIRFLOW_VERSION < (3, 1) else "<connection id>"
+    assert "redacted" in message and f"airflow connections test {target}" in message
+
+
+def test_only_airflow_30_reads_the_saved_connection_from_the_test_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Masks that reach the hook outside Airflow 3.0 are never swapped by the hook: it sends nothing and says why,
+    even when a caller's frame holds a ``test_body`` naming a saved connection."""
+    from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+
+    closed_port = "http://127.0.0.1:9"  # nothing listens: a call that were made would fail as a transport error
+    set_connection(monkeypatch, "lp_masked", longport_connection(closed_port, password="***", access_token="***"))
+    set_connection(monkeypatch, "lp_saved", longport_connection(closed_port))
+    test_body = SimpleNamespace(connection_id="lp_saved")  # as Airflow 3.0's route holds it
+    ok, message = CashflowHook("lp_masked").test_connection()
+    assert test_body.connection_id == "lp_saved" and not ok
+    if AIRFLOW_VERSION < (3, 1):
+        assert "redacted" not in message  # restored, then sent: the closed port answers
+    else:
+        assert "redacted values ('***') for app secret (password), access_token" in message
+        assert "airflow connections test <connection id>" in message and "lp_saved" not in message

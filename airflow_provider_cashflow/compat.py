@@ -4,8 +4,8 @@ Each name is tried at its newest home first (no deprecation warning there), then
 minor lacks (checked by installing 3.0.6, 3.1.8, 3.2.2 and 3.3.2):
 
 - ``airflow.sdk.BaseHook``: 3.1+; 3.0 has ``airflow.hooks.base.BaseHook``.
-- ``airflow.sdk.exceptions.AirflowFailException``: 3.2+; before, ``airflow.exceptions.AirflowFailException``
-  (the same class on 3.2+, where the old path warns).
+- ``airflow.sdk.exceptions.AirflowFailException`` / ``AirflowNotFoundException``: 3.2+; before,
+  ``airflow.exceptions`` (the same classes on 3.2+, where the old path warns).
 - a DAG's timetable as the task sees it: the task SDK's (3.2+, public attributes) or the core one (``_`` names).
 - ``airflow.sdk.ExceptionRetryPolicy`` and friends (AIP-105 task retry policies): 3.3+ only.
 - the Test button's saved secrets: 3.1.7+ put them back in place of the form's ``***``; 3.0 does not, and has no
@@ -21,6 +21,7 @@ __all__ = [
     "HAS_RETRY_POLICIES",
     "HOOK_RESTORES_TEST_SECRETS",
     "AirflowFailException",
+    "AirflowNotFoundException",
     "BaseHook",
     "airflow_version",
     "timetable_expression",
@@ -29,7 +30,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # type checkers see the newest layout, the one the project is checked against
     from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 else:
     try:
         from airflow.sdk import BaseHook
@@ -37,9 +38,9 @@ else:
         from airflow.hooks.base import BaseHook
 
     try:
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
     except ImportError:  # Airflow 3.0, 3.1
-        from airflow.exceptions import AirflowFailException
+        from airflow.exceptions import AirflowFailException, AirflowNotFoundException
 
 
 def airflow_version() -> tuple[int, int]:

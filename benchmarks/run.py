@@ -139,6 +139,34 @@ def worker_paced(base_url: str, start: int, end: int) -> dict:
     return {"seconds": time.perf_counter() - started, "records": records, "calls": hook.client.stats.calls}
 
 
+def worker_paging(base_url: str, start: int, end: int, size: int, mode: str) -> dict:
+    """One window read by the hook's cursor, or by plain offset paging (page 1, 2, ... until a short page)."""
+    os.environ["AIRFLOW_CONN_LONGPORT_DEFAULT"] = _conn(base_url, **PACING["off"])
+    from airflow_provider_cashflow.domain.query import CashFlowQuery
+    from airflow_provider_cashflow.domain.windows import Window
+    from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+
+    hook = CashflowHook()
+    window = (datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
+    if mode == "cursor":
+        rows = [r.to_dict() for r in hook.iter_cash_flows(*window, page_size=size)]
+    else:
+        query, rows, page = CashFlowQuery(Window.of(*window), page_size=size), [], 1
+        while True:
+            answer = hook.client.get_cash_flow_page(query, page)
+            rows += [parse(r).to_dict() for r in answer if start <= int(r["business_time"]) < end]
+            if len(answer) < size:
+                break
+            page += 1
+    return {"calls": hook.client.stats.calls, "rows": rows}
+
+
+def parse(raw: dict) -> object:
+    from airflow_provider_cashflow.domain.models import parse_cash_flow
+
+    return parse_cash_flow(raw)
+
+
 def _child(*args: object) -> dict:
     result = subprocess.run(
         [sys.executable, __file__, "worker", *map(str, args)],
@@ -229,11 +257,14 @@ def bench_memory() -> list[str]:
 
 
 def bench_paced() -> list[str]:
-    """61 pages through the sandbox's real rate limit."""
+    """61 calls through the sandbox's real rate limit."""
     with SandboxProcess("--days", "30", "--per-day", "30", "--end", END.isoformat(), "--app-key", DEMO.app_key) as sb:
         start, end = _window(sb, 30)
         records = sb.records(start, end + 1)
-        start = int(records[60]["business_time"])  # exactly 61 records: 61 full pages and one empty
+        # 30 seconds that hold records: at page size 1 the cursor makes two calls a second (a one-record page,
+        # then the second read whole) and one more at the end, 61 calls
+        seconds = sorted({int(r["business_time"]) for r in records}, reverse=True)
+        start = seconds[29]
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["BENCH_TMP"] = tmp
             r = _child("paced", sb.base_url, start, end)
@@ -245,7 +276,22 @@ def bench_paced() -> list[str]:
     ]
 
 
-SECTIONS = {"speed": bench_speed, "memory": bench_memory, "paced": bench_paced}
+def bench_paging() -> list[str]:
+    """Calls to read a month of 25,000 records: the cursor against offset paging's minimum, history still."""
+    rows = ["| page size | records | offset paging's calls | cursor's calls |", "|---|---|---|---|"]
+    with SandboxProcess("--records", "25000", "--days", "30", "--end", END.isoformat(), "--no-rate-limit") as sb:
+        start, end = int((END - timedelta(days=30)).timestamp()), int(END.timestamp())
+        want = [parse(r).to_dict() for r in sb.records(start, end)]
+        for size in (10_000, 1_000, 100):
+            offset = _child("paging", sb.base_url, start, end, size, "offset")
+            cursor = _child("paging", sb.base_url, start, end, size, "cursor")
+            assert offset["rows"] == cursor["rows"] == want, "a still history must read the same either way"
+            rows.append(f"| {size:,} | {len(want):,} | {offset['calls']} | {cursor['calls']} |")
+            print(rows[-1], flush=True)
+    return rows
+
+
+SECTIONS = {"speed": bench_speed, "memory": bench_memory, "paced": bench_paced, "paging": bench_paging}
 
 
 def main(sections: list[str]) -> int:
@@ -264,7 +310,14 @@ def main(sections: list[str]) -> int:
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "worker":
         kind, args = sys.argv[2], sys.argv[3:]
-        fn = {"sdk": worker_sdk, "hook": worker_hook, "operator": worker_operator, "paced": worker_paced}[kind]
+        workers = {
+            "sdk": worker_sdk,
+            "hook": worker_hook,
+            "operator": worker_operator,
+            "paced": worker_paced,
+            "paging": worker_paging,
+        }
+        fn = workers[kind]
         typed = [int(a) if a.isdigit() else a for a in args]
         print(json.dumps(fn(*typed)))
         sys.exit(0)

@@ -15,7 +15,7 @@ from airflow_provider_cashflow.sandbox import Dataset, Sandbox
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 from tests.helpers.airflow import EXAMPLE_DAGS, AirflowHome, AirflowServer
 from tests.helpers.connections import set_connection
-from tests.helpers.data import SPEC, UNLIMITED, sandbox_flags
+from tests.helpers.data import SPEC, SPEC_ARGS, UNLIMITED
 from tests.helpers.servers import MotoServer, RedisServer
 
 # Property tests assert outcomes, not speed: on a machine shared with other builds an example may take longer
@@ -39,8 +39,7 @@ def sandbox(dataset: Dataset, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandb
 
 @pytest.fixture
 def sandbox_process() -> Iterator[SandboxProcess]:
-    """A sandbox process serving ``SPEC`` without rate limit."""
-    with SandboxProcess(*sandbox_flags(SPEC), "--no-rate-limit") as process:
+    with SandboxProcess(*SPEC_ARGS, "--no-rate-limit") as process:
         yield process
 
 

@@ -43,9 +43,10 @@ def require_secure_base_url(url: str, *, where: str = "base URL") -> None:
     parts = urlsplit(url)
     if parts.scheme.lower() == "http" and not is_loopback(parts.hostname):
         secure = f"https://{parts.netloc}{parts.path}".rstrip("/")
+        examples = secure if secure == GLOBAL_BASE_URL else f"{secure}, or {GLOBAL_BASE_URL}"
         raise LongPortConfigError(
             f"{where} {url!r} uses plain http:// to {parts.hostname!r}, which would send the access token and "
-            f"request signatures in clear text; use https:// (e.g. {secure}, or {GLOBAL_BASE_URL}); plain http "
+            f"request signatures in clear text; use https:// (e.g. {examples}); plain http "
             "is allowed only to loopback (127.0.0.1, localhost, ::1), such as the sandbox"
         )
 

@@ -3,47 +3,50 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 
 from airflow_provider_cashflow.client.envelope import Page, RawAnswer, open_envelope, page_rows
 from airflow_provider_cashflow.client.paced_session import PacedSession
-from airflow_provider_cashflow.client.page_decoder import decode_cash_flow_page
-from airflow_provider_cashflow.client.pagination import iter_pages, iter_pages_pipelined
+from airflow_provider_cashflow.client.page_decoder import DecodedPage, decode_cash_flow_page
+from airflow_provider_cashflow.client.paging import time_cursor
 from airflow_provider_cashflow.client.retry_loop import RetryLoop
 from airflow_provider_cashflow.client.stats import CallStats
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, MAX_PAGE_SIZE
 from airflow_provider_cashflow.domain.models import CashFlow, parse_cash_flow
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
-from airflow_provider_cashflow.errors import LongPortError, RecordError
+from airflow_provider_cashflow.errors import RecordError
 
 __all__ = ["CashFlowEndpoint", "cash_flow_params"]
 
-_RECORD_KEY = b'"transaction_flow_name"'
 log = logging.getLogger(__name__)
 
 
-def cash_flow_params(query: CashFlowQuery, page: int) -> dict[str, str]:
+def cash_flow_params(
+    query: CashFlowQuery, page: int, *, seconds: tuple[int, int] | None = None, size: int | None = None
+) -> dict[str, str]:
     """Page ``page`` of ``query`` as query parameters, in the official SDK's order, unset ones left out.
 
-    The window is asked for in whole seconds covering it (see :meth:`Window.request_bounds`).
+    :param seconds: ``start_time`` and ``end_time``; by default the whole seconds covering the window (see
+        :meth:`Window.request_bounds`).
+    :param size: records per call; by default the query's page size.
     """
-    start_time, end_time = query.window.request_bounds()
+    start_time, end_time = seconds or query.window.request_bounds()
     params = {"start_time": str(start_time), "end_time": str(end_time)}
     if query.business_type is not None:
         params["business_type"] = str(int(query.business_type))
     if query.symbol:
         params["symbol"] = query.symbol
     params["page"] = str(page)
-    params["size"] = str(query.page_size)
+    params["size"] = str(size or query.page_size)
     return params
 
 
-def decode_flows(answer: RawAnswer, number: int, stats: CallStats) -> Sequence[CashFlow]:
+def decode_flows(answer: RawAnswer, params: Mapping[str, str], stats: CallStats) -> Sequence[CashFlow]:
     """A cash-flow answer's records: the fast decoder's if it takes the page, else the careful parser's.
 
-    :param number: the page's number, for the error that names a record the API got wrong.
-    :raises RecordError: a record the careful parser refuses, named with the page and trace id.
+    :param params: the call's parameters, for the error that names a record the API got wrong.
+    :raises RecordError: a record the careful parser refuses, named with the call and its trace id.
     """
     records = decode_cash_flow_page(answer.body)
     if records is not None:
@@ -54,7 +57,12 @@ def decode_flows(answer: RawAnswer, number: int, stats: CallStats) -> Sequence[C
     try:
         return Page.of(map(parse_cash_flow, page_rows(data, answer.path, trace_id)), trace_id)
     except RecordError as error:
-        raise RecordError(f"{error} (page {number}, trace id {trace_id})") from None
+        call = ", ".join(f"{key} {params[key]}" for key in ("start_time", "end_time", "page", "size"))
+        raise RecordError(f"{error} (call with {call}, trace id {trace_id})") from None
+
+
+def _seconds_of(page: Sequence[CashFlow]) -> Sequence[int]:
+    return page.seconds if isinstance(page, DecodedPage) else [record.epoch_seconds for record in page]
 
 
 class CashFlowEndpoint:
@@ -80,67 +88,40 @@ class CashFlowEndpoint:
 
         return self._retries.call(lambda: self._session.send(CASHFLOW_PATH, params), decode)
 
-    def flows(
-        self, params: Mapping[str, str], number: int = 1, first: RawAnswer | LongPortError | None = None
-    ) -> Sequence[CashFlow]:
-        """One page, retried, as :class:`CashFlow` records.
+    def iter_cash_flows(self, query: CashFlowQuery) -> Generator[CashFlow, None, None]:
+        """Every record of ``query`` with ``start <= business_time < end``, newest first, exact while the
+        history changes (see :func:`~airflow_provider_cashflow.client.paging.time_cursor`)."""
 
-        :param number: the page's number, for error messages.
-        :param first: the outcome of a first attempt already made (by the prefetching thread).
-        """
-        return self._retries.call(
-            lambda: self._session.send(CASHFLOW_PATH, params),
-            lambda answer: decode_flows(answer, number, self.stats),
-            first=first,
-        )
+        def fetch(start_time: int, end_time: int, page: int, size: int) -> Sequence[CashFlow]:
+            params = cash_flow_params(query, page, seconds=(start_time, end_time), size=size)
+            return self._retries.call(
+                lambda: self._session.send(CASHFLOW_PATH, params),
+                lambda answer: decode_flows(answer, params, self.stats),
+            )
 
-    def iter_cash_flows(self, query: CashFlowQuery, *, prefetch: bool = True) -> Generator[CashFlow, None, None]:
-        """Every record of ``query`` with ``start <= business_time < end``, in the API's order (newest first).
+        first, last = query.window.seconds()
+        chunks = time_cursor(fetch, _seconds_of, first, last, query.page_size, max_size=MAX_PAGE_SIZE)
+        return self._cut(chunks, query.window)
 
-        :param prefetch: request page n+1 while page n is decoded.
-        """
-        if prefetch:
-            pages = self._pipelined_pages(query)
-        else:
-            pages = iter_pages(lambda page: self.flows(cash_flow_params(query, page), page), query.page_size)
-        return self._cut(pages, query.window)
-
-    def _pipelined_pages(self, query: CashFlowQuery) -> Iterator[Sequence[CashFlow]]:
-        size = query.page_size
-
-        def params(page: int) -> dict[str, str]:
-            return cash_flow_params(query, page)
-
-        def fetch_raw(page: int, on_sent: Callable[[], None]) -> RawAnswer | LongPortError:
-            try:
-                return self._session.send(CASHFLOW_PATH, params(page), on_sent)
-            except LongPortError as error:  # retried on the decoding side, with the full retry policy
-                return error
-
-        def looks_full(answer: RawAnswer | LongPortError) -> bool:
-            # Every record has this key once and an unescaped quote cannot occur inside a JSON string, so the
-            # count is exact for a well-formed page; it is only a hint, the decoded page decides.
-            return isinstance(answer, RawAnswer) and answer.status == 200 and answer.body.count(_RECORD_KEY) >= size
-
-        return iter_pages_pipelined(
-            fetch_raw, looks_full, lambda page, answer: self.flows(params(page), page, answer), size
-        )
-
-    def _cut(self, pages: Iterator[Sequence[CashFlow]], window: Window) -> Generator[CashFlow, None, None]:
-        """The records of ``pages`` inside ``window``, with a progress line per page."""
-        kept = 0
+    def _cut(self, chunks: Iterator[Sequence[CashFlow]], window: Window) -> Generator[CashFlow, None, None]:
+        """The records of ``chunks`` inside ``window``, with a progress line per chunk."""
+        kept, logged = 0, False
         start, end = window.start, window.end
-        for number, records in enumerate(pages, start=1):
+        for records in chunks:
             for record in records:
                 if start <= record.business_time < end:
                     kept += 1
                     yield record
-            log.info(
-                "page %d: %d records, %d in %s so far (%d calls, %.2f s waited for the rate limit)",
-                number,
-                len(records),
-                kept,
-                window,
-                self.stats.calls,
-                self.stats.rate_wait,
-            )
+            self._log_progress(kept, window)
+            logged = True
+        if not logged:  # an empty window's one answer gets its line like any other (no chunk comes of it)
+            self._log_progress(kept, window)
+
+    def _log_progress(self, kept: int, window: Window) -> None:
+        log.info(
+            "%d records in %s so far (%d calls, %.2f s waited for the rate limit)",
+            kept,
+            window,
+            self.stats.calls,
+            self.stats.rate_wait,
+        )

@@ -131,9 +131,6 @@ class LongPortClient:
         """Page ``page`` of ``query`` as the API sent it: raw records, not cut to the window."""
         return self.endpoint.raw_page(query, page)
 
-    def iter_cash_flows(self, query: CashFlowQuery, *, prefetch: bool = True) -> Generator[CashFlow, None, None]:
-        """Every record of ``query`` inside its window, in the API's order (newest first).
-
-        :param prefetch: request page n+1 while page n is decoded.
-        """
-        return self.endpoint.iter_cash_flows(query, prefetch=prefetch)
+    def iter_cash_flows(self, query: CashFlowQuery) -> Generator[CashFlow, None, None]:
+        """Every record of ``query`` inside its window, newest first, exact while the history changes."""
+        return self.endpoint.iter_cash_flows(query)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import requests
 import urllib3
@@ -12,13 +12,10 @@ from airflow_provider_cashflow.client.base_url import require_secure_base_url, v
 from airflow_provider_cashflow.client.envelope import RawAnswer
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
 from airflow_provider_cashflow.client.stats import CallStats
-from airflow_provider_cashflow.client.transport import SignallingAdapter, signal_when_sent
 from airflow_provider_cashflow.defaults import GLOBAL_BASE_URL
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortTransportError
 
 __all__ = ["PacedSession"]
-
-_LONGER_THAN_A_PAGE_DECODES = 0.1  # seconds; a 10,000-record page decodes in ~15 ms
 
 
 class PacedSession:
@@ -56,8 +53,6 @@ class PacedSession:
         self.timeout = timeout
         self.stats = stats
         self.session = requests.Session()
-        self.session.mount("http://", SignallingAdapter())
-        self.session.mount("https://", SignallingAdapter())
         self.session.headers["Content-Type"] = "application/json; charset=utf-8"
         self.session.headers["User-Agent"] = f"airflow-provider-cashflow/{__version__}"
         self.session.verify = validate_ca_bundle(ca_bundle) or True
@@ -65,50 +60,32 @@ class PacedSession:
     def close(self) -> None:
         self.session.close()
 
-    def send(
-        self,
-        path: str,
-        params: Mapping[str, str],
-        on_sent: Callable[[], None] | None = None,
-        *,
-        body: bytes | None = None,
-    ) -> RawAnswer:
+    def send(self, path: str, params: Mapping[str, str], *, body: bytes | None = None) -> RawAnswer:
         """One paced, freshly signed GET (a POST of ``body`` when one is given); the answer is read, not looked at.
 
-        :param on_sent: called once the request has left, or before a rate-limit wait longer than decoding a page.
         :param body: a JSON body to POST (the US endpoint's way); the signature covers its hash.
         :raises LongPortTransportError: the connection failed, timed out or broke off in the body.
         """
         method = "GET" if body is None else "POST"
-
-        def before_sleep(delay: float) -> None:
-            if on_sent is not None and delay > _LONGER_THAN_A_PAGE_DECODES:
-                on_sent()
-
-        waited = self.limiter.acquire(before_sleep=before_sleep)
+        waited = self.limiter.acquire()
         self.stats.add(rate_wait=waited, calls=1)
         try:
-            with signal_when_sent(on_sent):
-                response = self.session.request(
-                    method,
-                    self.base_url + path,
-                    params=params,
-                    data=body,
-                    auth=self.auth,
-                    timeout=self.timeout,
-                    stream=True,
-                    # a redirect would carry the signed headers to a host the https check never saw
-                    allow_redirects=False,
-                    verify=self.session.verify,  # else REQUESTS_CA_BUNDLE would override the connection's ca_bundle
-                )
-            # One read of the whole body instead of requests' 10 KB chunks: each chunk is a socket read that must
-            # win the GIL back from the thread parsing the previous page, and a page is ~2 MB.
-            body = response.raw.read(decode_content=True)
-            response.raw.release_conn()
+            response = self.session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                data=body,
+                auth=self.auth,
+                timeout=self.timeout,
+                # a redirect would carry the signed headers to a host the https check never saw
+                allow_redirects=False,
+                verify=self.session.verify,  # else REQUESTS_CA_BUNDLE would override the connection's ca_bundle
+            )
+            content = response.content
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
             raise LongPortTransportError(f"{method} {path} failed: {type(err).__name__}") from None
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise LongPortTransportError(
                 f"{method} {path} failed while reading the body: {type(err).__name__}"
             ) from None
-        return RawAnswer(path, response.status_code, response.headers, body)
+        return RawAnswer(path, response.status_code, response.headers, content)

@@ -152,19 +152,14 @@ class RateLimiter:
             delay = max(delay, calls[-self.max_calls] + self.span - now)
         return max(delay, 0.0)
 
-    def acquire(self, before_sleep: Callable[[float], None] | None = None) -> float:
-        """Block until a call may be made, record it, and return how long this call waited.
-
-        :param before_sleep: called with the delay before each wait, if there is one.
-        """
+    def acquire(self) -> float:
+        """Block until a call may be made, record it, and return how long this call waited."""
         waited = 0.0
         with self._lock:
             while True:
                 delay = self.store.take(self)
                 if delay <= 0:
                     break
-                if before_sleep is not None:
-                    before_sleep(delay)
                 self._sleep(delay)  # outside the file lock, so other processes can check their own turn
                 waited += delay
         return waited

@@ -1,10 +1,9 @@
 """One API call tried until it succeeds or the retry policy gives up.
 
 Hand-written rather than built on ``tenacity``: the policy decides "stop" and "how long" in one step (a jittered
-delay that would overrun ``max_elapsed`` stops the call), a refreshed OAuth token must not spend an attempt, and
-the first attempt may already have been made by the prefetching thread. Expressed with ``tenacity`` these need a
-delay shared between its stop and wait callbacks, an attempt counter of our own and a replay wrapper: longer, not
-shorter.
+delay that would overrun ``max_elapsed`` stops the call), and a refreshed OAuth token must not spend an attempt.
+Expressed with ``tenacity`` these need a delay shared between its stop and wait callbacks and an attempt counter
+of our own: longer, not shorter.
 """
 
 from __future__ import annotations
@@ -51,33 +50,19 @@ class RetryLoop:
         self.refresh_token = refresh_token
         self._sleep = sleep
 
-    def call(
-        self,
-        send: Callable[[], RawAnswer],
-        decode: Callable[[RawAnswer], T],
-        *,
-        first: RawAnswer | LongPortError | None = None,
-    ) -> T:
+    def call(self, send: Callable[[], RawAnswer], decode: Callable[[RawAnswer], T]) -> T:
         """``decode(send())``, retried on the errors the policy calls retryable.
 
         :param send: makes one attempt's round trip.
         :param decode: turns an answer into the result, raising the API's errors.
-        :param first: the outcome of a first attempt already made (by the prefetching thread).
         """
         started = time.monotonic()
         attempt = 0
         refreshed = False
-        answer: RawAnswer | LongPortError
         while True:
             attempt += 1
             try:
-                if first is None:
-                    answer = send()
-                else:
-                    answer, first = first, None
-                    if isinstance(answer, LongPortError):
-                        raise answer
-                return decode(answer)
+                return decode(send())
             except LongPortAPIError as error:
                 if error.token_expired and self.refresh_token is not None and not refreshed:
                     self.refresh_token()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = ["CallStats"]
 
 
 @dataclass
 class CallStats:
-    """Counters of one client; :meth:`add` may be called from the prefetching threads too."""
+    """Counters of one client."""
 
     calls: int = 0
     retries: int = 0
@@ -18,10 +17,8 @@ class CallStats:
     backoff_wait: float = 0.0
     token_refreshes: int = 0
     careful_pages: int = 0  # pages the fast decoder passed on to the careful parser
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **amounts: float) -> None:
-        """Add each amount to the counter of that name, as one step."""
-        with self._lock:
-            for name, amount in amounts.items():
-                setattr(self, name, getattr(self, name) + amount)
+        """Add each amount to the counter of that name."""
+        for name, amount in amounts.items():
+            setattr(self, name, getattr(self, name) + amount)

@@ -24,9 +24,20 @@ from airflow_provider_cashflow.domain.us_transactions import UsTransaction, pars
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortConfigError, LongPortTransportError, RecordError
 
-__all__ = ["UsHistoryEndpoint", "decode_us_page"]
+__all__ = ["ParametersRefused", "UsHistoryEndpoint", "decode_us_page"]
 
 log = logging.getLogger(__name__)
+
+
+class ParametersRefused(LongPortConfigError):
+    """The US endpoint refused a call's parameters (HTTP 400, code 400xxx): its size or its span.
+
+    :param span: the seconds the refused call asked for.
+    """
+
+    def __init__(self, message: str, *, span: int) -> None:
+        super().__init__(message)
+        self.span = span
 
 
 def decode_us_page(answer: RawAnswer, number: int = 1) -> Page:
@@ -66,8 +77,8 @@ class UsHistoryEndpoint:
     def page(self, query: UsHistoryQuery, start: int, end: int, number: int, size: int) -> Page:
         """Page ``number`` (of ``size``) of seconds ``start`` to ``end``, both inclusive, retried, as typed records.
 
-        :raises LongPortConfigError: the server refused the request's parameters (a ``size`` above its
-            undocumented maximum, most likely): no retry would cure it.
+        :raises ParametersRefused: the server refused the request's parameters (a ``size`` above its undocumented
+            maximum, or a window longer than its undocumented longest span): no retry would cure it.
         """
         body = query.body(start, end, number, size)
         try:
@@ -78,10 +89,11 @@ class UsHistoryEndpoint:
         except LongPortAPIError as error:
             if error.retryable or error.code // 1000 != 400:
                 raise
-            raise LongPortConfigError(
-                f"POST {US_HISTORY_PATH} refused the request (size={size}, types={list(query.types)}, "
-                f"currency={query.currency!r}): {error}. The endpoint's largest page size is undocumented: if the "
-                "refusal is about the size, pass a smaller page_size (the official SDK sends 20)"
+            raise ParametersRefused(
+                f"POST {US_HISTORY_PATH} refused the request (size={size}, {end - start + 1} seconds, "
+                f"types={list(query.types)}, currency={query.currency!r}): {error}. The endpoint's largest page size "
+                "is undocumented: pass a smaller page_size (the official SDK sends 20)",
+                span=end - start + 1,
             ) from error
 
     def fetch(self, query: UsHistoryQuery) -> Fetch[UsTransaction]:
@@ -90,15 +102,20 @@ class UsHistoryEndpoint:
 
     def iter_window(self, query: UsHistoryQuery, window: Window | None = None) -> Iterator[UsTransaction]:
         """Every record the server holds for ``window`` (default: the query's), read exactly under a changing
-        history by splitting it until each part fits a page; in no promised order."""
+        history by splitting it until each part fits a page; in no promised order.
+
+        The endpoint's longest window is undocumented too: a window it refuses is read in halves (and every later
+        part shorter than the shortest refused), down to one second, where a refusal can only be the size's.
+        """
         part = query.window if window is None else window
         first, last = query.seconds(part)
         if first > last:
             return  # no whole second in it: no record can be
+        refused = [last - first + 2]  # the shortest span refused so far: longer parts are split without a call
         kept = 0
-        for chunk in split_until_fits(self.fetch(query), first, last, query.page_size):
-            kept += len(chunk)
-            yield from chunk
+        for record in self._read(query, first, last, refused):
+            kept += 1
+            yield record
         log.info(
             "US history: %d records in %s (%d calls so far, %.2f s waited for the rate limit)",
             kept,
@@ -106,6 +123,25 @@ class UsHistoryEndpoint:
             self.stats.calls,
             self.stats.rate_wait,
         )
+
+    def _read(self, query: UsHistoryQuery, first: int, last: int, refused: list[int]) -> Iterator[UsTransaction]:
+        if last - first + 1 < refused[0]:
+            taken = False
+            try:
+                for chunk in split_until_fits(self.fetch(query), first, last, query.page_size):
+                    taken = True
+                    yield from chunk
+                return
+            except ParametersRefused as error:
+                # Only the first call of a part can be refused (later ones ask shorter spans, the same size); a
+                # refusal after records were taken is not about the span, and a second is as short as it gets.
+                if taken or first == last:
+                    raise
+                refused[0] = min(refused[0], error.span)
+                log.warning("the US endpoint refused %d seconds at once: reading them in halves", error.span)
+        middle = (first + last) // 2
+        yield from self._read(query, middle + 1, last, refused)  # the newer half first, as the pager reads
+        yield from self._read(query, first, middle, refused)
 
     def iter_days(self, query: UsHistoryQuery, tz: tzinfo) -> Iterator[tuple[Window, Iterator[UsTransaction]]]:
         """``(day, records of day)`` for each local day of ``tz`` in the query's window, newest first.

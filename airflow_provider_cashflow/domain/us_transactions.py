@@ -10,7 +10,7 @@ was otherwise; keys the API adds later are kept too, in ``extra``, so nothing th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
@@ -19,7 +19,6 @@ from airflow_provider_cashflow.domain.models import (
     CashFlow,
     Direction,
     Field,
-    compile_per_record,
     fields_of,
 )
 from airflow_provider_cashflow.errors import RecordError
@@ -71,7 +70,7 @@ class UsTransaction(NamedTuple):
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict with the API's keys: amount as its exact decimal text, times as ISO 8601 UTC."""
-        return _to_dict(self)
+        return {name: _json_value(value) for name, value in zip(US_FIELD_NAMES, self, strict=True)}
 
 
 US_FIELDS: tuple[Field, ...] = fields_of(UsTransaction)
@@ -79,18 +78,12 @@ US_FIELD_NAMES: tuple[str, ...] = UsTransaction._fields
 _API_KEYS = frozenset(US_FIELD_NAMES) - {"extra"}
 
 
-def _json_expression(field: Field) -> str:
-    value = f"record.{field.name}"
-    if field.type is Decimal:
-        return f"None if {value} is None else str({value})"
-    if field.type is datetime:
-        return f"None if {value} is None else {value}.strftime('%Y-%m-%dT%H:%M:%SZ')"
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)  # the exact decimal text; a JSON number would pass through a float
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     return value
-
-
-_to_dict: Callable[[UsTransaction], dict[str, Any]] = compile_per_record(
-    "lambda record: {" + ", ".join(f"{f.name!r}: {_json_expression(f)}" for f in US_FIELDS) + "}", {}
-)
 
 
 def _text(raw: Mapping[str, Any], name: str) -> str | None:

@@ -60,6 +60,11 @@ class Window:
         """
         return math.floor(self.start.timestamp()), math.ceil(self.end.timestamp())
 
+    def seconds(self) -> tuple[int, int]:
+        """The first and the last whole second (both inclusive) that hold a moment of the window."""
+        start_time, end_time = self.request_bounds()
+        return start_time, end_time - 1
+
     def contains(self, moment: datetime) -> bool:
         return self.start <= moment < self.end
 

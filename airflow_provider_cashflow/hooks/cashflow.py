@@ -1,4 +1,5 @@
-"""Airflow hook for the LongPort OpenAPI cash-flow endpoint."""
+"""``CashflowHook``: a ``longport`` connection made into one client, for an AP account's cash flows or a US
+account's transaction history."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from airflow_provider_cashflow.client.ratelimit import shared_limiter
 from airflow_provider_cashflow.client.retry import RetryPolicy
 from airflow_provider_cashflow.client.settings import LongPortSettings
 from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint
-from airflow_provider_cashflow.compat import HOOK_RESTORES_TEST_SECRETS, BaseHook
+from airflow_provider_cashflow.compat import HOOK_RESTORES_TEST_SECRETS, AirflowNotFoundException, BaseHook
 from airflow_provider_cashflow.defaults import (
     CASHFLOW_PATH,
     CONN_TYPE,
@@ -29,6 +30,13 @@ from airflow_provider_cashflow.domain.us_transactions import UsTransaction
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 from airflow_provider_cashflow.get_provider_info import CONN_FIELDS, HOOK_NAME, UI_FIELD_BEHAVIOUR
+from airflow_provider_cashflow.hooks.no_retry import (
+    fail_fast,
+    fail_fast_records,
+    fails_fast,
+    missing_connection,
+    no_retry,
+)
 from airflow_provider_cashflow.hooks.redaction import cannot_test_message, redacted_fields
 
 __all__ = ["CashflowHook"]
@@ -48,8 +56,8 @@ class CashflowHook(BaseHook):
     """Signed (or OAuth bearer) calls to ``GET /v1/asset/cashflow``, paged to the end, paced and retried.
 
     :param longport_conn_id: an Airflow connection of type ``longport``.
-    :param retry_policy: overrides the retry bounds (default: the connection's ``max_attempts``, 300 s).
-    :param prefetch: request page n+1 while page n is parsed.
+    :param retry_bounds: how often and how long the client retries one API call (default: the connection's
+        ``max_attempts``, 300 s); Airflow's task ``retry_policy`` is another thing, set on the operator.
     """
 
     conn_name_attr = "longport_conn_id"
@@ -61,16 +69,23 @@ class CashflowHook(BaseHook):
         self,
         longport_conn_id: str = default_conn_name,
         *,
-        retry_policy: RetryPolicy | None = None,
-        prefetch: bool = True,
+        retry_bounds: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.longport_conn_id = longport_conn_id
-        self._retry_policy = retry_policy
-        self.prefetch = prefetch
+        self._retry_bounds = retry_bounds
+
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        """As ``BaseHook.get_connection``; a missing connection fails the task at once, naming what exists."""
+        try:
+            return super().get_connection(conn_id)
+        except AirflowNotFoundException:
+            raise no_retry(missing_connection(conn_id)) from None
 
     @cached_property
+    @fails_fast
     def settings(self) -> LongPortSettings:
         return self._settings_from(self.get_connection(self.longport_conn_id))
 
@@ -87,6 +102,7 @@ class CashflowHook(BaseHook):
         return self.client
 
     @cached_property
+    @fails_fast
     def client(self) -> LongPortClient:
         settings = self.settings
         if settings.app_secret:
@@ -116,7 +132,7 @@ class CashflowHook(BaseHook):
                 settings.rate_limit_min_interval,
                 storage=settings.rate_limit_storage,
             ),
-            retry_policy=self._retry_policy or RetryPolicy(max_attempts=settings.max_attempts),
+            retry_policy=self._retry_bounds or RetryPolicy(max_attempts=settings.max_attempts),
             timeout=settings.timeout,
             refresher=refresher,
             on_new_secret=_mask,
@@ -132,7 +148,10 @@ class CashflowHook(BaseHook):
         symbol: str | None = None,
         page_size: int | None = None,
     ) -> Iterator[CashFlow]:
-        """Every record with ``start <= business_time < end``, newest first, paging until a short page.
+        """Every record with ``start <= business_time < end``, newest first.
+
+        Exact while the account's history changes during the paging: a record that existed throughout comes
+        back exactly once, one posted or cancelled meanwhile at most once (see docs/paging.md).
 
         :param start: aware datetime, inclusive.
         :param end: aware datetime, exclusive.
@@ -140,13 +159,17 @@ class CashflowHook(BaseHook):
         :param symbol: one security code, e.g. ``AAPL.US``.
         :param page_size: records per call, 1 to 10000 (default 10000: fewest calls under the rate limit).
         """
-        query = CashFlowQuery.of(Window.of(start, end), business_type=business_type, symbol=symbol, page_size=page_size)
+        with fail_fast():
+            query = CashFlowQuery.of(
+                Window.of(start, end), business_type=business_type, symbol=symbol, page_size=page_size
+            )
         return self.iter_query(query)
 
+    @fails_fast
     def iter_query(self, query: CashFlowQuery) -> Generator[CashFlow, None, None]:
         """Every record of an already validated query, as :meth:`iter_cash_flows` gives them."""
         self._require_ap()
-        return self.client.iter_cash_flows(query, prefetch=self.prefetch)
+        return fail_fast_records(self.client.iter_cash_flows(query))
 
     @cached_property
     def us_history(self) -> UsHistoryEndpoint:
@@ -171,14 +194,17 @@ class CashflowHook(BaseHook):
         :param currency: one currency code, e.g. ``USD``, or ``None`` for all.
         :param page_size: entries per call (default 100; the endpoint's maximum is undocumented).
         """
-        query = UsHistoryQuery.of(Window.of(start, end), types=types, currency=currency, page_size=page_size)
+        with fail_fast():
+            query = UsHistoryQuery.of(Window.of(start, end), types=types, currency=currency, page_size=page_size)
         return self.iter_us_query(query)
 
+    @fails_fast
     def iter_us_query(self, query: UsHistoryQuery) -> Iterator[UsTransaction]:
         """Every entry of an already validated US query, as :meth:`iter_us_transactions` gives them."""
         self._require_us()
-        return self.us_history.iter_window(query)
+        return fail_fast_records(self.us_history.iter_window(query))
 
+    @fails_fast
     def iter_us_days(self, query: UsHistoryQuery, tz: tzinfo) -> Iterator[tuple[Window, Iterator[UsTransaction]]]:
         """``(day, entries)`` per local day of ``tz``, newest first, each day read by its own query."""
         self._require_us()
@@ -200,6 +226,7 @@ class CashflowHook(BaseHook):
             "for a US connection, and the hook's iter_us_transactions reads it directly",
         )
 
+    @fails_fast
     def get_cash_flow_page(
         self,
         start: datetime,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_cashflow.output.manifest import Manifest, query_summary
+
 __all__ = ["CONN_ID_PLACEHOLDER", "account_path", "default_outlet", "emit_asset_events", "folder_asset"]
 
 CONN_ID_PLACEHOLDER = "{conn_id}"
@@ -55,7 +57,7 @@ def default_outlet(output_path: str | None) -> Any:
 
 
 def emit_asset_events(
-    outlets: list[Any], events: Any, output_path: str, manifest: dict[str, Any], partition_key: str | None = None
+    outlets: list[Any], events: Any, output_path: str, manifest: Manifest, partition_key: str | None = None
 ) -> None:
     """Attach the manifest's figures to each Asset outlet; add this account's folder asset to each alias.
 
@@ -65,17 +67,19 @@ def emit_asset_events(
     """
     from airflow.sdk import Asset, AssetAlias
 
+    window = manifest.query.window
     extra: dict[str, Any] = {
-        "records": manifest["records"],
-        "files": len(manifest["files"]),
-        "interval_start": manifest["interval"]["start"],
-        "interval_end": manifest["interval"]["end"],
-        "partition_timezone": manifest["partition_timezone"],
+        "records": manifest.records,
+        "files": len(manifest.files),
+        "interval_start": window.start.isoformat(),
+        "interval_end": window.end.isoformat(),
+        "partition_timezone": manifest.partition_timezone.key,
+        "query": query_summary(manifest.query),  # a filtered run's files are a subset: symbol, business_type
     }
     if partition_key:
         extra["partition_key"] = partition_key
-    if "rewritten" in manifest:  # lookback: the days rewritten, and what each gained and lost
-        extra["rewritten"] = manifest["rewritten"]
+    if manifest.rewritten is not None:  # lookback: the days rewritten, and what each gained and lost
+        extra["rewritten"] = [change.to_dict() for change in manifest.rewritten]
     for outlet in outlets:
         if isinstance(outlet, Asset):
             events[outlet].extra = extra

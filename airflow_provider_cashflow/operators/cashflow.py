@@ -4,38 +4,50 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_cashflow.compat import AirflowFailException
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL, PARQUET_ROW_GROUP_SIZE
-from airflow_provider_cashflow.domain.calendar import parse_lookback, widen
-from airflow_provider_cashflow.domain.query import CashFlowQuery
-from airflow_provider_cashflow.domain.windows import Window
-from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL, PARQUET_ROW_GROUP_SIZE, US_HISTORY_PATH
+from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
+from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError, OutputFormatError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
-from airflow_provider_cashflow.operators.assets import account_path, default_outlet, emit_asset_events
+from airflow_provider_cashflow.operators.assets import default_outlet, emit_asset_events
+from airflow_provider_cashflow.operators.plan import Parameters, Plan, check_literals, plan_run
 from airflow_provider_cashflow.operators.retry_policy import default_retry_policy
-from airflow_provider_cashflow.operators.run_window import NO_INTERVAL, partition_timezone, resolve_window
-from airflow_provider_cashflow.output.formats import resolve_compression, validate_row_group_size
-from airflow_provider_cashflow.output.partitions import PARTITIONINGS
-from airflow_provider_cashflow.output.writer import OutputSpec, write_window
+from airflow_provider_cashflow.operators.run_window import NO_INTERVAL, resolve_window
+from airflow_provider_cashflow.operators.us_accounts import us_parts
+from airflow_provider_cashflow.output.manifest import Manifest
+from airflow_provider_cashflow.output.writer import write_parts, write_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 __all__ = ["NO_INTERVAL", "CashflowOperator", "resolve_window"]
 
+_PARAMETERS = [f.name for f in fields(Parameters)]
+_UNKNOWN = object()  # a parameter partial() was not given: perhaps mapped, judged at run time
+
 
 class CashflowOperator(BaseOperator):
     """Extracts the cash flows of the run's data interval ``[start, end)`` to XCom or object storage.
 
+    An AP account reads ``GET /v1/asset/cashflow``, a US account ``POST /v1/us/assets/transaction-history``: the
+    connection says which (docs/us-accounts.md), so one task can be mapped over both kinds of account.
+
     :param longport_conn_id: connection of type ``longport``. (templated)
-    :param business_type: 1 cash, 2 stock, 3 fund, or ``None`` for all. (templated)
-    :param symbol: one security code, e.g. ``AAPL.US``. (templated)
-    :param page_size: records per API call, 1 to 10000; default 10000. (templated)
+    :param business_type: AP accounts: 1 cash, 2 stock, 3 fund, or ``None`` for all. (templated)
+    :param symbol: AP accounts: one security code, e.g. ``AAPL.US``. (templated)
+    :param types: US accounts: ``TT_...`` kinds, e.g. ``["TT_DEPOSIT_AND_WITHDRAWAL"]``, or ``None`` for all.
+        (templated)
+    :param currency: US accounts: one currency, e.g. ``USD``, or ``None`` for all. (templated)
+    :param us_columns: US accounts: ``cashflow`` (default: mapped onto the AP cash-flow columns, so both kinds of
+        account land in one table) or ``native`` (every key the US endpoint sends). (templated)
+    :param page_size: records per API call; AP 1 to 10000, default 10000; US default 100 (its maximum is
+        undocumented: a refusal says so). (templated)
     :param output_path: ``ObjectStoragePath`` URL (``file://``, ``s3://``, ``gs://``, ...); ``{date}`` is
         replaced by the partition's local date in ``partition_timezone``, ``{conn_id}`` by ``longport_conn_id``
         (one folder per account when the task is mapped over accounts). ``None`` returns the records as XCom.
@@ -47,7 +59,7 @@ class CashflowOperator(BaseOperator):
     :param partition_by: ``interval`` (one file for the run) or ``day`` (one file per local day of
         ``partition_timezone``, for long backfills in few API calls). (templated)
     :param partition_timezone: IANA name of the zone whose days partition the files and name ``{date}``;
-        default: the time zone of the DAG's timetable, else UTC. A window that would leave part of a day to
+        default: the time zone of the DAG's timetable, else UTC (a US account: America/New_York). A window that would leave part of a day to
         another run is refused before any API call. (templated)
     :param lookback: a ``timedelta`` or a number of days: each run re-reads ``[start - lookback, end)`` and
         rewrites every day file in it, so late postings and revised records reach the files; needs
@@ -67,6 +79,9 @@ class CashflowOperator(BaseOperator):
         "longport_conn_id",
         "business_type",
         "symbol",
+        "types",
+        "currency",
+        "us_columns",
         "page_size",
         "output_path",
         "output_conn_id",
@@ -85,6 +100,9 @@ class CashflowOperator(BaseOperator):
         longport_conn_id: str = CashflowHook.default_conn_name,
         business_type: int | str | None = None,
         symbol: str | None = None,
+        types: str | Sequence[str] | None = None,
+        currency: str | None = None,
+        us_columns: str = "cashflow",
         page_size: int | str | None = None,
         output_path: str | None = None,
         output_conn_id: str | None = None,
@@ -106,6 +124,9 @@ class CashflowOperator(BaseOperator):
         self.longport_conn_id = longport_conn_id
         self.business_type = business_type
         self.symbol = symbol
+        self.types = types
+        self.currency = currency
+        self.us_columns = us_columns
         self.page_size = page_size
         self.output_path = output_path
         self.output_conn_id = output_conn_id
@@ -121,18 +142,24 @@ class CashflowOperator(BaseOperator):
         self.parquet_row_group_size = parquet_row_group_size
         self._written: list[str] = []
         self._base_url: str | None = None
+        self._api_path = CASHFLOW_PATH
+        # literal mistakes show as the DAG file's import error, before any run; templates are checked when run
+        check_literals(Parameters.of(self), self._timetable({}))
 
     @classmethod
     def partial(cls, **kwargs: Any) -> Any:
         """As ``BaseOperator.partial``; a mapped task gets the same default outlet as a plain one, and shows
-        each mapped instance under its connection id."""
+        each mapped instance under its connection id. The parameters given here are checked now, as in
+        ``__init__`` (the mapped ones, at run time)."""
+        given = {name: kwargs.get(name, _UNKNOWN) for name in _PARAMETERS}
+        check_literals(Parameters(**given))
         _default_outlets(kwargs.get("output_path"), kwargs)
         kwargs.setdefault("map_index_template", "{{ task.longport_conn_id }}")
         return super().partial(**kwargs)
 
     def execute(self, context: Context) -> Any:
         try:
-            return self._extract(context)
+            return self._run(context)
         except LongPortError as error:
             if error.retryable:
                 error.add_note(f"connection {self.longport_conn_id!r}")
@@ -140,103 +167,80 @@ class CashflowOperator(BaseOperator):
             # a task retry would fail the same way; the connection id says which account, when a task maps over several
             raise AirflowFailException(self._for_account(error)) from error
 
-    def _for_account(self, error: Exception) -> str:
+    def _for_account(self, error: LongPortError) -> str:
+        """The error's text; one about the account's calls or data is prefixed with the connection, one about the
+        operator's parameters or the output (which every account shares) is not."""
         text = str(error)
-        return text if repr(self.longport_conn_id) in text else f"connection {self.longport_conn_id!r}: {text}"
+        if isinstance(error, (LongPortConfigError, OutputFormatError)) or repr(self.longport_conn_id) in text:
+            return text
+        return f"connection {self.longport_conn_id!r}: {text}"
 
-    def _extract(self, context: Context) -> Any:
-        timetable = self._timetable(context)
-        window = resolve_window(context, self.window_start, self.window_end, timetable)
-        lookback = parse_lookback(self.lookback)
-        output = self._output_spec(partition_timezone(self.partition_timezone, timetable), lookback is not None)
-        if output is not None and lookback is not None:
-            window = Window(widen(window.start, lookback, output.tz), window.end)
-        query = self._query(window)
-        _check_max_xcom_bytes(self.max_xcom_bytes)
+    def _run(self, context: Context) -> Any:
         hook = CashflowHook(self.longport_conn_id)
-        self._base_url = hook.settings.base_url  # reads and checks the connection before any call
-        if output is not None:
-            output.check(window)
-        complete = self._complete(window)
-        records = hook.iter_query(query)
         try:
-            if output is None:
-                return self._to_xcom(records, window)
-            manifest = write_window(records, window, output)
+            plan = plan_run(Parameters.of(self), context, self._timetable(context), hook)
+            self._base_url = plan.settings.base_url
+            if not plan.complete:
+                self.log.warning(
+                    "the window %s ends in the future (now is %s): records after now are not written, and the "
+                    'manifest says "complete": false; run this interval again once it has ended to get all of it',
+                    plan.window,
+                    datetime.now(UTC).isoformat(),
+                )
+            if isinstance(plan.query, UsHistoryQuery):  # a US account: its own endpoint, one read per day file
+                self._api_path = US_HISTORY_PATH
+                parts = us_parts(hook, plan.query, plan.output, plan.us_columns)
+                if plan.output is None:
+                    return self._to_xcom((record for _, part in parts for record in part), plan)
+                written = write_parts(parts, plan.output)
+            else:
+                records = hook.iter_query(plan.query)
+                try:
+                    if plan.output is None:
+                        return self._to_xcom(records, plan)
+                    written = write_window(records, plan.window, plan.output)
+                finally:
+                    records.close()  # a failure half-way must not leave the pager running on a closed session
         finally:
-            records.close()  # a failure half-way must not leave the prefetching pager running on a closed session
             hook.close()
-        manifest["api_calls"] = hook.client.stats.calls
-        manifest["complete"] = complete
-        self._written = [f["path"] for f in manifest["files"]]
+        manifest = Manifest(
+            query=plan.query,
+            file_format=plan.output.file_format,
+            compression=plan.output.compression,
+            partition_by=plan.output.partition_by,
+            partition_timezone=plan.output.timezone,
+            files=written.files,
+            records=written.records,
+            bytes=written.bytes,
+            rewritten=written.rewritten,
+            api_calls=hook.client.stats.calls,
+            complete=plan.complete,
+        )
+        self._written = [entry.path for entry in manifest.files]
         if context.get("outlet_events") is not None:
             emit_asset_events(
-                list(self.outlets or []), context["outlet_events"], output.path, manifest, context.get("partition_key")
+                list(self.outlets or []),
+                context["outlet_events"],
+                plan.output.path,
+                manifest,
+                context.get("partition_key"),
             )
-        return manifest
-
-    def _query(self, window: Window) -> CashFlowQuery:
-        # a templated page_size arrives as text; digits are the number it was rendered from
-        page_size = self.page_size
-        if isinstance(page_size, str) and page_size.isdigit():
-            page_size = int(page_size)
-        return CashFlowQuery.of(window, business_type=self.business_type, symbol=self.symbol, page_size=page_size)
-
-    def _complete(self, window: Window) -> bool:
-        """Whether the window had ended when the run began; if not, later records of it are not in this output."""
-        now = datetime.now(UTC)
-        if window.end <= now:
-            return True
-        self.log.warning(
-            "the window %s ends in the future (now is %s): records after now are not written, and the manifest says "
-            '"complete": false; run this interval again once it has ended to get all of it',
-            window,
-            now.isoformat(),
-        )
-        return False
+        return manifest.to_dict()
 
     def _timetable(self, context: Any) -> Any:
         dag = context.get("dag") or self.get_dag()  # a task outside a DAG has no timetable
         return getattr(dag, "timetable", None)
 
-    def _output_spec(self, timezone: str, lookback: bool) -> OutputSpec | None:
-        validate_row_group_size(self.parquet_row_group_size)
-        compression = resolve_compression(self.file_format, self.compression)
-        if self.partition_by not in PARTITIONINGS:
-            raise LongPortConfigError(
-                f"partition_by must be one of {', '.join(PARTITIONINGS)}, got {self.partition_by!r}"
-            )
-        if lookback and (self.partition_by != "day" or not self.output_path):
-            raise LongPortConfigError(
-                f"lookback={self.lookback!r} re-reads past days and rewrites their files, so it needs "
-                f"partition_by='day' and an output_path with {{date}}; got partition_by={self.partition_by!r}, "
-                f"output_path={self.output_path!r}"
-            )
-        if not self.output_path:
-            if self.partition_by != "interval":
-                raise LongPortConfigError("partition_by='day' needs output_path: XCom holds one value per run")
-            return None
-        return OutputSpec(
-            path=account_path(self.output_path, self.longport_conn_id),
-            conn_id=self.output_conn_id or None,
-            file_format=self.file_format,
-            compression=compression,
-            partition_by=self.partition_by,
-            write_empty=self.write_empty,
-            row_group_size=self.parquet_row_group_size,
-            timezone=timezone,
-            compare=lookback,
-        )
-
-    def _to_xcom(self, records: Any, window: Window) -> list[dict[str, Any]]:
+    def _to_xcom(self, records: Any, plan: Plan) -> list[dict[str, Any]]:
+        window, limit = plan.window, plan.max_xcom_bytes
         rows: list[dict[str, Any]] = []
         size = 2
         for record in records:
             row = record.to_dict()
             size += len(json.dumps(row, ensure_ascii=False).encode("utf-8")) + 1
-            if self.max_xcom_bytes is not None and size > self.max_xcom_bytes:
+            if limit is not None and size > limit:
                 raise LongPortConfigError(
-                    f"the cash flows of {window} exceed max_xcom_bytes={self.max_xcom_bytes} after {len(rows)} "
+                    f"the cash flows of {window} exceed max_xcom_bytes={limit} after {len(rows)} "
                     "records; large XComs stall the scheduler: set output_path to write them to object storage "
                     "(the XCom is then a small manifest), or configure the common-io XComObjectStorageBackend "
                     "and set max_xcom_bytes=None"
@@ -259,14 +263,7 @@ class CashflowOperator(BaseOperator):
         for path in self._written:
             parts = urlsplit(path)
             outputs.append(Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path))
-        return OperatorLineage(inputs=[Dataset(namespace=f"longport://{host}", name=CASHFLOW_PATH)], outputs=outputs)
-
-
-def _check_max_xcom_bytes(value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise LongPortConfigError(
-            f"max_xcom_bytes must be a whole number of bytes of 1 or more, or None for no limit, got {value!r}"
-        )
+        return OperatorLineage(inputs=[Dataset(namespace=f"longport://{host}", name=self._api_path)], outputs=outputs)
 
 
 def _default_outlets(output_path: str | None, kwargs: dict[str, Any]) -> None:

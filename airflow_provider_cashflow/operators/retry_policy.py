@@ -13,8 +13,8 @@ What it decides, first match wins:
   ``OutputFormatError``): fail at once;
 - an API error a retry cannot cure (``retryable`` is false: a rejected signature, app key or token, a forbidden IP,
   rejected parameters): fail at once, with the API's own message as the reason;
-- the API's rate limit (``LongPortError.is_rate_limit``: codes 429001, 429002, or HTTP 429): retry after ``rate_limit_delay``, doubled on each
-  further try, at most ``max_delay``;
+- the API's rate limit (``LongPortError.is_rate_limit``: codes 429001, 429002, or HTTP 429): retry after
+  ``rate_limit_delay``, doubled on each further try, at most ``max_delay``;
 - any other retryable LongPort error (server faults, timeouts, resets, broken bodies): retry after ``server_delay``,
   doubled likewise;
 - anything else: Airflow's usual behaviour (the task's ``retries`` and ``retry_delay``).

@@ -1,17 +1,19 @@
 """Which window a run extracts, and in which time zone its day files are cut: from the explicit parameters, the
-data interval, or a partitioned run's ``partition_date`` (Airflow >= 3.2)."""
+data interval, or a partitioned run's ``partition_date`` (Airflow >= 3.2); and which timetables give no window.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from airflow_provider_cashflow.compat import timetable_expression, timetable_timezone
 from airflow_provider_cashflow.domain.calendar import next_cron_time, resolve_timezone
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
 
-__all__ = ["NO_INTERVAL", "partition_timezone", "resolve_window"]
+__all__ = ["NO_INTERVAL", "check_both", "check_timetable", "explicit_window", "partition_timezone", "resolve_window"]
 
 NO_INTERVAL = (
     "this run has no data interval (it was triggered by an asset or manually without a logical date), so there "
@@ -19,6 +21,38 @@ NO_INTERVAL = (
     "CronDataIntervalTimetable('0 0 * * *', timezone='UTC') or CronPartitionTimetable, or pass window_start and "
     "window_end"
 )
+_EMPTY_INTERVALS = (
+    "gives each run an empty data interval (start == end; in Airflow 3 schedule='@daily' is such a trigger "
+    "timetable), so there is no window to extract; schedule the DAG with CronDataIntervalTimetable('0 0 * * *', "
+    "timezone='UTC') so each run has a one-day data interval, or pass window_start and window_end"
+)
+
+
+def resolve_window(context: Any, window_start: Any = None, window_end: Any = None, timetable: Any = None) -> Window:
+    """The explicit window if given, else the run's data interval, else its partition's period; errors say what
+    to do.
+
+    :param timetable: the DAG's timetable: a partitioned run's period ends at its next cron time.
+    """
+    if window_start is not None or window_end is not None:
+        return explicit_window(window_start, window_end)
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is not None and end is not None:
+        return Window.of(start, end)
+    partition_date = context.get("partition_date")
+    if partition_date is not None:
+        return _partition_period(partition_date, timetable)
+    raise LongPortConfigError(NO_INTERVAL)
+
+
+def explicit_window(window_start: Any, window_end: Any) -> Window:
+    check_both(window_start, window_end)
+    return Window.of(_as_datetime(window_start, "window_start"), _as_datetime(window_end, "window_end"))
+
+
+def check_both(window_start: Any, window_end: Any) -> None:
+    if (window_start is None) != (window_end is None):
+        raise LongPortConfigError("pass both window_start and window_end, or neither to use the data interval")
 
 
 def _as_datetime(value: Any, name: str) -> datetime:
@@ -36,25 +70,6 @@ def _as_datetime(value: Any, name: str) -> datetime:
     raise LongPortConfigError(f"{name} must be an aware datetime or ISO 8601 text with an offset, got {value!r}")
 
 
-def resolve_window(context: Any, window_start: Any = None, window_end: Any = None, timetable: Any = None) -> Window:
-    """The explicit window if given, else the run's data interval, else its partition's period; errors say what
-    to do.
-
-    :param timetable: the DAG's timetable: a partitioned run's period ends at its next cron time.
-    """
-    if window_start is not None or window_end is not None:
-        if window_start is None or window_end is None:
-            raise LongPortConfigError("pass both window_start and window_end, or neither to use the data interval")
-        return Window.of(_as_datetime(window_start, "window_start"), _as_datetime(window_end, "window_end"))
-    start, end = context.get("data_interval_start"), context.get("data_interval_end")
-    if start is not None and end is not None:
-        return Window.of(start, end)
-    partition_date = context.get("partition_date")
-    if partition_date is not None:
-        return _partition_period(partition_date, timetable)
-    raise LongPortConfigError(NO_INTERVAL)
-
-
 def _partition_period(partition_date: datetime, timetable: Any) -> Window:
     zone = timetable_timezone(timetable)
     tz = resolve_timezone(zone if zone is not None else "UTC", "the timetable's timezone")
@@ -68,11 +83,46 @@ def _partition_period(partition_date: datetime, timetable: Any) -> Window:
     return Window.of(partition_date, next_cron_time(expression, partition_date, tz))
 
 
-def partition_timezone(explicit: Any, timetable: Any) -> str:
-    """The IANA name of the zone whose days partition the output: ``explicit``, else the timetable's, else UTC."""
+def check_timetable(timetable: Any) -> None:
+    """Refuse, at parse time, a timetable whose runs have no window: trigger timetables without an ``interval``
+    (``schedule='@daily'`` in Airflow 3), ``@once`` and asset triggers. Only classes known to give none are
+    refused (a partitioned timetable gives a period, a custom one may give anything); ``schedule=None`` is left to
+    the run, whose context may carry a window."""
+    kind = type(timetable).__name__
+    if kind == "AssetTriggeredTimetable":
+        raise LongPortConfigError(f"the DAG's timetable ({kind}): {NO_INTERVAL}")
+    if kind == "OnceTimetable" or (
+        kind in ("CronTriggerTimetable", "DeltaTriggerTimetable", "MultipleCronTriggerTimetable")
+        and not any(_trigger_intervals(timetable))
+    ):
+        raise LongPortConfigError(f"the DAG's timetable ({_describe(timetable)}) {_EMPTY_INTERVALS}")
+
+
+def _trigger_intervals(timetable: Any) -> list[Any]:
+    """The ``interval`` of a trigger timetable, of each of a multiple one's (SDK: public, core: private)."""
+    members = getattr(timetable, "timetables", None) or getattr(timetable, "_timetables", None) or [timetable]
+    intervals = []
+    for member in members:
+        for name in ("interval", "_interval"):
+            if hasattr(member, name):
+                intervals.append(getattr(member, name))
+                break
+        else:
+            intervals.append(True)  # unknown layout: assume it has one, and leave the check to the run
+    return intervals
+
+
+def _describe(timetable: Any) -> str:
+    expression = timetable_expression(timetable)
+    return f"{type(timetable).__name__}({expression!r})" if expression else type(timetable).__name__
+
+
+def partition_timezone(explicit: Any, timetable: Any, default: str = "UTC") -> ZoneInfo:
+    """The zone whose days partition the output: ``explicit``, else the timetable's, else ``default`` (UTC; a US
+    account's is America/New_York)."""
     if explicit not in (None, ""):
-        return resolve_timezone(explicit).key
+        return resolve_timezone(explicit)
     zone = timetable_timezone(timetable)
     if zone is None:
-        return "UTC"
-    return resolve_timezone(zone, "the timetable's timezone (pass partition_timezone to choose one)").key
+        return ZoneInfo(default)
+    return resolve_timezone(zone, "the timetable's timezone (pass partition_timezone to choose one)")

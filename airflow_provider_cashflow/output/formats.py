@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, BinaryIO, Protocol
 
 from airflow_provider_cashflow.defaults import PARQUET_ROW_GROUP_SIZE
-from airflow_provider_cashflow.domain.models import FIELD_NAMES, FIELDS, CashFlow, Field
+from airflow_provider_cashflow.domain.models import FIELDS, Field
 from airflow_provider_cashflow.errors import LongPortConfigError, OutputFormatError
 
 __all__ = [
@@ -56,10 +56,19 @@ def validate_row_group_size(value: object) -> int:
     return value
 
 
+class Record(Protocol):
+    """A record the formats write: a named tuple of :class:`Field` values with a JSON-safe ``to_dict``
+    (:class:`~airflow_provider_cashflow.domain.models.CashFlow`, or a US account's native ``UsTransaction``)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
 class RecordWriter(Protocol):
     records: int
 
-    def write(self, flow: CashFlow) -> None: ...
+    def write(self, flow: Record) -> None: ...
 
     def close(self) -> None: ...
 
@@ -85,7 +94,7 @@ class _TextWriter:
 class JsonlWriter(_TextWriter):
     """One ``CashFlow.to_dict()`` object per line, UTF-8, compact separators."""
 
-    def write(self, flow: CashFlow) -> None:
+    def write(self, flow: Record) -> None:
         self._text.write(json.dumps(flow.to_dict(), ensure_ascii=False, separators=(",", ":")))
         self._text.write("\n")
         self.records += 1
@@ -94,14 +103,15 @@ class JsonlWriter(_TextWriter):
 class CsvWriter(_TextWriter):
     """A header with the API's field names, then one row per record; ``None`` is an empty cell."""
 
-    def __init__(self, raw: BinaryIO, compression: str):
+    def __init__(self, raw: BinaryIO, compression: str, fields: tuple[Field, ...] = FIELDS):
         super().__init__(raw, compression)
+        self._names = [f.name for f in fields]
         self._csv = csv.writer(self._text, lineterminator="\n")
-        self._csv.writerow(FIELD_NAMES)
+        self._csv.writerow(self._names)
 
-    def write(self, flow: CashFlow) -> None:
+    def write(self, flow: Record) -> None:
         row = flow.to_dict()
-        self._csv.writerow(["" if row[name] is None else row[name] for name in FIELD_NAMES])
+        self._csv.writerow(["" if row[name] is None else row[name] for name in self._names])
         self.records += 1
 
 
@@ -117,11 +127,11 @@ def _arrow_type(field: Field) -> Any:
     return pa.string()
 
 
-def parquet_schema() -> Any:
+def parquet_schema(fields: tuple[Field, ...] = FIELDS) -> Any:
     """Typed columns from the record's schema: int16 codes, decimal amounts, UTC timestamps, text."""
     import pyarrow as pa
 
-    return pa.schema([pa.field(f.name, _arrow_type(f), nullable=f.nullable) for f in FIELDS])
+    return pa.schema([pa.field(f.name, _arrow_type(f), nullable=f.nullable) for f in fields])
 
 
 def require_pyarrow() -> None:
@@ -141,10 +151,11 @@ class ParquetWriter:
     Row groups are cut by count, not by API page, so the bytes do not depend on how the data was fetched.
     """
 
-    def __init__(self, raw: BinaryIO, compression: str, row_group_size: int):
+    def __init__(self, raw: BinaryIO, compression: str, row_group_size: int, fields: tuple[Field, ...] = FIELDS):
         import pyarrow.parquet as pq
 
-        self._schema = parquet_schema()
+        self._names = [f.name for f in fields]
+        self._schema = parquet_schema(fields)
         self._writer = pq.ParquetWriter(
             raw, self._schema, compression=compression.upper() if compression != "none" else "NONE"
         )
@@ -155,10 +166,10 @@ class ParquetWriter:
     def _new_columns(self) -> None:
         # Columns, not records: their values (text, Decimal, datetime, enum members) are nothing the garbage
         # collector tracks, where a row group of held CashFlow tuples would be scanned by every full collection.
-        self._columns: list[list[Any]] = [[] for _ in FIELD_NAMES]
+        self._columns: list[list[Any]] = [[] for _ in self._names]
         self._appends = [column.append for column in self._columns]
 
-    def write(self, flow: CashFlow) -> None:
+    def write(self, flow: Record) -> None:
         for append, value in zip(self._appends, flow, strict=True):
             append(value)
         self.records += 1
@@ -172,7 +183,7 @@ class ParquetWriter:
             return
         try:
             # an enum code is an int to Arrow, as its column's int16 type asks
-            table = pa.Table.from_pydict(dict(zip(FIELD_NAMES, self._columns, strict=True)), schema=self._schema)
+            table = pa.Table.from_pydict(dict(zip(self._names, self._columns, strict=True)), schema=self._schema)
         except pa.ArrowInvalid as error:
             # closed now, while its (temporary, soon discarded) file is still open: else its finaliser writes late
             self._writer.close()
@@ -188,17 +199,25 @@ class ParquetWriter:
         self._writer.close()
 
 
-def open_writer(raw: BinaryIO, file_format: str, compression: str, *, row_group_size: int) -> RecordWriter:
+def open_writer(
+    raw: BinaryIO,
+    file_format: str,
+    compression: str,
+    *,
+    row_group_size: int,
+    fields: tuple[Field, ...] = FIELDS,
+) -> RecordWriter:
+    """A writer of records with ``fields`` (default: the cash-flow columns) in ``file_format``."""
     if file_format == "jsonl":
         return JsonlWriter(raw, compression)
     if file_format == "csv":
-        return CsvWriter(raw, compression)
-    return ParquetWriter(raw, compression, row_group_size)
+        return CsvWriter(raw, compression, fields)
+    return ParquetWriter(raw, compression, row_group_size, fields)
 
 
 def read_rows(raw: BinaryIO, file_format: str, compression: str) -> Iterator[dict[str, Any]]:
-    """The records of a file this module wrote, as ``CashFlow.to_dict()``-shaped rows (Parquet's balance is a
-    ``Decimal`` at the file's scale and its time a ``datetime``: compare rows through :func:`row_key`)."""
+    """The records of a file this module wrote, as ``to_dict()``-shaped rows (CSV's are all text, Parquet's
+    amounts are ``Decimal`` at the file's scale and its times ``datetime``: compare rows through :func:`row_key`)."""
     if file_format == "parquet":
         import pyarrow.parquet as pq
 
@@ -212,26 +231,27 @@ def read_rows(raw: BinaryIO, file_format: str, compression: str) -> Iterator[dic
             if line.strip():
                 yield json.loads(line)
         return
-    for row in csv.DictReader(text):
-        yield {**row, "business_type": row["business_type"] or None, "symbol": row["symbol"] or None}
+    yield from csv.DictReader(text)
 
 
 def _gunzip(raw: BinaryIO) -> BinaryIO:
     return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
 
 
-def row_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    """What makes two rows the same record, whatever format carried them: exact amounts, times to the second."""
-    moment = row["business_time"]
-    when = moment.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(moment, datetime) else str(moment)
-    business_type = row["business_type"]
-    return (
-        row["transaction_flow_name"],
-        int(row["direction"]),
-        None if business_type is None else int(business_type),
-        Decimal(str(row["balance"])).normalize(),
-        row["currency"],
-        when,
-        row["symbol"] or None,
-        row["description"] or "",
-    )
+def _key_part(field: Field, value: Any) -> Any:
+    if value is None or value == "":
+        # CSV writes an absent value as an empty cell: the two are one value
+        return None if field.nullable else ""
+    if field.is_code:
+        return int(value)
+    if field.type is Decimal:
+        return Decimal(str(value)).normalize()
+    if field.type is datetime:
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else str(value)
+    return value
+
+
+def row_key(row: dict[str, Any], fields: tuple[Field, ...] = FIELDS) -> tuple[Any, ...]:
+    """What makes two rows the same record, whatever format carried them: exact amounts, times to the second,
+    an absent value and an empty one alike."""
+    return tuple(_key_part(f, row[f.name]) for f in fields)

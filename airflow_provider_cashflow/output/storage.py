@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 from airflow_provider_cashflow.errors import LongPortConfigError
 
-__all__ = ["atomic_write", "open_target", "prepare_target", "remove_leftovers"]
+__all__ = ["atomic_write", "check_scheme", "open_target", "prepare_target", "remove_leftovers"]
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +27,19 @@ _EXTRAS = {
 }
 
 
-def open_target(url: str, conn_id: str | None) -> Any:
-    """An ``ObjectStoragePath`` whose filesystem is installed and configured; a clear error otherwise."""
-    from airflow.sdk import ObjectStoragePath
-
+def check_scheme(url: str) -> None:
+    """An output URL names its storage by its scheme (``file://``, ``s3://``, ...)."""
     if "://" not in url:
         raise LongPortConfigError(
             f"output_path {url!r} has no scheme; write e.g. file:///data/cashflow/{{date}}.jsonl or s3://bucket/key"
         )
+
+
+def open_target(url: str, conn_id: str | None) -> Any:
+    """An ``ObjectStoragePath`` whose filesystem is installed and configured; a clear error otherwise."""
+    from airflow.sdk import ObjectStoragePath
+
+    check_scheme(url)
     scheme = url.split("://", 1)[0].lower()
     try:
         path = ObjectStoragePath(url, conn_id=conn_id)

@@ -5,23 +5,25 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from airflow_provider_cashflow.defaults import PARQUET_ROW_GROUP_SIZE
 from airflow_provider_cashflow.domain.calendar import local_date
-from airflow_provider_cashflow.domain.models import CashFlow
+from airflow_provider_cashflow.domain.models import FIELDS, CashFlow, Field
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
-from airflow_provider_cashflow.output.formats import open_writer, read_rows, row_key
+from airflow_provider_cashflow.output.formats import Record, open_writer, read_rows, row_key
+from airflow_provider_cashflow.output.manifest import DayChange, FileEntry
 from airflow_provider_cashflow.output.partitions import split
 from airflow_provider_cashflow.output.storage import atomic_write, open_target, prepare_target
 
-__all__ = ["OutputSpec", "write_window"]
+__all__ = ["OutputSpec", "Written", "check_day_path", "write_parts", "write_window"]
 
 log = logging.getLogger(__name__)
 DATE_PLACEHOLDER = "{date}"
+_UTC = ZoneInfo("UTC")
 
 
 class _CountingStream:
@@ -55,6 +57,15 @@ class _CountingStream:
         return self.bytes
 
 
+def check_day_path(partition_by: str, path: str) -> None:
+    """One file per day needs a ``{date}`` in its path to tell the days' files apart."""
+    if partition_by == "day" and DATE_PLACEHOLDER not in path:
+        raise LongPortConfigError(
+            f"partition_by='day' writes one file per day, so output_path needs a {DATE_PLACEHOLDER} placeholder, "
+            f"e.g. s3://bucket/cashflow/date={DATE_PLACEHOLDER}/cashflow.jsonl; got {path!r}"
+        )
+
+
 @dataclass(frozen=True)
 class OutputSpec:
     """Where and how to write.
@@ -66,8 +77,9 @@ class OutputSpec:
     :param partition_by: ``interval`` (one file) or ``day`` (one file per local day of ``timezone``).
     :param write_empty: write a valid empty file for a partition with no records; if False, no file, and
         one left by an earlier run at that path is removed so the output matches the data.
-    :param timezone: IANA name of the zone whose days partition the output (``partition_timezone``).
+    :param timezone: the zone whose days partition the output (``partition_timezone``).
     :param compare: read each file back before replacing it and report the records it gained and lost.
+    :param fields: the records' columns (default: the cash-flow columns; a US account's native ones differ).
     """
 
     path: str
@@ -77,29 +89,18 @@ class OutputSpec:
     partition_by: str = "interval"
     write_empty: bool = True
     row_group_size: int = PARQUET_ROW_GROUP_SIZE
-    timezone: str = "UTC"
+    timezone: ZoneInfo = _UTC
     compare: bool = False
-    targets: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    fields: tuple[Field, ...] = FIELDS
 
     def __post_init__(self) -> None:
-        if self.partition_by == "day" and DATE_PLACEHOLDER not in self.path:
-            raise LongPortConfigError(
-                f"partition_by='day' writes one file per day, so output_path needs a {DATE_PLACEHOLDER} placeholder, "
-                f"e.g. s3://bucket/cashflow/date={DATE_PLACEHOLDER}/cashflow.jsonl; got {self.path!r}"
-            )
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        check_day_path(self.partition_by, self.path)
 
     def url_for(self, part: Window) -> str:
-        return self.path.replace(DATE_PLACEHOLDER, local_date(part.start, self.tz).isoformat())
+        return self.path.replace(DATE_PLACEHOLDER, local_date(part.start, self.timezone).isoformat())
 
-    def target_for(self, part: Window) -> Any:
-        url = self.url_for(part)
-        if url not in self.targets:
-            self.targets[url] = open_target(url, self.conn_id)
-        return self.targets[url]
+    def parts(self, window: Window) -> list[Window]:
+        return list(window.days(self.timezone)) if self.partition_by == "day" else [window]
 
     def check_partitions(self, window: Window) -> None:
         """Refuse a window whose files another run would overwrite with its own records.
@@ -107,15 +108,15 @@ class OutputSpec:
         Refusing, not merging: a file is replaced whole by the one run that owns it, so no format has to be read
         back and merged, and the file a run writes holds exactly that run's view.
         """
-        tz = self.tz
-        local = f"{window.start.astimezone(tz):%Y-%m-%d %H:%M} to {window.end.astimezone(tz):%Y-%m-%d %H:%M} {self.timezone}"
+        tz = self.timezone
+        local = f"{window.start.astimezone(tz):%Y-%m-%d %H:%M} to {window.end.astimezone(tz):%Y-%m-%d %H:%M} {tz.key}"
         if self.partition_by == "day" and not window.is_whole_days(tz):
             raise LongPortConfigError(
-                f"partition_by='day' writes one file per day of partition_timezone={self.timezone!r}, but the window "
+                f"partition_by='day' writes one file per day of partition_timezone={tz.key!r}, but the window "
                 f"{window} ({local}) does not start and end at midnight there: its first or last file would hold only "
                 "part of a day, and the neighbouring run would overwrite it with its own part. Set partition_timezone "
                 "to the time zone of the schedule (e.g. 'Asia/Hong_Kong' for a DAG scheduled at Hong Kong midnight), "
-                f"or schedule the DAG at midnight {self.timezone}"
+                f"or schedule the DAG at midnight {tz.key}"
             )
         if (
             self.partition_by == "interval"
@@ -124,7 +125,7 @@ class OutputSpec:
         ):
             raise LongPortConfigError(
                 f"output_path names a run's file by {DATE_PLACEHOLDER}, the date its window starts on in "
-                f"partition_timezone={self.timezone!r}, but the window {window} ({local}) ends on that same date, so "
+                f"partition_timezone={tz.key!r}, but the window {window} ({local}) ends on that same date, so "
                 "the next run would write a file of the same name over this one. Use partition_by='day', a schedule "
                 "of at least one day, or an output_path without {date} that is unique per run"
             )
@@ -136,90 +137,114 @@ class OutputSpec:
 
             require_pyarrow()
         self.check_partitions(window)
-        parts = list(window.days(self.tz)) if self.partition_by == "day" else [window]
-        prepare_target(self.target_for(parts[0]))
-        if len(parts) > 1:
-            prepare_target(self.target_for(parts[-1]))
+        parts = self.parts(window)
+        for part in dict.fromkeys((parts[0], parts[-1])):  # the first and the last, once each
+            prepare_target(open_target(self.url_for(part), self.conn_id))
 
 
-def write_window(records: Iterable[CashFlow], window: Window, spec: OutputSpec) -> dict[str, Any]:
-    """Stream ``records`` (newest first) into one file per part; returns the manifest."""
-    files = []
-    rewritten = []
-    for part, part_records in split(window, records, spec.partition_by, spec.tz):
+@dataclass(frozen=True)
+class Written:
+    """What :func:`write_window` wrote: the files, oldest first, and with ``compare`` what each day's rewrite
+    changed (oldest first), else ``None``."""
+
+    files: tuple[FileEntry, ...]
+    records: int
+    bytes: int
+    rewritten: tuple[DayChange, ...] | None
+
+
+def write_window(records: Iterable[CashFlow], window: Window, spec: OutputSpec) -> Written:
+    """Stream ``records`` (newest first) into one file per part."""
+    return write_parts(split(window, records, spec.partition_by, spec.timezone), spec)
+
+
+def write_parts(parts: Iterable[tuple[Window, Iterable[Record]]], spec: OutputSpec) -> Written:
+    """Write each ``(part, records of part)``, newest part first, to the part's file. The caller decides which part
+    a record is in: a US account's is the day whose own read returned it."""
+    files: list[FileEntry | _Empty] = []
+    rewritten: list[DayChange] = []
+    for part, part_records in parts:
+        target = open_target(spec.url_for(part), spec.conn_id)
         if spec.compare:
-            change = _Change(spec, part)
-            files.append(_write_part(part, change.counting(part_records), spec))
+            change = _Change(spec, part, target)
+            files.append(_write_part(part, change.counting(part_records), spec, target))
             rewritten.append(change.summary())
         else:
-            files.append(_write_part(part, part_records, spec))
+            files.append(_write_part(part, part_records, spec, target))
     files.reverse()  # oldest first reads naturally
-    manifest = {
-        "interval": {"start": window.start.isoformat(), "end": window.end.isoformat()},
-        "format": spec.file_format,
-        "compression": spec.compression,
-        "partition_by": spec.partition_by,
-        "partition_timezone": spec.timezone,
-        "records": sum(f["records"] for f in files),
-        "bytes": sum(f["bytes"] for f in files),
-        "files": [f for f in files if f["path"] is not None],
-    }
-    if spec.compare:
-        manifest["rewritten"] = rewritten[::-1]
-    return manifest
+    return Written(
+        files=tuple(entry for entry in files if isinstance(entry, FileEntry)),
+        records=sum(entry.records for entry in files),
+        bytes=sum(entry.bytes for entry in files),
+        rewritten=tuple(reversed(rewritten)) if spec.compare else None,
+    )
+
+
+@dataclass(frozen=True)
+class _Empty:
+    """A part without records and without a file (``write_empty=False``)."""
+
+    records: int = 0
+    bytes: int = 0
 
 
 class _Change:
     """What rewriting one part's file changed: the records it gained and lost, compared as multisets (identical
     records are legitimate, so two equal fees are two records)."""
 
-    def __init__(self, spec: OutputSpec, part: Window):
-        self.date = local_date(part.start, spec.tz).isoformat()
-        target = spec.target_for(part)
+    def __init__(self, spec: OutputSpec, part: Window, target: Any):
+        self.date = local_date(part.start, spec.timezone).isoformat()
         self.replaced = bool(target.exists())
         self.before: Counter[tuple[Any, ...]] = Counter()
         if self.replaced:
             with target.open("rb") as raw:
-                self.before.update(row_key(row) for row in read_rows(raw, spec.file_format, spec.compression))
+                rows = read_rows(raw, spec.file_format, spec.compression)
+                self.before.update(row_key(row, spec.fields) for row in rows)
         self.after: Counter[tuple[Any, ...]] = Counter()
+        self._fields = spec.fields
 
-    def counting(self, records: Iterable[CashFlow]) -> Iterator[CashFlow]:
+    def counting(self, records: Iterable[Record]) -> Iterator[Record]:
         for record in records:
-            self.after[row_key(record.to_dict())] += 1
+            self.after[row_key(record.to_dict(), self._fields)] += 1
             yield record
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "date": self.date,
-            "replaced": self.replaced,
-            "records": sum(self.after.values()),
-            "gained": sum((self.after - self.before).values()),
-            "lost": sum((self.before - self.after).values()),
-        }
+    def summary(self) -> DayChange:
+        return DayChange(
+            date=self.date,
+            replaced=self.replaced,
+            records=sum(self.after.values()),
+            gained=sum((self.after - self.before).values()),
+            lost=sum((self.before - self.after).values()),
+        )
 
 
-def _write_part(part: Window, records: Iterable[CashFlow], spec: OutputSpec) -> dict[str, Any]:
-    target = spec.target_for(part)
+def _write_part(part: Window, records: Iterable[Record], spec: OutputSpec, target: Any) -> FileEntry | _Empty:
     first = next(iter_ := iter(records), None)
     if first is None and not spec.write_empty:
         if target.exists():
             target.unlink()
             log.info("no records in %s: removed %s left by an earlier run", part, target)
-        return {"path": None, "records": 0, "bytes": 0}
+        return _Empty()
     prepare_target(target)
     with atomic_write(target) as raw:
         stream = _CountingStream(raw)
-        writer = open_writer(stream, spec.file_format, spec.compression, row_group_size=spec.row_group_size)  # type: ignore[arg-type]
+        writer = open_writer(
+            stream,  # type: ignore[arg-type]
+            spec.file_format,
+            spec.compression,
+            row_group_size=spec.row_group_size,
+            fields=spec.fields,
+        )
         if first is not None:
             writer.write(first)
             for record in iter_:
                 writer.write(record)
         writer.close()
     log.info("wrote %d records (%d bytes) for %s to %s", writer.records, stream.bytes, part, target)
-    return {
-        "path": str(target),
-        "start": part.start.isoformat(),
-        "end": part.end.isoformat(),
-        "records": writer.records,
-        "bytes": stream.bytes,
-    }
+    return FileEntry(
+        path=str(target),
+        start=part.start.isoformat(),
+        end=part.end.isoformat(),
+        records=writer.records,
+        bytes=stream.bytes,
+    )

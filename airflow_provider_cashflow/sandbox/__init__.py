@@ -14,9 +14,12 @@ and :class:`~airflow_provider_cashflow.sandbox.state.UsOptions`).
 from __future__ import annotations
 
 import json
+import shlex
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
+from airflow_provider_cashflow.defaults import DEFAULT_CONN_ID
 from airflow_provider_cashflow.sandbox.accounts import DEMO, DEMO_US, Credentials
 from airflow_provider_cashflow.sandbox.control import apply_control
 from airflow_provider_cashflow.sandbox.data import Dataset, DatasetSpec, RevisionSpec
@@ -186,3 +189,31 @@ class Sandbox:
 
     def connection_json(self, **kwargs: Any) -> str:
         return json.dumps(self.connection(**kwargs))
+
+    def connection_line(self, conn_id: str = DEFAULT_CONN_ID, *, us: bool = False) -> str:
+        """``export AIRFLOW_CONN_<ID>='<connection JSON>'``: a shell line that makes ``conn_id`` this sandbox."""
+        return f"export AIRFLOW_CONN_{conn_id.upper()}={shlex.quote(self.connection_json(us=us))}"
+
+    def banner(self) -> str:
+        """What ``python -m airflow_provider_cashflow.sandbox`` prints on start, after its base URL: the connection
+        lines to copy, the demo credentials, the data range; ends with an empty line."""
+        ap, us, data, us_data = self.state.credentials, self.connection(us=True), self.dataset, self.us_dataset
+
+        def moment(seconds: int) -> str:
+            return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        return "\n".join(
+            [
+                "# the sandbox as your Airflow connection (paste into a shell; without 'export ' into a .env file):",
+                self.connection_line(),
+                "# its US-region account, for POST /v1/us/assets/transaction-history:",
+                self.connection_line("longport_us", us=True),
+                f"# demo credentials (published, valid nowhere but here): AP app key {ap.app_key!r}, app secret "
+                f"{ap.app_secret!r}, access token {ap.access_token!r}; US app key {us['login']!r}, app secret "
+                f"{us['password']!r}, access token {us['extra']['access_token']!r}",
+                f"# data: [{moment(data.start)}, {moment(data.end)}) half-open, {len(data)} AP records and "
+                f"{len(us_data)} US entries (by {us_data.time_field}); ground truth: GET {self.base_url}/__sandbox/records"
+                "?start_time=..&end_time=.. (Unix seconds or ISO 8601 with an offset)",
+                "",
+            ]
+        )

@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     sandbox.state.max_calls, sandbox.state.period = args.rate_limit_calls, args.rate_limit_period
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(sandbox.base_url, flush=True)
+    # the base URL first and alone on its line: SandboxProcess and scripts read it; then what a person copies
+    print(sandbox.base_url, sandbox.banner(), sep="\n", flush=True)
     try:
         sandbox.serve_forever()
     except KeyboardInterrupt:

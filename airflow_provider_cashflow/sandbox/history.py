@@ -64,7 +64,7 @@ class History:
 
     def __init__(self, source: Source, spec: DriftSpec | None = None):
         self.source = source
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # truth() reads now() under it
         self.set_spec(spec or DriftSpec())
         self.reset()
 
@@ -75,7 +75,8 @@ class History:
         self._drifted = 0  # pages after which this spec drifted
 
     def reset(self) -> None:
-        """Undo every posting and cancellation."""
+        """Undo every posting and cancellation, and forget the pages served so far (a mark from before it sees
+        only the pages after it)."""
         with self._lock:
             self._cancelled: dict[int, int] = {}  # base index -> the tick after which it went
             self._posted: list[_Posted] = []
@@ -119,7 +120,8 @@ class History:
                 indices = self.source.select(lo, hi, filters, as_of)
                 served = [(i, self.source.record(i, as_of)) for i in indices[first : first + size]]
             else:
-                served = self._ordered(lo, hi, filters, as_of, order, now=None)[first : first + size]
+                refs = self._ordered(lo, hi, filters, as_of, order)[first : first + size]
+                served = [(ref, self._row(ref, as_of)) for ref in refs]
             spec = self.spec
             if spec.active and tick % spec.every == 0 and (spec.max_pages is None or self._drifted < spec.max_pages):
                 self._drifted += 1
@@ -128,30 +130,35 @@ class History:
 
     def _existing(
         self, lo: int, hi: int, filters: Any, as_of: int | None, alive: Callable[[int, int | None], bool]
-    ) -> list[tuple[int, float, int, dict[str, Any]]]:
-        """(time, tie, ref, row) of every base and posted record in ``[lo, hi]`` for which ``alive(came, went)``."""
+    ) -> list[tuple[int, float, int]]:
+        """(time, tie, ref) of every base and posted record in ``[lo, hi]`` for which ``alive(came, went)``."""
         out = []
         for i in self.source.select(lo, hi, filters, as_of):
             if alive(0, self._cancelled.get(i)):
-                out.append((self.source.time_of(i), float(i), i, self.source.record(i, as_of)))
+                out.append((self.source.time_of(i), float(i), i))
         for p in self._posted:
             if lo <= p.time <= hi and alive(p.came, p.went) and self.source.matches(p.row, filters):
-                out.append((p.time, p.tie, p.ref, p.row))
+                out.append((p.time, p.tie, p.ref))
         return out
 
-    def _ordered(
-        self, lo: int, hi: int, filters: Any, as_of: int | None, order: str, now: int | None
-    ) -> list[tuple[int, dict[str, Any]]]:
-        rows = self._existing(lo, hi, filters, as_of, lambda came, went: went is None)
+    def _row(self, ref: int, as_of: int | None) -> dict[str, Any]:
+        return self.source.record(ref, as_of) if ref >= 0 else self._posted[-ref - 1].row
+
+    def _rows(self, found: list[tuple[int, float, int]], as_of: int | None) -> list[dict[str, Any]]:
+        """The records of ``found``, newest first (the API's order; the truth's too)."""
+        return [self._row(ref, as_of) for *_, ref in sorted(found, key=lambda r: (-r[0], r[1]))]
+
+    def _ordered(self, lo: int, hi: int, filters: Any, as_of: int | None, order: str) -> list[int]:
+        found = self._existing(lo, hi, filters, as_of, _alive_now)
         if order == "newest":
-            rows.sort(key=lambda r: (-r[0], r[1]))
+            found.sort(key=lambda r: (-r[0], r[1]))
         elif order == "oldest":
-            rows.sort(key=lambda r: (r[0], r[1]))
+            found.sort(key=lambda r: (r[0], r[1]))
         elif order == "shuffled":  # no order at all, yet the same one from call to call
-            rows.sort(key=lambda r: _shuffle_key(self.spec.seed, r[2]))
+            found.sort(key=lambda r: _shuffle_key(self.spec.seed, r[2]))
         else:
             raise ValueError(f"unknown order {order!r}; known: {', '.join(ORDERS)}")
-        return [(ref, row) for _, _, ref, row in rows]
+        return [ref for *_, ref in found]
 
     # changing -----------------------------------------------------------------------------------------
 
@@ -180,7 +187,7 @@ class History:
             if rng.choice(spec.cancel_placements) == "served" and served:
                 candidates = [ref for ref, _ in served]
             else:
-                candidates = [ref for _, _, ref, _ in self._existing(start, end, None, None, _alive_now)]
+                candidates = [ref for *_, ref in self._existing(start, end, None, None, _alive_now)]
             candidates = [ref for ref in candidates if self._alive(ref)]
             if candidates:
                 self._cancel(rng.choice(candidates), tick)
@@ -223,8 +230,7 @@ class History:
         with self._lock:
             ticks = [t for t, key in self._calls if t > after and (app_key is None or key == app_key)]
             if not ticks:
-                rows = self._existing(start, end - 1, filters, as_of, _alive_now)
-                return DriftTruth(None, throughout=_rows(rows))
+                return DriftTruth(None, throughout=self.now(start, end, as_of, filters))
             first, last = ticks[0], ticks[-1]
 
             def throughout(came: int, went: int | None) -> bool:
@@ -238,23 +244,19 @@ class History:
 
             return DriftTruth(
                 (first, last),
-                throughout=_rows(self._existing(start, end - 1, filters, as_of, throughout)),
-                came=_rows(self._existing(start, end - 1, filters, as_of, came_in_run)),
-                went=_rows(self._existing(start, end - 1, filters, as_of, went_in_run)),
+                throughout=self._rows(self._existing(start, end - 1, filters, as_of, throughout), as_of),
+                came=self._rows(self._existing(start, end - 1, filters, as_of, came_in_run), as_of),
+                went=self._rows(self._existing(start, end - 1, filters, as_of, went_in_run), as_of),
             )
 
     def now(self, start: int, end: int, as_of: int | None = None, filters: Any = None) -> list[dict[str, Any]]:
         """The records of ``[start, end)`` as they stand now, newest first."""
         with self._lock:
-            return _rows(self._existing(start, end - 1, filters, as_of, _alive_now))
+            return self._rows(self._existing(start, end - 1, filters, as_of, _alive_now), as_of)
 
 
 def _alive_now(came: int, went: int | None) -> bool:
     return went is None
-
-
-def _rows(rows: list[tuple[int, float, int, dict[str, Any]]]) -> list[dict[str, Any]]:
-    return [row for *_, row in sorted(rows, key=lambda r: (-r[0], r[1]))]
 
 
 def _shuffle_key(seed: int, ref: int) -> int:

@@ -33,6 +33,7 @@ class SandboxProcess:
         self.env = env
         self.process: subprocess.Popen[str] | None = None
         self.base_url = ""
+        self.banner = ""  # what it printed after the base URL: connection lines, credentials, data range
 
     def start(self) -> SandboxProcess:
         # stderr goes to a file: a pipe nobody reads would fill up and freeze the server
@@ -49,7 +50,15 @@ class SandboxProcess:
             self.stop()
             raise RuntimeError(f"sandbox did not start: {line!r}")
         self.base_url = line.strip()
+        self.banner = _read_banner(self.process)
         return self
+
+    @property
+    def connection_line(self) -> str:
+        """The ``export AIRFLOW_CONN_LONGPORT_DEFAULT='...'`` line the sandbox printed for itself."""
+        return next(
+            line for line in self.banner.splitlines() if line.startswith("export AIRFLOW_CONN_LONGPORT_DEFAULT=")
+        )
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -113,6 +122,17 @@ class SandboxProcess:
             f"/__sandbox/records?start_time={start_time}&end_time={end_time}&endpoint=us"
         )
         return rows
+
+
+def _read_banner(process: subprocess.Popen[str]) -> str:
+    """The lines the sandbox prints after its base URL, up to the empty line that ends them (one write, so no wait)."""
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        if not line.strip():
+            break
+        lines.append(line.rstrip("\n"))
+    return "\n".join(lines)
 
 
 def _read_line(process: subprocess.Popen[str], stderr: Any, timeout: float) -> str:

@@ -59,3 +59,7 @@ def sandbox_flags(spec: DatasetSpec) -> list[str]:
         flags += ["--provisional-share", str(revisions.provisional_share)]
         flags += ["--settle-hours", str(revisions.settle_hours)]
     return flags
+
+
+# the fixed data set, as the sandbox's command line takes it
+SPEC_ARGS = tuple(sandbox_flags(SPEC))

@@ -1,8 +1,9 @@
 """Every bad input fails fast, before any API call, with an error that says what was wrong and what to do.
 
 One table across the connection (read by the hook), the hook's arguments and the operator's parameters. Each row
-names the exact error class: the hook raises ``LongPortConfigError``, the operator ``AirflowFailException``, which
-Airflow never retries (a retry cannot fix an input).
+names the exact error class: the hook raises ``LongPortConfigError`` (as Airflow's no-retry failure too); the operator raises it when it is built (as
+the DAG file is parsed) for a literal parameter, and ``AirflowFailException``, which Airflow never retries (a retry
+cannot fix an input), when it runs, for what needs the run's context or a rendered template.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import DEMO, Dataset, Sandbox
 from tests.helpers.connections import set_connection
 from tests.helpers.data import DAY, END, SPEC, UNLIMITED
+from tests.helpers.messages import repeated_phrase
 from tests.helpers.operator import run_operator
 
 PLAIN_HTTP = r"plain http:// to .* clear text; use https://"
@@ -61,7 +63,19 @@ def hook(name: str, message: str, **kwargs: Any) -> Case:
 def operator(
     name: str, message: str, interval: tuple[datetime | None, datetime | None] = (END - DAY, END), **kwargs: Any
 ) -> Case:
+    """A mistake only the run can see: it fails the task at once."""
     return Case(name, "operator", kwargs, AirflowFailException, message, interval)
+
+
+def literal(name: str, message: str, **kwargs: Any) -> Case:
+    """A mistake in a literal parameter: building the operator (parsing the DAG file) fails, with the same text."""
+    return Case(name, "operator", kwargs, LongPortConfigError, message)
+
+
+def templated(name: str, message: str, **kwargs: Any) -> Case:
+    """The same mistake behind a Jinja template: only the run can see it, and it fails the task at once."""
+    rendered = {key: "{{ " + repr(value) + " }}" for key, value in kwargs.items()}
+    return Case(f"{name}, templated", "operator", rendered, AirflowFailException, message)
 
 
 CASES = [
@@ -118,43 +132,42 @@ CASES = [
     ),
     operator("zero-length data interval", r"empty.*CronDataIntervalTimetable", (END, END)),
     operator("reversed data interval", r"reversed", (END, END - DAY)),
-    operator(
+    literal(
         "only window_start",
         r"pass both window_start and window_end, or neither",
         window_start="2026-11-19T00:00:00+00:00",
     ),
-    operator(
+    literal(
         "window in words",
         r"window_start='yesterday' is not an ISO 8601 date-time",
         window_start="yesterday",
         window_end="today",
     ),
-    operator(
+    literal(
         "naive explicit window",
         r"naive datetime; pass a timezone-aware one",
-        (None, None),
         window_start="2026-11-18T00:00:00",
         window_end="2026-11-19T00:00:00",
     ),
-    operator("unknown file format", r"file_format must be one of jsonl, csv, parquet; got 'xlsx'", file_format="xlsx"),
-    operator(
+    literal("unknown file format", r"file_format must be one of jsonl, csv, parquet; got 'xlsx'", file_format="xlsx"),
+    literal(
         "zip for jsonl", r"compression 'zip' does not fit file_format 'jsonl'; use one of none, gzip", compression="zip"
     ),
-    operator(
+    literal(
         "snappy for csv",
         r"compression 'snappy' does not fit file_format 'csv'",
         file_format="csv",
         compression="snappy",
     ),
-    operator("partition by hour", r"partition_by must be one of interval, day, got 'hour'", partition_by="hour"),
-    operator("daily files to XCom", r"partition_by='day' needs output_path", partition_by="day"),
-    operator(
+    literal("partition by hour", r"partition_by must be one of interval, day, got 'hour'", partition_by="hour"),
+    literal("daily files to XCom", r"partition_by='day' needs output_path", partition_by="day"),
+    literal(
         "daily files without {date}",
         r"needs a \{date\} placeholder, e\.g\. s3://",
         partition_by="day",
         output_path="file:///tmp/x.jsonl",
     ),
-    operator(
+    literal(
         "path without scheme",
         r"output_path '/tmp/x\.jsonl' has no scheme; write e\.g\. file:///",
         output_path="/tmp/x.jsonl",
@@ -176,19 +189,35 @@ CASES = [
         r"pick an output_path",
         output_path="file:///proc/forbidden/x.jsonl",
     ),
-    operator("row group of 0", ROW_GROUP, parquet_row_group_size=0),
-    operator("negative row group", ROW_GROUP, parquet_row_group_size=-5),
-    operator("row group as text", ROW_GROUP, parquet_row_group_size="many"),
-    operator("fractional row group", ROW_GROUP, parquet_row_group_size=2.5),
-    operator("row group True", ROW_GROUP, parquet_row_group_size=True),
-    operator(
+    literal("row group of 0", ROW_GROUP, parquet_row_group_size=0),
+    literal("negative row group", ROW_GROUP, parquet_row_group_size=-5),
+    literal("row group as text", ROW_GROUP, parquet_row_group_size="many"),
+    literal("fractional row group", ROW_GROUP, parquet_row_group_size=2.5),
+    literal("row group True", ROW_GROUP, parquet_row_group_size=True),
+    literal(
         "XCom limit of 0", r"max_xcom_bytes must be a whole number of bytes of 1 or more, or None", max_xcom_bytes=0
     ),
-    operator("business type 9", BUSINESS_TYPE, business_type=9),
-    operator("page size in words", PAGE_SIZE, page_size="lots"),
-    operator("page size 0", PAGE_SIZE, page_size=0),
-    operator("two symbols", r"symbol must be one security code", symbol="AAPL.US,TSLA.US"),
+    literal("business type 9", BUSINESS_TYPE, business_type=9),
+    literal("page size in words", PAGE_SIZE, page_size="lots"),
+    literal("page size 0", PAGE_SIZE, page_size=0),
+    literal("two symbols", r"symbol must be one security code", symbol="AAPL.US,TSLA.US"),
     operator("plain http connection", PLAIN_HTTP, longport_conn_id="longport_plain_http"),
+    literal("page size above the API's maximum", PAGE_SIZE, page_size=20000),
+    literal("lookback with one file per run", r"lookback=3 re-reads past days .* needs partition_by='day'", lookback=3),
+    literal(
+        "unknown partition time zone",
+        r"partition_timezone='Mars/Olympus' is not an IANA",
+        partition_timezone="Mars/Olympus",
+    ),
+    templated("unknown file format", r"file_format must be one of jsonl, csv, parquet; got 'xlsx'", file_format="xlsx"),
+    templated("page size above the API's maximum", PAGE_SIZE, page_size=20000),
+    templated("business type 9", BUSINESS_TYPE, business_type=9),
+    templated(
+        "daily files without {date}",
+        r"needs a \{date\} placeholder",
+        partition_by="day",
+        output_path="file:///tmp/x.jsonl",
+    ),
 ]
 
 
@@ -245,11 +274,16 @@ def test_bad_input_fails_fast_before_any_call(
         run()
     took = time.monotonic() - began
     error = info.value
-    assert type(error) is case.error, f"{type(error).__name__}: {error}"
     if case.where == "operator":
+        assert type(error) is case.error, f"{type(error).__name__}: {error}"
+    else:  # the hook's own class, and Airflow's no-retry failure too: a plain @task fails at once
+        assert isinstance(error, case.error) and isinstance(error, AirflowFailException), type(error).__mro__
+    if case.error is AirflowFailException:
         assert isinstance(error.__cause__, LongPortConfigError)
+        assert "connection 'longport_default'" not in str(error)  # the parameters are not the connection's
     text = str(error)
     assert re.search(case.message, text), text
+    assert repeated_phrase(text) is None, text  # each thing said once
     for secret in (DEMO.app_secret, DEMO.access_token):
         assert secret not in text
     assert sandbox.state.snapshot()["calls"] == calls_before

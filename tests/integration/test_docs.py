@@ -140,7 +140,7 @@ def _check_result(task_id: str, result: Any) -> None:
 def test_python_block(block: Block, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "environ", os.environ.copy())  # what a block exports stays in it
     monkeypatch.chdir(tmp_path)
-    if "DAG(" in block.code:  # a DAG file: loaded as Airflow's DAG processor loads one, then its tasks run
+    if re.search(r"^with DAG\(", block.code, re.M):  # a DAG file: loaded as Airflow's DAG processor does, then run
         for dag in _load_dags(block, tmp_path):
             for task_id, result in _run_dag(dag, tmp_path / dag.dag_id).items():
                 _check_result(task_id, result)
@@ -189,6 +189,9 @@ def test_json_samples_parse_connections_are_accepted_and_the_manifest_is_real(sa
     assert manifests
     for block, manifest in manifests:
         assert set(manifest) <= set(real), f"{block}: keys a run does not write: {set(manifest) - set(real)}"
+        assert set(real) <= set(manifest), (
+            f"{block}: keys a run writes that the example lacks: {set(real) - set(manifest)}"
+        )
         for entry in manifest["files"]:
             assert set(entry) <= set(real["files"][0]), f"{block}: file keys {set(entry) - set(real['files'][0])}"
 

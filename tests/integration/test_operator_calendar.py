@@ -16,6 +16,7 @@ from airflow.sdk import CronDataIntervalTimetable, CronPartitionTimetable
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.sandbox import (
     Dataset,
     DatasetSpec,
@@ -87,7 +88,8 @@ def test_a_window_that_splits_a_day_is_refused_before_any_call(sandbox: Sandbox,
             schedule=hourly,
             output_path=f"file://{tmp_path}/date={{date}}/cashflow.jsonl",
         )
-    with pytest.raises(AirflowFailException, match=r"partition_timezone='Mars/Olympus' is not an IANA"):
+    # a literal zone is judged as the DAG file is parsed: building the operator fails
+    with pytest.raises(LongPortConfigError, match=r"partition_timezone='Mars/Olympus' is not an IANA"):
         run_operator(END - DAY, END, partition_timezone="Mars/Olympus", output_path=f"file://{tmp_path}/x.jsonl")
     assert sandbox.state.snapshot()["calls"] == 0
     assert not list(tmp_path.rglob("*.jsonl"))
@@ -131,9 +133,10 @@ def test_partitioned_run_reads_its_partition_period(sandbox: Sandbox, tmp_path: 
 
 
 def test_lookback_needs_day_partitions_and_is_checked_before_any_call(sandbox: Sandbox, tmp_path: Path) -> None:
-    with pytest.raises(AirflowFailException, match=r"lookback=3 .*partition_by='day'"):
+    # lookback is never a template: building the operator (parsing the DAG file) fails
+    with pytest.raises(LongPortConfigError, match=r"lookback=3 .*partition_by='day'"):
         run_operator(END - DAY, END, lookback=3, output_path=f"file://{tmp_path}/x.jsonl")
-    with pytest.raises(AirflowFailException, match=r"lookback must be a timedelta or a whole number of days"):
+    with pytest.raises(LongPortConfigError, match=r"lookback must be a timedelta or a whole number of days"):
         run_operator(
             END - DAY, END, lookback="three", partition_by="day", output_path=f"file://{tmp_path}/{{date}}.jsonl"
         )

@@ -18,21 +18,23 @@ from tests.helpers.data import DAY, END, UNLIMITED, expected
 
 
 @pytest.mark.slow
-def test_61_pages_through_the_rate_limited_sandbox_with_no_call_rejected(dataset, monkeypatch) -> None:
+def test_61_calls_through_the_rate_limited_sandbox_with_no_call_rejected(dataset, monkeypatch) -> None:
     # the live limits: 30 calls / 30 s, 0.02 s apart; an app key of its own, so no other test shares its budget
     with Sandbox(dataset, rate_limit=True, app_key=f"paced-{time.time_ns()}") as sandbox:
         set_connection(monkeypatch, "longport_paced", sandbox.connection())
         indices = sandbox.dataset.indices(0, int(END.timestamp()) - 1)
-        start_ts = sandbox.dataset.times[indices[60]]  # a window of exactly 61 records ...
-        start = END.fromtimestamp(start_ts, END.tzinfo)
+        # at page size 1 the cursor makes two calls per second that holds records (a one-record page, then that
+        # second read whole); with the window starting on the 31st such second, that is 62 calls ...
+        seconds = sorted({sandbox.dataset.times[i] for i in indices}, reverse=True)[:31]
+        start = END.fromtimestamp(seconds[-1], END.tzinfo)
         want = expected(sandbox, start, END)
-        assert len(want) >= 61
         started = time.monotonic()
         got = [r.to_dict() for r in CashflowHook("longport_paced").iter_cash_flows(start, END, page_size=1)]
         elapsed = time.monotonic() - started
         stats = sandbox.state.snapshot()
     assert got == want
-    assert stats["pages_served"] == len(want) + 1 >= 62  # ... so at least 61 full pages and the empty last one
+    # ... and one more where an answer first shows that the sandbox's end_time is inclusive: at least 61 calls
+    assert stats["pages_served"] == 2 * 31 + 1
     assert stats["rejected_rate_limit"] == 0
     assert elapsed >= 60.0  # the budget was respected: 61+ calls cannot fit in fewer than 60 s
 

@@ -16,9 +16,9 @@ from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import DEMO, Dataset
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 from tests.helpers.connections import connection, set_connection
-from tests.helpers.data import DAY, END, SPEC, UNLIMITED, sandbox_flags
+from tests.helpers.data import DAY, END, SPEC, SPEC_ARGS, UNLIMITED
 
-BASE_ARGS = [*sandbox_flags(SPEC), "--no-rate-limit"]
+BASE_ARGS = [*SPEC_ARGS, "--no-rate-limit"]
 START_TS, END_TS = int((END - 2 * DAY).timestamp()), int(END.timestamp())
 
 

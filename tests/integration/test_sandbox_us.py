@@ -18,7 +18,7 @@ from airflow_provider_cashflow.defaults import US_HISTORY_PATH
 from airflow_provider_cashflow.sandbox import DEMO, DEMO_US, Sandbox, UsDataset, UsOptions
 from airflow_provider_cashflow.sandbox.data import Dataset, DatasetSpec, RevisionSpec
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
-from tests.helpers.data import DAY, END, SPEC
+from tests.helpers.data import DAY, END, SPEC, SPEC_ARGS
 
 START_TS, END_TS = int((END - 2 * DAY).timestamp()), int(END.timestamp())
 
@@ -75,14 +75,7 @@ def _read_all(base: str, start: int, end: int, size: int, **filters) -> list[dic
 
 def test_the_official_sdk_reads_the_us_history_and_gets_every_entry() -> None:
     with SandboxProcess(
-        "--seed",
-        str(SPEC.seed),
-        "--days",
-        str(SPEC.days),
-        "--per-day",
-        str(SPEC.per_day),
-        "--end",
-        END.isoformat(),
+        *SPEC_ARGS,
         "--no-rate-limit",
     ) as sandbox:
         result = subprocess.run(
@@ -147,14 +140,7 @@ def test_body_signatures_are_strict_and_each_centre_serves_only_its_own_accounts
 
 def test_order_time_field_and_size_limit_are_settings_and_every_order_holds_the_same_entries() -> None:
     with SandboxProcess(
-        "--seed",
-        str(SPEC.seed),
-        "--days",
-        str(SPEC.days),
-        "--per-day",
-        str(SPEC.per_day),
-        "--end",
-        END.isoformat(),
+        *SPEC_ARGS,
         "--no-rate-limit",
         "--us-order",
         "oldest",

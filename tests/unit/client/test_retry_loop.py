@@ -1,4 +1,4 @@
-"""One call retried: replay of a prefetched attempt, one free OAuth refresh, the limiter penalty, giving up."""
+"""One call retried: a transport failure retried, one free OAuth refresh, the limiter penalty, giving up."""
 
 from __future__ import annotations
 
@@ -41,12 +41,12 @@ def loop(policy: RetryPolicy, fake: FakeTime, refresh: Callable[[], None] | None
     return RetryLoop(policy, limiter, CallStats(), refresh_token=refresh, sleep=fake.sleep)
 
 
-def test_a_prefetched_failure_is_replayed_as_the_first_attempt_then_retried() -> None:
+def test_a_transport_failure_is_retried_with_a_fresh_attempt() -> None:
     fake = FakeTime()
     retries = loop(RetryPolicy(max_attempts=2), fake)
-    send, sent = sender(OK)
-    assert retries.call(send, open_envelope, first=LongPortTransportError("reset")) == ({"n": 1}, None)
-    assert len(sent) == 1 and retries.stats.retries == 1
+    send, sent = sender(LongPortTransportError("reset"), OK)
+    assert retries.call(send, open_envelope) == ({"n": 1}, None)
+    assert len(sent) == 2 and retries.stats.retries == 1
 
 
 def test_an_expired_token_is_refreshed_once_without_spending_an_attempt() -> None:

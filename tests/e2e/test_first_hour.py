@@ -1,0 +1,167 @@
+"""A newcomer's first mistakes under real Airflow: literal ones are the DAG file's import error, with our message;
+what no retry can cure fails in one try, with or without a retry policy; what a retry may cure is retried.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_cashflow.sandbox.process import SandboxProcess
+from tests.helpers.airflow import AirflowHome
+from tests.helpers.connections import longport_connection
+
+pytestmark = pytest.mark.e2e
+
+HEADER = """
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import DAG, task
+
+from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+from airflow_provider_cashflow.operators.cashflow import CashflowOperator
+
+START = datetime(2026, 11, 1, tzinfo=timezone.utc)
+"""
+
+# file name -> (operator arguments, DAG arguments, what the import error says)
+BAD_DAG_FILES = {
+    "daily_trigger": (
+        "",
+        'schedule="@daily"',
+        "the DAG's timetable (CronTriggerTimetable('0 0 * * *')) gives each run an empty data interval",
+    ),
+    "lookback_interval": (
+        'lookback=3, partition_by="interval", output_path="file:///tmp/first-hour/x.jsonl"',
+        "schedule=None",
+        "lookback=3 re-reads past days and rewrites their files, so it needs partition_by='day'",
+    ),
+    "page_size": ("page_size=20000", "schedule=None", "page_size must be an integer from 1 to 10000, got 20000"),
+    "file_format": (
+        'file_format="xlsx"',
+        "schedule=None",
+        "file_format must be one of jsonl, csv, parquet; got 'xlsx'",
+    ),
+    "row_group": ("parquet_row_group_size=0", "schedule=None", "parquet_row_group_size must be a whole number"),
+}
+
+# the same mistakes behind templates parse, and are left to the run
+TEMPLATED = (
+    HEADER
+    + """
+with DAG("first_hour_templated", schedule=None, start_date=START, params={"fmt": "xlsx", "size": 20000}):
+    CashflowOperator(task_id="extract", file_format="{{ params.fmt }}", page_size="{{ params.size }}")
+"""
+)
+
+RETRIES = (
+    HEADER
+    + """
+WINDOW = {"window_start": START, "window_end": START + timedelta(days=1)}
+
+with DAG("first_hour_retries", schedule=None, start_date=START,
+         default_args={"retries": 2, "retry_delay": timedelta(seconds=1)}):
+    CashflowOperator(task_id="operator_typo", longport_conn_id="longport_defualt", **WINDOW)
+
+    @task
+    def hook_typo() -> int:
+        return len(list(CashflowHook("longport_defualt").iter_cash_flows(START, START + timedelta(days=1))))
+
+    @task
+    def naive_datetime() -> int:
+        return len(list(CashflowHook().iter_cash_flows(datetime(2026, 11, 1), datetime(2026, 11, 2))))
+
+    @task
+    def bad_business_type() -> int:
+        return len(list(CashflowHook().iter_cash_flows(START, START + timedelta(days=1), business_type="cash")))
+
+    @task
+    def server_fault() -> int:  # a 5xx: a later try may succeed
+        return len(list(CashflowHook("longport_faulty").iter_cash_flows(START, START + timedelta(days=1))))
+
+    hook_typo()
+    naive_datetime()
+    bad_business_type()
+    server_fault()
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowHome, str]]:
+    root = tmp_path_factory.mktemp("first_hour")
+    dags = root / "dags"
+    dags.mkdir()
+    for name, (arguments, dag_arguments, _) in BAD_DAG_FILES.items():
+        (dags / f"bad_{name}.py").write_text(
+            textwrap.dedent(
+                HEADER
+                + f"""
+with DAG("bad_{name}", {dag_arguments}, start_date=START):
+    CashflowOperator(task_id="extract", {arguments})
+"""
+            )
+        )
+    (dags / "templated.py").write_text(TEMPLATED)
+    (dags / "retries.py").write_text(RETRIES)
+    with (
+        SandboxProcess("--no-rate-limit", "--days", "2") as healthy,
+        SandboxProcess("--no-rate-limit", "--fail-after-pages", "0", "--fail-kind", "5xx") as faulty,
+    ):
+        home = AirflowHome(
+            root / "home",
+            AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+            AIRFLOW_CONN_LONGPORT_DEFAULT=json.dumps(longport_connection(healthy.base_url)),
+            AIRFLOW_CONN_LONGPORT_FAULTY=json.dumps(longport_connection(faulty.base_url, max_attempts=1)),
+        )
+        home.run("db", "migrate")
+        home.run("dags", "reserialize")  # parses the folder and records each file's import error
+        test = home.run("dags", "test", "first_hour_retries", check=False)
+        yield home, test.stdout + test.stderr
+
+
+def _import_errors(home: AirflowHome) -> dict[str, str]:
+    listed = home.run("dags", "list-import-errors", "--output", "json", check=False)  # exits 1 when there are any
+    assert listed.returncode == 1, listed.stderr[-2000:]
+    (table,) = [line for line in listed.stdout.splitlines() if line.startswith("[{")]  # after Airflow's warnings
+    rows = json.loads(table)
+    return {Path(row["filepath"]).name: row["error"] for row in rows}
+
+
+def test_literal_mistakes_are_the_dag_file_s_import_error_with_our_message(airflow: tuple[AirflowHome, str]) -> None:
+    home, _ = airflow
+    errors = _import_errors(home)
+    for name, (_, _, message) in BAD_DAG_FILES.items():
+        error = errors[f"bad_{name}.py"]
+        assert "LongPortConfigError" in error and message in error, error
+        assert "connection 'longport_default'" not in error  # a parameter, not the connection
+    assert "templated.py" not in errors and "retries.py" not in errors, errors
+
+
+def _tries(home: AirflowHome, task_id: str) -> tuple[int, str]:
+    ((try_number, state),) = home.query(
+        "select try_number, state from task_instance where dag_id = 'first_hour_retries' and task_id = ?", task_id
+    )
+    return try_number, state
+
+
+@pytest.mark.parametrize("task_id", ["operator_typo", "hook_typo", "naive_datetime", "bad_business_type"])
+def test_what_no_retry_cures_fails_in_one_try_despite_retries(airflow: tuple[AirflowHome, str], task_id: str) -> None:
+    home, _ = airflow
+    assert _tries(home, task_id) == (1, "failed")
+
+
+def test_a_server_fault_is_still_retried(airflow: tuple[AirflowHome, str]) -> None:
+    home, _ = airflow
+    assert _tries(home, "server_fault") == (3, "failed")
+
+
+def test_a_missing_connection_says_what_exists_and_what_was_meant(airflow: tuple[AirflowHome, str]) -> None:
+    _, output = airflow
+    assert "connection 'longport_defualt' is not defined; did you mean 'longport_default'?" in output, output[-3000:]
+    assert "The longport connections this process can see: 'longport_default', 'longport_faulty'" in output
+    assert "isn't defined" not in output  # Airflow's bare message is replaced, not added to

@@ -1,0 +1,258 @@
+"""A US account end to end against the sandbox's US data centre: the hook and the operator exact against its ground
+truth for New York days across the end of DST (2026-11-01 has 25 hours), whatever order the endpoint answers in
+and whichever time field it filters on; the refusals, each before any call."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pyarrow.parquet as pq
+import pytest
+
+from airflow_provider_cashflow.compat import AirflowFailException
+from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
+from airflow_provider_cashflow.domain.us_transactions import parse_us_transaction, to_cash_flow
+from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+from airflow_provider_cashflow.sandbox import Dataset, Sandbox, UsDataset, UsOptions
+from airflow_provider_cashflow.sandbox.data import DatasetSpec
+from tests.helpers.connections import set_connection
+from tests.helpers.data import UNLIMITED
+from tests.helpers.operator import run_operator
+
+NEW_YORK = ZoneInfo("America/New_York")
+SPEC = DatasetSpec(seed=17, days=6, per_day=40, end=datetime(2026, 11, 4, 12, tzinfo=UTC))
+START, END = datetime(2026, 10, 31, tzinfo=NEW_YORK), datetime(2026, 11, 3, tzinfo=NEW_YORK)  # Sat, Sun, Mon
+DAYS = [
+    (datetime(2026, 10, 31 + n, tzinfo=NEW_YORK) if n == 0 else datetime(2026, 11, n, tzinfo=NEW_YORK))
+    for n in range(4)
+]
+
+
+def ny_days() -> list[tuple[datetime, datetime]]:
+    return list(itertools.pairwise(DAYS))
+
+
+def us_sandbox(monkeypatch: pytest.MonkeyPatch, field: str = "create_at", **us: object) -> Sandbox:
+    sandbox = Sandbox(Dataset(SPEC), rate_limit=False, us_dataset=UsDataset(SPEC, field), us=UsOptions(**us))
+    sandbox.start()
+    set_connection(monkeypatch, "longport_us", sandbox.connection(us=True, **UNLIMITED, timeout=5))
+    set_connection(monkeypatch, "longport_ap", sandbox.connection(**UNLIMITED, timeout=5))
+    return sandbox
+
+
+def truth(sandbox: Sandbox, start: datetime, end: datetime) -> Counter:
+    rows = sandbox.us_records(int(start.timestamp()), int(end.timestamp()))
+    return Counter(json.dumps(parse_us_transaction(r).to_dict(), sort_keys=True) for r in rows)
+
+
+def as_counter(rows: list[dict]) -> Counter:
+    return Counter(json.dumps(r, sort_keys=True) for r in rows)
+
+
+@pytest.mark.parametrize(("field", "order"), [("create_at", "newest"), ("done_at", "shuffled")])
+def test_the_hook_reads_each_new_york_day_exactly(monkeypatch, field: str, order: str) -> None:
+    sandbox = us_sandbox(monkeypatch, field, order=order)
+    try:
+        hook = CashflowHook("longport_us")
+        query = UsHistoryQuery(Window.of(START, END), page_size=7)  # a day holds ~40: every day must be split
+        days = [(day, [r.to_dict() for r in records]) for day, records in hook.iter_us_days(query, NEW_YORK)]
+        assert [(d.start, d.end) for d, _ in days] == [
+            (s.astimezone(UTC), e.astimezone(UTC)) for s, e in reversed(ny_days())
+        ]
+        assert days[1][0].end - days[1][0].start == timedelta(hours=25)
+        total = 0
+        for day, rows in days:
+            want = truth(sandbox, day.start, day.end)
+            assert as_counter(rows) == want and sum(want.values()) > 10
+            total += len(rows)
+        whole = [r.to_dict() for r in hook.iter_us_transactions(START, END, page_size=7)]
+        assert as_counter(whole) == truth(sandbox, START, END) and len(whole) == total
+        # records created on one New York day and done on the next: the day is the server's, never ours
+        spanning = [r for _, rows in days for r in rows if r["create_at"][:10] != r["done_at"][:10]]
+        assert spanning
+        stats = sandbox.state.snapshot()
+        assert stats["rejected_region"] == 0 and stats["rejected_auth"] == 0
+    finally:
+        sandbox.stop()
+
+
+def test_filters_reach_the_endpoint(monkeypatch) -> None:
+    sandbox = us_sandbox(monkeypatch)
+    try:
+        hook = CashflowHook("longport_us")
+        kinds = ["TT_DEPOSIT_AND_WITHDRAWAL", "TT_OPTIONS_TRADING"]
+        rows = list(hook.iter_us_transactions(START, END, types=kinds, currency="usd"))
+        every = list(hook.iter_us_transactions(START, END))
+        assert rows and len(rows) < len(every) and {r.currency for r in rows} == {"USD"}
+        assert all(r.biz_code.startswith(("CASH_", "OPTION_")) for r in rows), {r.biz_code for r in rows}
+    finally:
+        sandbox.stop()
+
+
+@pytest.mark.parametrize(("file_format", "us_columns"), [("jsonl", "cashflow"), ("parquet", "native")])
+def test_the_operator_writes_new_york_days_exactly_with_lookback(
+    monkeypatch, tmp_path: Path, file_format: str, us_columns: str
+) -> None:
+    sandbox = us_sandbox(monkeypatch, "done_at", order="shuffled")
+    try:
+        # the run of Monday 2026-11-02, re-reading two days back across the DST change; no time zone given
+        result, _, op = run_operator(
+            DAYS[2],
+            DAYS[3],
+            longport_conn_id="longport_us",
+            output_path=f"{tmp_path.as_uri()}/{{date}}.{file_format}",
+            file_format=file_format,
+            partition_by="day",
+            lookback=2,
+            us_columns=us_columns,
+            page_size=9,
+        )
+        assert result["partition_timezone"] == "America/New_York" and result["dc_region"] == "us"
+        assert [Path(f["path"]).name for f in result["files"]] == [
+            f"2026-10-31.{file_format}",
+            f"2026-11-01.{file_format}",
+            f"2026-11-02.{file_format}",
+        ]
+        for (start, end), name in zip(ny_days(), ["2026-10-31", "2026-11-01", "2026-11-02"], strict=False):
+            path = tmp_path / f"{name}.{file_format}"
+            if file_format == "jsonl":
+                rows = [json.loads(line) for line in path.read_text().splitlines()]
+                want = Counter(
+                    json.dumps(to_cash_flow(parse_us_transaction(r)).to_dict(), sort_keys=True)
+                    for r in sandbox.us_records(int(start.timestamp()), int(end.timestamp()))
+                )
+                assert as_counter(rows) == want and rows, name
+                times = [r["business_time"] for r in rows]
+                assert times == sorted(times, reverse=True)  # newest first, whatever the server's order
+            else:
+                table = pq.read_table(path)
+                assert (
+                    table.schema.field("amount").type.scale == 12
+                    and str(table.schema.field("done_at").type) == "timestamp[ms, tz=UTC]"
+                )
+                rows = [
+                    {k: (v.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(v, datetime) else v) for k, v in r.items()}
+                    for r in table.to_pylist()
+                ]
+                want = [
+                    parse_us_transaction(r).to_dict()
+                    for r in sandbox.us_records(int(start.timestamp()), int(end.timestamp()))
+                ]
+                got = Counter(json.dumps({**r, "amount": str(r["amount"].normalize())}, sort_keys=True) for r in rows)
+                assert got == Counter(
+                    json.dumps(
+                        {**r, "amount": str(__import__("decimal").Decimal(r["amount"]).normalize())}, sort_keys=True
+                    )
+                    for r in want
+                )
+        again, _, _ = run_operator(
+            DAYS[2],
+            DAYS[3],
+            longport_conn_id="longport_us",
+            output_path=f"{tmp_path.as_uri()}/{{date}}.{file_format}",
+            file_format=file_format,
+            partition_by="day",
+            lookback=2,
+            us_columns=us_columns,
+            page_size=9,
+        )
+        assert [d["gained"] + d["lost"] for d in again["rewritten"]] == [0, 0, 0]  # idempotent
+        assert again["files"] == result["files"]  # the same bytes: the same sizes
+        lineage = op.get_openlineage_facets_on_complete(None)
+        if lineage is not None:
+            assert lineage.inputs[0].name == "/v1/us/assets/transaction-history"
+    finally:
+        sandbox.stop()
+
+
+def test_a_size_the_endpoint_refuses_fails_the_task_once_saying_what_to_do(monkeypatch) -> None:
+    sandbox = us_sandbox(monkeypatch, max_size=50)
+    try:
+        with pytest.raises(AirflowFailException, match=r"refused the request \(size=100.*pass a smaller page_size"):
+            run_operator(DAYS[2], DAYS[3], longport_conn_id="longport_us")
+    finally:
+        sandbox.stop()
+
+
+def test_a_span_the_endpoint_refuses_is_read_in_parts_exactly(monkeypatch) -> None:
+    sandbox = us_sandbox(monkeypatch, max_span=6 * 3600)
+    try:
+        rows, _, _ = run_operator(START, END, longport_conn_id="longport_us", us_columns="native")
+        assert as_counter(rows) == truth(sandbox, START, END)
+    finally:
+        sandbox.stop()
+
+
+def test_filters_of_the_other_endpoint_are_refused_before_any_call(monkeypatch) -> None:
+    sandbox = us_sandbox(monkeypatch)
+    try:
+        with pytest.raises(AirflowFailException, match=r"US-region account.*symbol='AAPL.US' filter the AP endpoint"):
+            run_operator(DAYS[2], DAYS[3], longport_conn_id="longport_us", symbol="AAPL.US")
+        with pytest.raises(AirflowFailException, match=r"AP-region account.*types=.* filter the US endpoint only"):
+            run_operator(DAYS[2], DAYS[3], longport_conn_id="longport_ap", types=["TT_OTHER"])
+        with pytest.raises(AirflowFailException, match="is not a US transaction type"):
+            run_operator(DAYS[2], DAYS[3], longport_conn_id="longport_us", types=["TT_STOCKS"])
+        assert sandbox.state.snapshot()["calls"] == 0
+    finally:
+        sandbox.stop()
+
+
+def test_an_oauth_us_account_refreshes_its_token_in_the_us_data_centre(monkeypatch) -> None:
+    sandbox = Sandbox(Dataset(SPEC), rate_limit=False, us_dataset=UsDataset(SPEC), expire_token_after=2)
+    sandbox.start()
+    try:
+        set_connection(monkeypatch, "longport_us", sandbox.connection(us=True, oauth=True, **UNLIMITED))
+        hook = CashflowHook("longport_us")
+        assert hook.settings.mode == "oauth" and hook.settings.dc_region == "us"
+        rows = [r.to_dict() for r in hook.iter_us_transactions(START, END, page_size=20)]
+        assert as_counter(rows) == truth(sandbox, START, END)
+        assert hook.client.stats.token_refreshes >= 1  # the sandbox refuses a refresh routed to the AP centre
+        assert sandbox.state.snapshot()["rejected_region"] == 0
+    finally:
+        sandbox.stop()
+
+
+def test_each_day_is_exact_while_the_us_history_changes_between_calls(monkeypatch) -> None:
+    from airflow_provider_cashflow.sandbox import DriftSpec
+
+    sandbox = Sandbox(
+        Dataset(SPEC),
+        rate_limit=False,
+        drift=DriftSpec(postings=1, cancellations=1, seed=5),
+        us_dataset=UsDataset(SPEC, "done_at"),
+        us=UsOptions(order="shuffled"),
+    )
+    sandbox.start()
+    try:
+        set_connection(monkeypatch, "longport_us", sandbox.connection(us=True, **UNLIMITED, timeout=5))
+        hook = CashflowHook("longport_us")
+        mark = sandbox.mark()
+        days = [
+            (d, list(r)) for d, r in hook.iter_us_days(UsHistoryQuery(Window.of(START, END), page_size=7), NEW_YORK)
+        ]
+        changed = 0
+        for day, got in days:
+            truth = sandbox.drift_truth(int(day.start.timestamp()), int(day.end.timestamp()), after=mark, us=True)
+            changed += len(truth.came) + len(truth.went)
+            assert truth.problems(got, key=parse_us_transaction) == {}, day
+        assert changed, "the history must have changed during the run for the test to mean anything"
+    finally:
+        sandbox.stop()
+
+
+def test_the_test_button_makes_one_us_call_for_a_us_account(monkeypatch) -> None:
+    sandbox = us_sandbox(monkeypatch)
+    try:
+        ok, message = CashflowHook("longport_us").test_connection()
+        assert ok, message
+        assert "US data centre: its app key starts with 'us_'" in message
+        stats = sandbox.state.snapshot()
+        assert stats["calls"] == 1 and stats["rejected_region"] == 0
+    finally:
+        sandbox.stop()

@@ -1,0 +1,165 @@
+"""The US endpoint's client against a small stand-in of the live service on loopback: a strict body signature, the
+region header, no order, an undocumented filter field and page-size limit. The sandbox tests
+(tests/integration/test_us_accounts.py) hold the whole path to the sandbox's ground truth."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from airflow_provider_cashflow.client.auth import SignatureAuth, canonical_request, sign
+from airflow_provider_cashflow.client.paced_session import PacedSession
+from airflow_provider_cashflow.client.ratelimit import RateLimiter
+from airflow_provider_cashflow.client.retry import RetryPolicy
+from airflow_provider_cashflow.client.retry_loop import RetryLoop
+from airflow_provider_cashflow.client.stats import CallStats
+from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint
+from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
+from airflow_provider_cashflow.domain.us_transactions import parse_us_transaction
+from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import LongPortConfigError
+
+NEW_YORK = ZoneInfo("America/New_York")
+START = datetime(2026, 10, 31, tzinfo=NEW_YORK)  # Saturday; Sunday 2026-11-01 has 25 hours
+END = datetime(2026, 11, 3, tzinfo=NEW_YORK)
+
+
+def items(seed: int = 3) -> list[dict]:
+    rng = random.Random(seed)
+    first, last = int(START.timestamp()) - 3600, int(END.timestamp()) + 3600
+    rows = []
+    for n in range(120):
+        created = rng.randint(first, last)
+        if n % 10 == 0:  # on a New York midnight, the hardest place to be
+            created = int(datetime(2026, 11, 1 + n % 3, tzinfo=NEW_YORK).timestamp())
+        done = created + rng.choice([0, 59, 7200, 86_400])  # some are done on the next day
+        rows.append(
+            {
+                "title": f"t{n} 存入",
+                "amount": f"{rng.randint(-9999, 9999)}.{n:02d}",
+                "currency": "USD",
+                "ref_no": f"R{n}",
+                "create_at": str(created),
+                "done_at": str(done),
+            }
+        )
+    rows.append(dict(rows[-1]))  # a twin
+    return rows
+
+
+class StandIn(ThreadingHTTPServer):
+    """Filters on ``field`` with both ends inclusive, answers in random order, refuses ``size > max_size`` and
+    windows longer than ``max_span`` seconds."""
+
+    def __init__(self, rows: list[dict], field: str, max_size: int = 50, max_span: int | None = None):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.rows, self.field, self.max_size, self.max_span, self.bodies = rows, field, max_size, max_span, []
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: StandIn
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        canonical = canonical_request(
+            "POST",
+            self.path,
+            "",
+            access_token=self.headers["Authorization"],
+            app_key=self.headers["X-Api-Key"],
+            timestamp=self.headers["X-Timestamp"],
+            body=body,
+        )
+        asked = json.loads(body)
+        self.server.bodies.append(asked)
+        if not self.headers["X-Api-Signature"].endswith(sign(canonical, "secret")):
+            return self._answer(403, {"code": 403201, "message": "signature invalid"})
+        if self.headers.get("x-dc-region") != "us":
+            return self._answer(500, {"code": 12, "message": "gateway error"})
+        if asked["size"] > self.server.max_size:
+            return self._answer(400, {"code": 400002, "message": "size out of range"})
+        if self.server.max_span and asked["end"] - asked["start"] > self.server.max_span:
+            return self._answer(400, {"code": 400001, "message": "invalid parameter: span"})
+        rows = [r for r in self.server.rows if asked["start"] <= int(r[self.server.field]) <= asked["end"]]
+        random.shuffle(rows)
+        page = rows[(asked["page"] - 1) * asked["size"] : asked["page"] * asked["size"]]
+        self._answer(200, {"code": 0, "message": "success", "data": {"current_page": asked["page"], "items": page}})
+
+    def _answer(self, status: int, payload: dict) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def serve(server: StandIn) -> Iterator[UsHistoryEndpoint]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    stats = CallStats()
+    session = PacedSession(
+        f"http://127.0.0.1:{server.server_port}",
+        SignatureAuth("key", "secret", "us_token", dc_region="us"),
+        RateLimiter(100_000, 1, 0),
+        5,
+        stats,
+    )
+    try:
+        yield UsHistoryEndpoint(session, RetryLoop(RetryPolicy(max_attempts=1), session.limiter, stats), stats)
+    finally:
+        session.close()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def truth(rows: list[dict], field: str, start: datetime, end: datetime) -> list:
+    return sorted(parse_us_transaction(r) for r in rows if start.timestamp() <= int(r[field]) < end.timestamp())
+
+
+@pytest.mark.parametrize("field", ["create_at", "done_at"])
+def test_each_new_york_day_is_exact_whichever_time_the_server_filters_on(field: str) -> None:
+    rows = items()
+    server = StandIn(rows, field)
+    for endpoint in serve(server):
+        query = UsHistoryQuery(Window.of(START, END), page_size=7)  # small pages: the window must be split
+        days = [(day, sorted(records)) for day, records in endpoint.iter_days(query, NEW_YORK)]
+        assert [day.end - day.start for day, _ in days] == [
+            timedelta(hours=24),
+            timedelta(hours=25),
+            timedelta(hours=24),
+        ]
+        for day, got in days:
+            assert got == truth(rows, field, day.start, day.end)
+        assert sum(len(got) for _, got in days) > 90
+        assert sorted(endpoint.iter_window(query)) == truth(rows, field, START, END)
+    # every call asked for 7 records of whole seconds; the window was split (no day fits in one page of 7)
+    assert {body["size"] for body in server.bodies} == {7} and len(server.bodies) > 30
+    assert all(isinstance(body["start"], int) and body["start"] <= body["end"] for body in server.bodies)
+
+
+def test_a_size_the_server_refuses_is_a_config_error_that_says_what_to_do() -> None:
+    for endpoint in serve(StandIn(items(), "create_at", max_size=50)):
+        with pytest.raises(LongPortConfigError, match=r"refused the request \(size=100.*pass a smaller page_size"):
+            list(endpoint.iter_window(UsHistoryQuery(Window.of(START, END))))
+
+
+def test_a_window_longer_than_the_server_takes_is_read_in_halves_exactly() -> None:
+    rows = items()
+    server = StandIn(rows, "create_at", max_span=5 * 3600)
+    for endpoint in serve(server):
+        got = sorted(endpoint.iter_window(UsHistoryQuery(Window.of(START, END), page_size=50)))
+    assert got == truth(rows, "create_at", START, END) and len(got) > 90
+    refused = [b for b in server.bodies if b["end"] - b["start"] > 5 * 3600]
+    # each level of halving is refused once at most: later parts as long are split without a call
+    assert 1 <= len(refused) <= 5, refused

@@ -77,7 +77,8 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServ
     Its DAGs folder (``home.dags_folder``) holds a copy of the example DAGs, which write under ``home.lake``;
     a module adds DAG files of its own there and waits for them (``wait_for_dags``). The UI's login is
     ``admin`` with ``password``; the REST API is read with the admin's token. Test connection is enabled.
-    Each module keeps to its own DAGs, connections and lake, so that what it asserts is its own doing.
+    Each module keeps to its own DAGs, connection ids and lake, so that what it asserts is its own doing; what
+    it leaves behind (a connection, an unpaused DAG with nothing left to run) is no other module's concern.
     """
     root = tmp_path_factory.mktemp("standalone")
     shutil.copytree(EXAMPLE_DAGS, root / "dags", ignore=shutil.ignore_patterns("__pycache__"))
@@ -99,9 +100,9 @@ _TIERS = ("unit", "integration", "e2e")
 # `make test` runs two lanes side by side (pytest-xdist: -n 2 --dist loadgroup), one worker each, every test in
 # collection order within its lane. The Airflow lane holds the e2e modules (`airflow standalone`, `airflow dags
 # test`), which wait on Airflow's processes more than they compute; the other lane holds everything else, and
-# the Celery cluster's test, which would otherwise make the Airflow lane the longer by far. One worker per lane
-# keeps each session fixture (the shared standalone) started once.
-OTHER_LANE_E2E = {"test_distributed.py"}
+# the Celery cluster's and the demo's tests, which would otherwise make the Airflow lane the longer by far. One
+# worker per lane keeps each session fixture (the shared standalone) started once.
+OTHER_LANE_E2E = {"test_distributed.py", "test_demo.py"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

@@ -48,12 +48,10 @@ def stack(standalone: AirflowServer) -> Iterator[tuple[AirflowHome, AirflowServe
         home.run_beside_scheduler(
             "connections", "add", "longport_default", "--conn-json", _conn(sandbox, DEMO.access_token)
         )
+        home.run_beside_scheduler("dags", "unpause", DAG_ID)  # also schedules the latest interval (yesterday)
         try:
-            home.run_beside_scheduler("dags", "unpause", DAG_ID)  # also schedules the latest interval (yesterday)
             yield home, standalone, sandbox, home.lake
         finally:
-            home.run_beside_scheduler("dags", "pause", DAG_ID)
-            home.run_beside_scheduler("connections", "delete", "longport_default")
             print("\nE2E FIGURES:", json.dumps(REPORT, indent=1))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -43,17 +42,18 @@ def test_example_dags_parse_without_import_errors() -> None:
 
 @pytest.fixture(scope="module")
 def sandbox_now() -> Iterator[SandboxProcess]:
-    """The demo's default data (90 days up to now), the real rate limit on."""
-    with SandboxProcess("--days", "40", "--per-day", "30") as process:
+    """Data up to now (enough for the month the monthly example reads), the real rate limit on."""
+    with SandboxProcess("--days", "70", "--per-day", "30") as process:
         yield process
 
 
-# Each example runs once, with an output folder of its own, in one `airflow dags test` process (the daily one
-# runs again below, as a process of its own): what each test reads was written by its DAG alone.
+# Each example runs once, in one `airflow dags test` process (the daily one runs again below, as a process of its
+# own). The monthly example reads the month before the daily one's day, so that no file has two writers: what
+# each test reads was written by its DAG alone.
 RUNS = {
     "example_cashflow_daily": TODAY - DAY,  # `dags test` with a CronDataIntervalTimetable runs [D - 1 day, D)
     "example_cashflow_xcom_summary": TODAY - 2 * DAY,
-    "example_cashflow_monthly_backfill": TODAY.replace(day=1),  # the interval ending at D: last month
+    "example_cashflow_monthly_backfill": (TODAY - 2 * DAY).replace(day=1),  # the interval ending at D: a month
     "example_cashflow_hong_kong": TODAY - DAY,
 }
 
@@ -61,39 +61,27 @@ RUNS = {
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory: pytest.TempPathFactory, sandbox_now: SandboxProcess) -> AirflowHome:
     root = tmp_path_factory.mktemp("af")
-    home = AirflowHome(root / "home", AIRFLOW_CONN_LONGPORT_DEFAULT=connection_json(sandbox_now))
-    home.migrate()
-    outcomes = home.dags_test(
-        [(dag_id, date.date().isoformat(), _output(home, dag_id)) for dag_id, date in RUNS.items()]
+    home = AirflowHome(
+        root / "home",
+        AIRFLOW_CONN_LONGPORT_DEFAULT=connection_json(sandbox_now),
+        LONGPORT_CASHFLOW_OUTPUT=f"file://{root}/lake",
     )
+    home.migrate()
+    outcomes = home.dags_test([(dag_id, date.date().isoformat()) for dag_id, date in RUNS.items()])
     assert outcomes == ["success"] * len(RUNS), dict(zip(RUNS, outcomes, strict=True))
     return home
-
-
-def _output(home: AirflowHome, dag_id: str) -> dict[str, str]:
-    return {"LONGPORT_CASHFLOW_OUTPUT": f"file://{_lake(home, dag_id)}"}
-
-
-def _lake(home: AirflowHome, dag_id: str) -> Path:
-    return home.home.parent / "lake" / dag_id
 
 
 def test_daily_dag_writes_the_interval_exactly_and_reruns_byte_identical(airflow: AirflowHome, sandbox_now) -> None:
     logical = RUNS["example_cashflow_daily"]
     start = logical - DAY
-    path = _lake(airflow, "example_cashflow_daily") / f"date={start.date()}" / "cashflow.jsonl"
+    path = airflow.lake / f"date={start.date()}" / "cashflow.jsonl"
     rows = jsonl(path)
     assert rows == expected(sandbox_now, start, logical) and rows
     first = path.read_bytes()
     manifest = airflow.xcom("example_cashflow_daily", "extract_cash_flows")[-1]
     assert manifest["records"] == len(rows) and manifest["files"][0]["path"] == f"file://{path}"
-    airflow.run(
-        "dags",
-        "test",
-        "example_cashflow_daily",
-        logical.date().isoformat(),
-        **_output(airflow, "example_cashflow_daily"),
-    )
+    airflow.run("dags", "test", "example_cashflow_daily", logical.date().isoformat())
     assert path.read_bytes() == first
     assert sandbox_now.stats()["rejected_rate_limit"] == 0
 
@@ -119,7 +107,7 @@ def test_monthly_backfill_dag_writes_the_daily_layout(airflow: AirflowHome, sand
     day = month_start
     days = 0
     while day < month_end:
-        path = _lake(airflow, "example_cashflow_monthly_backfill") / f"date={day.date()}" / "cashflow.jsonl"
+        path = airflow.lake / f"date={day.date()}" / "cashflow.jsonl"
         assert jsonl(path) == expected(sandbox_now, day, day + DAY)
         day += DAY
         days += 1
@@ -140,8 +128,6 @@ def test_hong_kong_dag_writes_hong_kong_days_with_a_three_day_lookback(airflow: 
     ]
     for change in manifest["rewritten"]:
         day = datetime.fromisoformat(change["date"]).replace(tzinfo=hong_kong)
-        rows = jsonl(
-            _lake(airflow, "example_cashflow_hong_kong") / "hong_kong" / f"date={change['date']}" / "cashflow.jsonl"
-        )
+        rows = jsonl(airflow.lake / "hong_kong" / f"date={change['date']}" / "cashflow.jsonl")
         assert rows == expected(sandbox_now, day, day + DAY) and change["records"] == len(rows)
     assert manifest["api_calls"] == 1  # four days in one paged stream

@@ -57,16 +57,12 @@ def ui(standalone: AirflowServer, tmp_path_factory: pytest.TempPathFactory) -> I
             _save("lp_saved_bad", "not-the-app-secret", sandbox.base_url),
         ]
         home.api(saves, AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True")
-        try:
-            yield {
-                "url": standalone.url,
-                "password": standalone.password,
-                "sandbox": sandbox,
-                "shots": root / "screenshots",
-            }
-        finally:
-            for conn_id in ("lp_saved_good", "lp_saved_bad", "lp_form"):
-                home.run_beside_scheduler("connections", "delete", conn_id, check=False)
+        yield {
+            "url": standalone.url,
+            "password": standalone.password,
+            "sandbox": sandbox,
+            "shots": root / "screenshots",
+        }
 
 
 @pytest.fixture(scope="module")

@@ -87,11 +87,10 @@ class AirflowHome:
         (line,) = [line for line in result.stdout.splitlines() if line.startswith("API-PROBE ")]
         return json.loads(line.removeprefix("API-PROBE "))
 
-    def dags_test(self, runs: list[tuple[str, str, dict[str, str]]]) -> list[str]:
-        """``airflow dags test DAG_ID LOGICAL_DATE`` for each ``(dag_id, logical_date, env)``, in order, in one
-        process (see ``dags_test.py``); each run's outcome, ``"success"`` or why it failed."""
-        spec = [{"dag_id": d, "logical_date": date, "env": env} for d, date, env in runs]
-        result = self.run(*program("dags_test"), json.dumps(spec), program=sys.executable, **PROGRAM_ENV)
+    def dags_test(self, runs: list[tuple[str, str]]) -> list[str]:
+        """``airflow dags test DAG_ID LOGICAL_DATE`` for each ``(dag_id, logical_date)``, in order, in one process
+        (see ``dags_test.py``); each run's outcome, ``"success"`` or why it failed."""
+        result = self.run(*program("dags_test"), json.dumps(runs), program=sys.executable, **PROGRAM_ENV)
         (line,) = [line for line in result.stdout.splitlines() if line.startswith("DAGS-TEST ")]
         outcomes: list[str] = json.loads(line.removeprefix("DAGS-TEST "))
         return outcomes

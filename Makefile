@@ -24,7 +24,7 @@ debian-packages:
 
 # Two lanes side by side (see tests/conftest.py), the ten slowest tests listed at the end. pytest's exit code is
 # kept; 5 means it collected no test at all, which is a failure too.
-PYTEST_LANES := -n 2 --dist loadgroup --no-loadscope-reorder --durations=10
+PYTEST_LANES := -n 2 --no-loadscope-reorder --durations=10
 
 test: $(STAMP) debian-packages
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_LANES) $(PYTEST_ARGS); code=$$?; \

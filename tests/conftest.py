@@ -3,10 +3,13 @@ servers, and an Airflow home kept away from ~/airflow. The helpers they build on
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from pathlib import PurePosixPath
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -97,24 +100,40 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServ
 
 
 _TIERS = ("unit", "integration", "e2e")
-# `make test` runs two lanes side by side (pytest-xdist: -n 2 --dist loadgroup), one worker each, every test in
-# collection order within its lane. The Airflow lane holds the e2e modules (`airflow standalone`, `airflow dags
-# test`), which wait on Airflow's processes more than they compute; the other lane holds everything else, and
-# the Celery cluster's and the demo's tests, which would otherwise make the Airflow lane the longer by far. One
-# worker per lane keeps each session fixture (the shared standalone) started once.
-OTHER_LANE_E2E = {"test_distributed.py", "test_demo.py"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each test carries the marker of its tier, the folder it lives in (``make test-fast`` runs ``-m unit``), and
-    the xdist group of its lane."""
+    """Each test carries the marker of its tier, the folder it lives in (``make test-fast`` runs ``-m unit``)."""
     for item in items:
         tier = next((part for part in item.path.parts if part in _TIERS), None)
         if tier is not None:
             item.add_marker(getattr(pytest.mark, tier))
-        lane = "airflow" if tier == "e2e" and item.path.name not in OTHER_LANE_E2E else "other"
-        item.add_marker(pytest.mark.xdist_group(lane))
+
+
+# `make test` runs two lanes side by side (pytest-xdist, -n 2), one worker each, every test in collection order
+# within its lane. The Airflow lane holds the e2e modules (`airflow standalone`, `airflow dags test`), which wait
+# on Airflow's processes more than they compute; the other lane holds everything else, with the Celery cluster's
+# and the demo's tests, which would otherwise make the Airflow lane the longer by far. One worker per lane keeps
+# each session fixture (the shared standalone) started once.
+OTHER_LANE_E2E = {"test_distributed.py", "test_demo.py"}
+
+
+def lane(nodeid: str) -> str:
+    path = PurePosixPath(nodeid.split("::", 1)[0])
+    return "airflow" if "e2e" in path.parts and path.name not in OTHER_LANE_E2E else "other"
+
+
+if importlib.util.find_spec("xdist") is not None:  # `make compat` runs the suite without it
+
+    def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+        """The lanes as xdist's scopes: each is one unit of work, so one worker runs it whole, in order."""
+        from xdist.scheduler import LoadScopeScheduling
+
+        class LaneScheduling(LoadScopeScheduling):  # type: ignore[misc]
+            def _split_scope(self, nodeid: str) -> str:
+                return lane(nodeid)
+
+        return LaneScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

@@ -277,7 +277,8 @@ def bench_paced() -> list[str]:
 
 
 def bench_paging() -> list[str]:
-    """Calls to read a month of 25,000 records: the cursor against offset paging's minimum, history still."""
+    """Calls to read a month of 25,000 records, the cursor against offset paging, with the history still and with
+    postings and cancellations after every page served (records lost and duplicated against the sandbox's truth)."""
     rows = ["| page size | records | offset paging's calls | cursor's calls |", "|---|---|---|---|"]
     with SandboxProcess("--records", "25000", "--days", "30", "--end", END.isoformat(), "--no-rate-limit") as sb:
         start, end = int((END - timedelta(days=30)).timestamp()), int(END.timestamp())
@@ -288,7 +289,34 @@ def bench_paging() -> list[str]:
             assert offset["rows"] == cursor["rows"] == want, "a still history must read the same either way"
             rows.append(f"| {size:,} | {len(want):,} | {offset['calls']} | {cursor['calls']} |")
             print(rows[-1], flush=True)
+    rows += [
+        "",
+        f"changing history ({' '.join(DRIFT)}):",
+        "",
+        "| page size | pager | calls | records | lost | duplicated or never there |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size in (10_000, 1_000):
+        for mode in ("offset", "cursor"):
+            with SandboxProcess(
+                "--records", "25000", "--days", "30", "--end", END.isoformat(), "--no-rate-limit", *DRIFT
+            ) as sb:
+                mark = sb.mark()
+                run = _child("paging", sb.base_url, start, end, size, mode)
+                problems = sb.drift_truth(start, end, after=mark).problems(
+                    map(_key, run["rows"]), key=lambda raw: _key(parse(raw).to_dict())
+                )
+            lost, extra = (sum(problems.get(kind, {}).values()) for kind in ("lost", "extra"))
+            rows.append(f"| {size:,} | {mode} | {run['calls']} | {len(run['rows']):,} | {lost} | {extra} |")
+            print(rows[-1], flush=True)
     return rows
+
+
+DRIFT = ("--drift-postings", "2", "--drift-cancellations", "1", "--drift-seed", "1")
+
+
+def _key(row: dict) -> str:
+    return json.dumps(row, sort_keys=True)
 
 
 SECTIONS = {"speed": bench_speed, "memory": bench_memory, "paced": bench_paced, "paging": bench_paging}

@@ -91,7 +91,10 @@ class Airflow:
         from airflow import configuration
         from airflow.cli import cli_parser
 
-        configuration.write_default_airflow_configuration_if_needed()
+        # what `airflow` itself does first on the versions that have it (the config file of a new home)
+        write_config = getattr(configuration, "write_default_airflow_configuration_if_needed", None)
+        if write_config is not None:
+            write_config()
         self._parser = cli_parser.get_parser()
 
     def run(self, *argv: str) -> None:

@@ -1,4 +1,4 @@
-"""The cash-flow endpoint: its query parameters, its pages decoded fast or carefully, paged and cut to a window."""
+"""The cash-flow endpoint's parts: its query parameters, its pages decoded fast or carefully, records cut to a window."""
 
 from __future__ import annotations
 
@@ -6,18 +6,14 @@ import logging
 from collections.abc import Generator, Iterator, Mapping, Sequence
 
 from airflow_provider_cashflow.client.envelope import Page, RawAnswer, open_envelope, page_rows
-from airflow_provider_cashflow.client.paced_session import PacedSession
 from airflow_provider_cashflow.client.page_decoder import DecodedPage, decode_cash_flow_page
-from airflow_provider_cashflow.client.paging import time_cursor
-from airflow_provider_cashflow.client.retry_loop import RetryLoop
 from airflow_provider_cashflow.client.stats import CallStats
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH, MAX_PAGE_SIZE
 from airflow_provider_cashflow.domain.models import CashFlow, parse_cash_flow
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import RecordError
 
-__all__ = ["CashFlowEndpoint", "cash_flow_params"]
+__all__ = ["cash_flow_params", "cut_to_window", "decode_flows", "seconds_of"]
 
 log = logging.getLogger(__name__)
 
@@ -61,67 +57,26 @@ def decode_flows(answer: RawAnswer, params: Mapping[str, str], stats: CallStats)
         raise RecordError(f"{error} (call with {call}, trace id {trace_id})") from None
 
 
-def _seconds_of(page: Sequence[CashFlow]) -> Sequence[int]:
+def seconds_of(page: Sequence[CashFlow]) -> Sequence[int]:
+    """Each record's ``business_time`` in Unix seconds, for the pager."""
     return page.seconds if isinstance(page, DecodedPage) else [record.epoch_seconds for record in page]
 
 
-class CashFlowEndpoint:
-    """``GET /v1/asset/cashflow``, one retried page at a time or paged through a window.
-
-    :param session: makes one paced, signed round trip.
-    :param retries: retries one page's call.
-    :param stats: the client's counters, for the progress lines.
-    """
-
-    def __init__(self, session: PacedSession, retries: RetryLoop, stats: CallStats) -> None:
-        self._session = session
-        self._retries = retries
-        self.stats = stats
-
-    def raw_page(self, query: CashFlowQuery, page: int) -> Page:
-        """Page ``page`` of ``query``, retried, as raw API records (both ends of the asked seconds inclusive)."""
-        params = cash_flow_params(query, page)
-
-        def decode(answer: RawAnswer) -> Page:
-            data, trace_id = open_envelope(answer)
-            return Page.of(page_rows(data, answer.path, trace_id), trace_id)
-
-        return self._retries.call(lambda: self._session.send(CASHFLOW_PATH, params), decode)
-
-    def iter_cash_flows(self, query: CashFlowQuery) -> Generator[CashFlow, None, None]:
-        """Every record of ``query`` with ``start <= business_time < end``, newest first, exact while the
-        history changes (see :func:`~airflow_provider_cashflow.client.paging.time_cursor`)."""
-
-        def fetch(start_time: int, end_time: int, page: int, size: int) -> Sequence[CashFlow]:
-            params = cash_flow_params(query, page, seconds=(start_time, end_time), size=size)
-            return self._retries.call(
-                lambda: self._session.send(CASHFLOW_PATH, params),
-                lambda answer: decode_flows(answer, params, self.stats),
-            )
-
-        first, last = query.window.seconds()
-        chunks = time_cursor(fetch, _seconds_of, first, last, query.page_size, max_size=MAX_PAGE_SIZE)
-        return self._cut(chunks, query.window)
-
-    def _cut(self, chunks: Iterator[Sequence[CashFlow]], window: Window) -> Generator[CashFlow, None, None]:
-        """The records of ``chunks`` inside ``window``, with a progress line per chunk."""
-        kept, logged = 0, False
-        start, end = window.start, window.end
-        for records in chunks:
-            for record in records:
-                if start <= record.business_time < end:
-                    kept += 1
-                    yield record
-            self._log_progress(kept, window)
-            logged = True
-        if not logged:  # an empty window's one answer gets its line like any other (no chunk comes of it)
-            self._log_progress(kept, window)
-
-    def _log_progress(self, kept: int, window: Window) -> None:
+def cut_to_window(
+    chunks: Iterator[Sequence[CashFlow]], window: Window, stats: CallStats
+) -> Generator[CashFlow, None, None]:
+    """The records of ``chunks`` inside ``window`` (its sub-second ends included), with a progress line per chunk."""
+    kept = 0
+    start, end = window.start, window.end
+    for records in chunks:
+        for record in records:
+            if start <= record.business_time < end:
+                kept += 1
+                yield record
         log.info(
             "%d records in %s so far (%d calls, %.2f s waited for the rate limit)",
             kept,
             window,
-            self.stats.calls,
-            self.stats.rate_wait,
+            stats.calls,
+            stats.rate_wait,
         )

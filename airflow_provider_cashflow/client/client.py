@@ -1,32 +1,31 @@
 """The HTTP client for ``GET /v1/asset/cashflow``: one session, signed calls, pacing, retries, paging.
 
 It knows nothing of Airflow, so the benchmarks and the sandbox tests can use it bare; the hook builds it
-from a connection. Each concern is a module of its own; this class only wires them together:
+from a connection. It pages a window with :func:`~airflow_provider_cashflow.client.paging.time_cursor`, over:
 
 - :mod:`~airflow_provider_cashflow.client.paced_session`: one paced, signed round trip;
-- :mod:`~airflow_provider_cashflow.client.envelope`: the answer's JSON envelope, opened;
-- :mod:`~airflow_provider_cashflow.client.retry_loop`: one call retried under the retry policy;
-- :mod:`~airflow_provider_cashflow.client.cashflows`: the endpoint's parameters, page decoding and paging.
+- :mod:`~airflow_provider_cashflow.client.retry_loop`: one call retried within its bounds;
+- :mod:`~airflow_provider_cashflow.client.cashflows`: the endpoint's parameters, page decoding, the window cut.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Mapping
-from typing import Any
+from collections.abc import Callable, Generator, Sequence
 
 import requests
 
 from airflow_provider_cashflow.client.auth import OAuthRefresher
-from airflow_provider_cashflow.client.cashflows import CashFlowEndpoint
-from airflow_provider_cashflow.client.envelope import Page, open_envelope
+from airflow_provider_cashflow.client.cashflows import cash_flow_params, cut_to_window, decode_flows, seconds_of
+from airflow_provider_cashflow.client.envelope import Page, RawAnswer, open_envelope, page_rows
 from airflow_provider_cashflow.client.paced_session import PacedSession
+from airflow_provider_cashflow.client.paging import time_cursor
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
-from airflow_provider_cashflow.client.retry import RetryPolicy
+from airflow_provider_cashflow.client.retry import RetryBounds
 from airflow_provider_cashflow.client.retry_loop import RetryLoop
 from airflow_provider_cashflow.client.stats import CallStats
-from airflow_provider_cashflow.defaults import CASHFLOW_PATH, TIMEOUT
+from airflow_provider_cashflow.defaults import CASHFLOW_PATH, MAX_PAGE_SIZE, TIMEOUT
 from airflow_provider_cashflow.domain.models import CashFlow
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 
@@ -41,7 +40,7 @@ class LongPortClient:
     :param base_url: scheme and host, e.g. ``https://openapi.longportapp.com``.
     :param auth: a :class:`~airflow_provider_cashflow.client.auth.SignatureAuth` or ``BearerAuth``.
     :param limiter: the rate limiter shared by every client of the same account.
-    :param retry_policy: bounds of retries for one call.
+    :param retry_bounds: bounds of retries for one call.
     :param timeout: connect and read timeout in seconds for one attempt.
     :param refresher: OAuth refresher used once when the token has expired (bearer mode only).
     :param on_new_secret: called with every secret the client derives (a refreshed token), to mask it.
@@ -56,7 +55,7 @@ class LongPortClient:
         auth: requests.auth.AuthBase,
         *,
         limiter: RateLimiter | None = None,
-        retry_policy: RetryPolicy | None = None,
+        retry_bounds: RetryBounds | None = None,
         timeout: float = TIMEOUT,
         refresher: OAuthRefresher | None = None,
         on_new_secret: Callable[[str], None] | None = None,
@@ -68,40 +67,19 @@ class LongPortClient:
         self.refresher = refresher
         self._on_new_secret = on_new_secret or (lambda _value: None)
         self.retries = RetryLoop(
-            retry_policy or RetryPolicy(),
+            retry_bounds or RetryBounds(),
             self.paced.limiter,
             self.stats,
             refresh_token=self._refresh_token if refresher is not None else None,
             sleep=sleep,
         )
-        self.endpoint = CashFlowEndpoint(self.paced, self.retries, self.stats)
 
     @property
-    def base_url(self) -> str:
-        return self.paced.base_url
-
-    @property
-    def auth(self) -> requests.auth.AuthBase:
-        return self.paced.auth
-
-    @property
-    def limiter(self) -> RateLimiter:
-        return self.paced.limiter
-
-    @property
-    def session(self) -> requests.Session:
-        return self.paced.session
-
-    @property
-    def timeout(self) -> float:
-        return self.paced.timeout
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
+    def retry_bounds(self) -> RetryBounds:
         return self.retries.policy
 
-    @retry_policy.setter
-    def retry_policy(self, policy: RetryPolicy) -> None:
+    @retry_bounds.setter
+    def retry_bounds(self, policy: RetryBounds) -> None:
         self.retries.policy = policy
 
     def close(self) -> None:
@@ -112,10 +90,6 @@ class LongPortClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def get(self, path: str, params: Mapping[str, str]) -> tuple[Any, str | None]:
-        """GET ``path`` with retries; the envelope's ``data`` and the ``x-trace-id`` of the answer that carried it."""
-        return self.retries.call(lambda: self.paced.send(path, params), open_envelope)
 
     def _refresh_token(self) -> None:
         assert self.refresher is not None
@@ -128,9 +102,25 @@ class LongPortClient:
     # the endpoint ----------------------------------------------------------------------------------------
 
     def get_cash_flow_page(self, query: CashFlowQuery, page: int = 1) -> Page:
-        """Page ``page`` of ``query`` as the API sent it: raw records, not cut to the window."""
-        return self.endpoint.raw_page(query, page)
+        """Page ``page`` of ``query``, retried, as the API sent it: raw records, not cut to the window."""
+        params = cash_flow_params(query, page)
+
+        def decode(answer: RawAnswer) -> Page:
+            data, trace_id = open_envelope(answer)
+            return Page.of(page_rows(data, answer.path, trace_id), trace_id)
+
+        return self.retries.call(lambda: self.paced.send(CASHFLOW_PATH, params), decode)
 
     def iter_cash_flows(self, query: CashFlowQuery) -> Generator[CashFlow, None, None]:
         """Every record of ``query`` inside its window, newest first, exact while the history changes."""
-        return self.endpoint.iter_cash_flows(query)
+
+        def fetch(start_time: int, end_time: int, page: int, size: int) -> Sequence[CashFlow]:
+            params = cash_flow_params(query, page, seconds=(start_time, end_time), size=size)
+            return self.retries.call(
+                lambda: self.paced.send(CASHFLOW_PATH, params),
+                lambda answer: decode_flows(answer, params, self.stats),
+            )
+
+        first, last = query.window.seconds()
+        chunks = time_cursor(fetch, seconds_of, first, last, query.page_size, max_size=MAX_PAGE_SIZE)
+        return cut_to_window(chunks, query.window, self.stats)

@@ -22,6 +22,7 @@ class RawAnswer:
     status: int
     headers: Mapping[str, str]
     body: bytes
+    method: str = "GET"  # the US endpoint's calls are POSTs: error messages name the call as it was made
 
     @property
     def trace_id(self) -> str | None:
@@ -52,7 +53,7 @@ def open_envelope(answer: RawAnswer) -> tuple[Any, str | None]:
     except (ValueError, UnicodeDecodeError):
         kind = answer.headers.get("Content-Type", "no content type")
         raise LongPortTransportError(
-            f"GET {answer.path} answered HTTP {answer.status} with a body that is not JSON ({kind}, "
+            f"{answer.method} {answer.path} answered HTTP {answer.status} with a body that is not JSON ({kind}, "
             f"{len(answer.body)} bytes)",
             trace_id=trace_id,
             http_status=answer.status,
@@ -60,7 +61,7 @@ def open_envelope(answer: RawAnswer) -> tuple[Any, str | None]:
     code = payload.get("code") if isinstance(payload, Mapping) else None
     if not isinstance(code, int) or isinstance(code, bool):
         raise LongPortTransportError(
-            f"GET {answer.path} answered HTTP {answer.status} without the API's envelope",
+            f"{answer.method} {answer.path} answered HTTP {answer.status} without the API's envelope",
             trace_id=trace_id,
             http_status=answer.status,
         )

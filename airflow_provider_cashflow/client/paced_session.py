@@ -88,4 +88,4 @@ class PacedSession:
             raise LongPortTransportError(
                 f"{method} {path} failed while reading the body: {type(err).__name__}"
             ) from None
-        return RawAnswer(path, response.status_code, response.headers, content)
+        return RawAnswer(path, response.status_code, response.headers, content, method)

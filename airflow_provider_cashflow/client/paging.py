@@ -156,8 +156,8 @@ def split_until_fits(
     Parts are read newer half first; with ``seconds_of``, each chunk is sorted newest first too, so that the
     whole comes out newest first by that time.
 
-    Calls, for a history that stands still: one when the window fits in a page; else, per halving level, the
-    parts that did not fit, which is at most about twice the pages of records times the levels needed.
+    Calls, for a history that stands still: one when the window fits in a page; else each page of records, plus
+    every part that did not fit: about 2.5 to 3 times the pages, for records spread evenly (docs/paging.md).
 
     :param fetch: one call (see the module docstring); asked ``[start_s, end_s]`` (``end_s + 1`` when the end
         is exclusive).

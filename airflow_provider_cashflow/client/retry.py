@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from airflow_provider_cashflow.defaults import BASE_DELAY, MAX_ATTEMPTS, MAX_DELAY, MAX_ELAPSED
 from airflow_provider_cashflow.errors import LongPortError
 
-__all__ = ["RetryPolicy", "parse_retry_after"]
+__all__ = ["RetryBounds", "parse_retry_after"]
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -23,7 +23,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class RetryBounds:
     """Bounds and pacing of retries for one call.
 
     :param max_attempts: attempts in all, the first included.

@@ -15,9 +15,9 @@ from typing import TypeVar
 
 from airflow_provider_cashflow.client.envelope import RawAnswer
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
-from airflow_provider_cashflow.client.retry import RetryPolicy
+from airflow_provider_cashflow.client.retry import RetryBounds
 from airflow_provider_cashflow.client.stats import CallStats
-from airflow_provider_cashflow.errors import RATE_LIMIT_CODES, LongPortAPIError, LongPortError, LongPortTransportError
+from airflow_provider_cashflow.errors import LongPortAPIError, LongPortError, LongPortTransportError
 
 __all__ = ["RetryLoop"]
 
@@ -37,7 +37,7 @@ class RetryLoop:
 
     def __init__(
         self,
-        policy: RetryPolicy,
+        policy: RetryBounds,
         limiter: RateLimiter,
         stats: CallStats,
         *,
@@ -77,7 +77,7 @@ class RetryLoop:
         """Sleep before the next attempt, or re-raise ``error`` when the policy says the call has failed."""
         policy = self.policy
         retry_after = error.retry_after
-        if isinstance(error, LongPortAPIError) and error.code in RATE_LIMIT_CODES:
+        if error.is_rate_limit:
             # the server says this account is over budget: hold back every sharer of the limiter too
             self.limiter.penalize(retry_after if retry_after is not None else policy.backoff(attempt))
         elapsed = time.monotonic() - started

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from airflow_provider_cashflow.client.auth import BearerAuth, OAuthRefresher, SignatureAuth
 from airflow_provider_cashflow.client.client import LongPortClient
 from airflow_provider_cashflow.client.ratelimit import shared_limiter
-from airflow_provider_cashflow.client.retry import RetryPolicy
+from airflow_provider_cashflow.client.retry import RetryBounds
 from airflow_provider_cashflow.client.settings import LongPortSettings
 from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint
 from airflow_provider_cashflow.compat import HOOK_RESTORES_TEST_SECRETS, AirflowNotFoundException, BaseHook
@@ -69,7 +69,7 @@ class CashflowHook(BaseHook):
         self,
         longport_conn_id: str = default_conn_name,
         *,
-        retry_bounds: RetryPolicy | None = None,
+        retry_bounds: RetryBounds | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -132,7 +132,7 @@ class CashflowHook(BaseHook):
                 settings.rate_limit_min_interval,
                 storage=settings.rate_limit_storage,
             ),
-            retry_policy=self._retry_bounds or RetryPolicy(max_attempts=settings.max_attempts),
+            retry_bounds=self._retry_bounds or RetryBounds(max_attempts=settings.max_attempts),
             timeout=settings.timeout,
             refresher=refresher,
             on_new_secret=_mask,
@@ -208,7 +208,7 @@ class CashflowHook(BaseHook):
     def iter_us_days(self, query: UsHistoryQuery, tz: tzinfo) -> Iterator[tuple[Window, Iterator[UsTransaction]]]:
         """``(day, entries)`` per local day of ``tz``, newest first, each day read by its own query."""
         self._require_us()
-        return self.us_history.iter_days(query, tz)
+        return ((day, fail_fast_records(entries)) for day, entries in self.us_history.iter_days(query, tz))
 
     def _require_us(self) -> None:
         self.settings.require_dc_region(
@@ -266,7 +266,7 @@ class CashflowHook(BaseHook):
             client = self.client
         except Exception as error:  # a bad connection: the UI shows what to fix
             return False, str(error)
-        policy, client.retry_policy = client.retry_policy, RetryPolicy(max_attempts=2, max_elapsed=20)  # answer fast
+        policy, client.retry_bounds = client.retry_bounds, RetryBounds(max_attempts=2, max_elapsed=20)  # answer fast
         try:
             now = datetime.now(UTC)
             if self.settings.dc_region == "us":
@@ -279,7 +279,7 @@ class CashflowHook(BaseHook):
         except Exception as error:  # the UI must show something useful whatever went wrong
             return False, f"{type(error).__name__}: {error}"
         finally:
-            client.retry_policy = policy
+            client.retry_bounds = policy
             self.close()  # the API server makes a hook per press of Test: its session must not outlive it
         return (
             True,

@@ -18,7 +18,6 @@ from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.operators.assets import default_outlet, emit_asset_events
 from airflow_provider_cashflow.operators.plan import Parameters, Plan, check_literals, plan_run
 from airflow_provider_cashflow.operators.retry_policy import default_retry_policy
-from airflow_provider_cashflow.operators.run_window import NO_INTERVAL, resolve_window
 from airflow_provider_cashflow.operators.us_accounts import us_parts
 from airflow_provider_cashflow.output.manifest import Manifest
 from airflow_provider_cashflow.output.writer import write_parts, write_window
@@ -26,7 +25,7 @@ from airflow_provider_cashflow.output.writer import write_parts, write_window
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["NO_INTERVAL", "CashflowOperator", "resolve_window"]
+__all__ = ["CashflowOperator"]
 
 _PARAMETERS = [f.name for f in fields(Parameters)]
 _UNKNOWN = object()  # a parameter partial() was not given: perhaps mapped, judged at run time

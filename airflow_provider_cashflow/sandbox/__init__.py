@@ -54,7 +54,8 @@ class Sandbox:
     :param expire_token_after: the access token expires after this many authenticated calls.
     :param latency: seconds added to every cash-flow answer, to play a wide-area network.
     :param as_of: the moment (Unix seconds) whose view of a revising history it serves (default: now).
-    :param as_of_after_request: serve each call the view this many seconds after the call's ``end_time``.
+    :param as_of_after_request: serve each paging run the view this many seconds after its ``end_time`` (see
+        :meth:`SandboxState.view_for`).
     :param drift: postings and cancellations between calls (:mod:`airflow_provider_cashflow.sandbox.drift`).
     :param end_inclusive: serve a call's ``end_time`` second (True, as before) or stop just before it (False);
         the US endpoint's ``end`` alike.

@@ -151,7 +151,7 @@ def apply_control(state: SandboxState, change: dict[str, Any]) -> None:
         state.as_of = parse_as_of(change["as_of"])
     if "as_of_after_request" in change:
         after = change["as_of_after_request"]
-        state.as_of_after_request = None if after is None else int(after)
+        state.set_as_of_after_request(None if after is None else int(after))
     if "faults" in change:
         spec = dict(change["faults"])
         spec["kinds"] = tuple(spec.get("kinds", FaultPlan().kinds))

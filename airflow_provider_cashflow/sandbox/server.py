@@ -191,7 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
             start,
             state.upper_bound(end),
             (p["types"], p["currency"]) if us else (p["business_type"], p["symbol"]),
-            state.view_for(end) if history.source.revisions is not None else None,
+            state.view_for(app_key, start, end) if history.source.revisions is not None else None,
             (p["page"] - 1) * p["size"],
             p["size"],
             tick=state.next_tick(),

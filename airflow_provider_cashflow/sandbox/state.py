@@ -85,6 +85,8 @@ class SandboxState:
         self._lock = threading.Lock()
         self._seen_signatures: set[str] = set()
         self._budgets: dict[str, _Budget] = {}
+        # (app key, start_time) -> the largest end_time asked with them: one paging run's calls share its view
+        self._run_ends: dict[tuple[str, int], int] = {}
         us_credentials = self.us_credentials or DEMO_US.fresh()
         self.accounts = {c.app_key: Account(c) for c in (us_credentials, self.credentials)}
         self.us_app_key = us_credentials.app_key
@@ -146,17 +148,28 @@ class SandboxState:
         """The newest second a call with this ``end_time`` is served: inclusive or exclusive end."""
         return end_time if self.end_inclusive else end_time - 1
 
-    def view_for(self, end_time: int) -> int | None:
-        """The "as of" moment a cash-flow call with this ``end_time`` sees (``None``: the wall clock's now).
+    def view_for(self, app_key: str, start_time: int, end_time: int) -> int | None:
+        """The "as of" moment a cash-flow call sees (``None``: the wall clock's now).
 
-        ``as_of_after_request`` ties the view to the request: each run of a backfill then sees its interval as it
-        looked that long after the interval ended, without a test changing the clock between runs.
+        ``as_of_after_request`` ties the view to the run: each run of a backfill then sees its interval as it
+        looked that long after the interval ended, without a test changing the clock between runs. A paging run
+        keeps its ``start_time`` and asks smaller ``end_time``s as it goes (the time cursor), so its calls see the
+        view of the largest ``end_time`` asked with that start: one view for the whole run, as a run at one moment
+        has. Setting ``as_of_after_request`` again forgets the runs seen.
         """
         if self.as_of_after_request is not None:
-            return end_time + self.as_of_after_request
+            with self._lock:
+                key = (app_key, start_time)
+                run_end = self._run_ends[key] = max(end_time, self._run_ends.get(key, end_time))
+            return run_end + self.as_of_after_request
         if self.as_of is not None:
             return self.as_of
         return int(time.time())
+
+    def set_as_of_after_request(self, after: int | None) -> None:
+        with self._lock:
+            self.as_of_after_request = after
+            self._run_ends.clear()
 
     def budget(self, app_key: str) -> _Budget:
         with self._lock:

@@ -12,14 +12,14 @@ from decimal import Decimal
 import pytest
 
 from airflow_provider_cashflow.client.auth import _TimestampClock
-from airflow_provider_cashflow.client.retry import RetryPolicy
+from airflow_provider_cashflow.client.retry import RetryBounds
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import FAULT_KINDS, Sandbox
 from tests.helpers.connections import set_connection
 from tests.helpers.data import DAY, END, UNLIMITED, expected
 
-FAST = RetryPolicy(max_attempts=6, max_elapsed=60, base_delay=0.1, max_delay=1)
+FAST = RetryBounds(max_attempts=6, max_elapsed=60, base_delay=0.1, max_delay=1)
 
 
 def pulled(hook: CashflowHook, start: datetime, end: datetime, **kwargs) -> list[dict]:
@@ -89,7 +89,7 @@ def test_recovers_from_each_fault_with_nothing_lost_or_doubled(sandbox: Sandbox,
 
 def test_429_honours_retry_after(sandbox: Sandbox) -> None:
     sandbox.state.faults.schedule("429")
-    hook = CashflowHook(retry_bounds=RetryPolicy(base_delay=0.01, max_delay=0.01))
+    hook = CashflowHook(retry_bounds=RetryBounds(base_delay=0.01, max_delay=0.01))
     started = time.monotonic()
     rows = hook.get_cash_flow_page(END - DAY, END, page_size=5)
     assert len(rows) == 5
@@ -98,7 +98,7 @@ def test_429_honours_retry_after(sandbox: Sandbox) -> None:
 
 def test_retries_are_bounded_and_the_last_error_is_reported(sandbox: Sandbox) -> None:
     sandbox.state.faults.fail_after_pages = 0
-    hook = CashflowHook(retry_bounds=RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.1))
+    hook = CashflowHook(retry_bounds=RetryBounds(max_attempts=3, base_delay=0.05, max_delay=0.1))
     with pytest.raises(LongPortAPIError) as info:
         list(hook.iter_cash_flows(END - DAY, END))
     assert info.value.code == 500000 and info.value.trace_id
@@ -151,7 +151,7 @@ def test_oauth_bearer_mode_and_one_refresh_of_an_expired_token(sandbox: Sandbox,
     got = pulled(hook, start, end, page_size=10)
     assert got == expected(sandbox, start, end)
     assert hook.client.stats.token_refreshes == 1
-    assert hook.client.auth.access_token != old_token
+    assert hook.client.paced.auth.access_token != old_token
 
 
 def test_oauth_refresh_is_tried_once_then_fails_clearly(sandbox: Sandbox, monkeypatch) -> None:
@@ -167,7 +167,7 @@ def test_a_replayed_signature_is_re_signed_and_retried(sandbox: Sandbox) -> None
     # Two workers (two processes, so two clocks) ask for the same page in the same second: the second
     # signature is a replay.
     first, second = CashflowHook(retry_bounds=FAST), CashflowHook(retry_bounds=FAST)
-    second.client.auth._clock = _TimestampClock()  # what a second process would have
+    second.client.paced.auth._clock = _TimestampClock()  # what a second process would have
     while time.time() % 1 > 0.5:  # start early in a second so both calls share it
         time.sleep(0.05)
     a = first.get_cash_flow_page(END - DAY, END, page_size=3)
@@ -180,10 +180,10 @@ def test_a_replayed_signature_is_re_signed_and_retried(sandbox: Sandbox) -> None
 def test_rate_limit_extras_reach_the_limiter(sandbox: Sandbox, monkeypatch) -> None:
     extra = {"rate_limit_calls": "12", "rate_limit_period": "6", "rate_limit_min_interval": "0"}
     set_connection(monkeypatch, "longport_paced", _conn(sandbox, extra=extra))
-    limiter = CashflowHook("longport_paced").client.limiter
+    limiter = CashflowHook("longport_paced").client.paced.limiter
     assert (limiter.max_calls, limiter.period, limiter.min_interval) == (12, 6.0, 0.0)
     set_connection(monkeypatch, "longport_plain", _conn(sandbox))
-    assert CashflowHook("longport_plain").client.limiter.min_interval == 0.02
+    assert CashflowHook("longport_plain").client.paced.limiter.min_interval == 0.02
 
 
 def test_region_picks_the_default_endpoint(sandbox: Sandbox, monkeypatch) -> None:
@@ -218,7 +218,7 @@ def test_no_secret_or_signature_reaches_the_logs(sandbox: Sandbox, caplog: pytes
     creds = sandbox.state.credentials
     leaked = [s for s in (creds.app_secret, creds.access_token, *sandbox.state._seen_signatures) if s in text]
     assert not leaked
-    assert creds.app_secret not in repr(hook.client.auth) and creds.app_secret not in repr(hook.settings)
+    assert creds.app_secret not in repr(hook.client.paced.auth) and creds.app_secret not in repr(hook.settings)
 
 
 def test_progress_is_logged_once_per_answer_that_brought_records(
@@ -266,7 +266,7 @@ def test_documented_type_drift_changes_no_record_and_keeps_the_fast_path(sandbox
 
 def test_a_body_that_is_not_json_reports_the_trace_id(sandbox: Sandbox) -> None:
     sandbox.state.faults.schedule("html")
-    hook = CashflowHook(retry_bounds=RetryPolicy(max_attempts=1))
+    hook = CashflowHook(retry_bounds=RetryBounds(max_attempts=1))
     with pytest.raises(
         LongPortTransportError, match=r"HTTP 502 with a body that is not JSON \(text/html.*trace id [0-9a-f]{32}"
     ):

@@ -177,6 +177,8 @@ def test_lookback_converges_to_the_latest_view_and_no_lookback_loses_records(tmp
     with Sandbox(dataset, rate_limit=False, as_of_after_request=HOUR) as server:
         set_connection(monkeypatch, "longport_default", server.connection(**UNLIMITED, timeout=2))
         manifests, last_read = _daily_runs(tmp_path / "lookback", 3, dataset)
+        # a new series of runs, some asking the same start_time as a lookback run did: each must see its own view
+        server.control(as_of_after_request=HOUR)
         _daily_runs(tmp_path / "plain", None, dataset)
     with_lookback, plain = jsonl_by_folder(tmp_path / "lookback"), jsonl_by_folder(tmp_path / "plain")
     settled = 0

@@ -8,6 +8,7 @@ import itertools
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
 from airflow_provider_cashflow.domain.us_transactions import parse_us_transaction, to_cash_flow
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 from airflow_provider_cashflow.sandbox import Dataset, Sandbox, UsDataset, UsOptions
 from airflow_provider_cashflow.sandbox.data import DatasetSpec
 from tests.helpers.connections import set_connection
@@ -100,7 +102,8 @@ def test_the_operator_writes_new_york_days_exactly_with_lookback(
     monkeypatch, tmp_path: Path, file_format: str, us_columns: str
 ) -> None:
     sandbox = us_sandbox(monkeypatch, "done_at", order="shuffled")
-    try:
+
+    def run() -> tuple[dict, CashflowOperator]:
         # the run of Monday 2026-11-02, re-reading two days back across the DST change; no time zone given
         result, _, op = run_operator(
             DAYS[2],
@@ -113,57 +116,39 @@ def test_the_operator_writes_new_york_days_exactly_with_lookback(
             us_columns=us_columns,
             page_size=9,
         )
+        return result, op
+
+    def normal(row: dict) -> str:  # Parquet keeps the amount at its scale and the times as datetimes
+        times = {k: v.strftime("%Y-%m-%dT%H:%M:%SZ") for k, v in row.items() if isinstance(v, datetime)}
+        return json.dumps({**row, **times, "amount": str(Decimal(row["amount"]).normalize())}, sort_keys=True)
+
+    try:
+        result, op = run()
         assert result["partition_timezone"] == "America/New_York" and result["dc_region"] == "us"
-        assert [Path(f["path"]).name for f in result["files"]] == [
-            f"2026-10-31.{file_format}",
-            f"2026-11-01.{file_format}",
-            f"2026-11-02.{file_format}",
-        ]
-        for (start, end), name in zip(ny_days(), ["2026-10-31", "2026-11-01", "2026-11-02"], strict=False):
+        names = ["2026-10-31", "2026-11-01", "2026-11-02"]
+        assert [Path(f["path"]).name for f in result["files"]] == [f"{name}.{file_format}" for name in names]
+        for (start, end), name in zip(ny_days(), names, strict=True):
             path = tmp_path / f"{name}.{file_format}"
+            truth_rows = sandbox.us_records(int(start.timestamp()), int(end.timestamp()))
             if file_format == "jsonl":
                 rows = [json.loads(line) for line in path.read_text().splitlines()]
-                want = Counter(
-                    json.dumps(to_cash_flow(parse_us_transaction(r)).to_dict(), sort_keys=True)
-                    for r in sandbox.us_records(int(start.timestamp()), int(end.timestamp()))
-                )
-                assert as_counter(rows) == want and rows, name
+                assert rows and as_counter(rows) == as_counter(
+                    [to_cash_flow(parse_us_transaction(r)).to_dict() for r in truth_rows]
+                ), name
                 times = [r["business_time"] for r in rows]
                 assert times == sorted(times, reverse=True)  # newest first, whatever the server's order
             else:
                 table = pq.read_table(path)
-                assert (
-                    table.schema.field("amount").type.scale == 12
-                    and str(table.schema.field("done_at").type) == "timestamp[ms, tz=UTC]"
-                )
-                rows = [
-                    {k: (v.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(v, datetime) else v) for k, v in r.items()}
-                    for r in table.to_pylist()
-                ]
-                want = [
-                    parse_us_transaction(r).to_dict()
-                    for r in sandbox.us_records(int(start.timestamp()), int(end.timestamp()))
-                ]
-                got = Counter(json.dumps({**r, "amount": str(r["amount"].normalize())}, sort_keys=True) for r in rows)
-                assert got == Counter(
-                    json.dumps(
-                        {**r, "amount": str(__import__("decimal").Decimal(r["amount"]).normalize())}, sort_keys=True
-                    )
-                    for r in want
-                )
-        again, _, _ = run_operator(
-            DAYS[2],
-            DAYS[3],
-            longport_conn_id="longport_us",
-            output_path=f"{tmp_path.as_uri()}/{{date}}.{file_format}",
-            file_format=file_format,
-            partition_by="day",
-            lookback=2,
-            us_columns=us_columns,
-            page_size=9,
-        )
+                assert table.schema.field("amount").type.scale == 12
+                assert str(table.schema.field("done_at").type) == "timestamp[ms, tz=UTC]"
+                rows = table.to_pylist()
+                assert rows and Counter(map(normal, rows)) == Counter(
+                    normal(parse_us_transaction(r).to_dict()) for r in truth_rows
+                ), name
+        written = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+        again, _ = run()
         assert [d["gained"] + d["lost"] for d in again["rewritten"]] == [0, 0, 0]  # idempotent
-        assert again["files"] == result["files"]  # the same bytes: the same sizes
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == written  # byte for byte
         lineage = op.get_openlineage_facets_on_complete(None)
         if lineage is not None:
             assert lineage.inputs[0].name == "/v1/us/assets/transaction-history"

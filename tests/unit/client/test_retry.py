@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from airflow_provider_cashflow.client.retry import RetryPolicy, parse_retry_after
+from airflow_provider_cashflow.client.retry import RetryBounds, parse_retry_after
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
 
 
 def test_retry_classification() -> None:
-    policy = RetryPolicy(max_attempts=5, max_elapsed=100)
+    policy = RetryBounds(max_attempts=5, max_elapsed=100)
     for code in (429001, 429002, 500000, 403202):
         assert policy.next_delay(1, 0, LongPortAPIError(code, "x"), None) is not None
     for code in (403201, 403203, 403205, 401003, 401004, 400001):
@@ -18,7 +18,7 @@ def test_retry_classification() -> None:
 
 
 def test_backoff_grows_is_capped_and_honours_retry_after() -> None:
-    policy = RetryPolicy(base_delay=1, max_delay=8)
+    policy = RetryBounds(base_delay=1, max_delay=8)
     for attempt, ceiling in [(1, 1), (2, 2), (3, 4), (4, 8), (9, 8)]:
         delays = [policy.backoff(attempt) for _ in range(50)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays)

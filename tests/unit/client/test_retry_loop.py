@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_cashflow.client.envelope import RawAnswer, open_envelope
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
-from airflow_provider_cashflow.client.retry import RetryPolicy
+from airflow_provider_cashflow.client.retry import RetryBounds
 from airflow_provider_cashflow.client.retry_loop import RetryLoop
 from airflow_provider_cashflow.client.stats import CallStats
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
@@ -36,14 +36,14 @@ def sender(*outcomes: RawAnswer | Exception) -> tuple[Callable[[], RawAnswer], l
     return send, sent
 
 
-def loop(policy: RetryPolicy, fake: FakeTime, refresh: Callable[[], None] | None = None) -> RetryLoop:
+def loop(policy: RetryBounds, fake: FakeTime, refresh: Callable[[], None] | None = None) -> RetryLoop:
     limiter = RateLimiter(30, 30.0, 0.02, clock=fake.clock, sleep=fake.sleep)
     return RetryLoop(policy, limiter, CallStats(), refresh_token=refresh, sleep=fake.sleep)
 
 
 def test_a_transport_failure_is_retried_with_a_fresh_attempt() -> None:
     fake = FakeTime()
-    retries = loop(RetryPolicy(max_attempts=2), fake)
+    retries = loop(RetryBounds(max_attempts=2), fake)
     send, sent = sender(LongPortTransportError("reset"), OK)
     assert retries.call(send, open_envelope) == ({"n": 1}, None)
     assert len(sent) == 2 and retries.stats.retries == 1
@@ -52,7 +52,7 @@ def test_a_transport_failure_is_retried_with_a_fresh_attempt() -> None:
 def test_an_expired_token_is_refreshed_once_without_spending_an_attempt() -> None:
     fake = FakeTime()
     refreshed: list[int] = []
-    retries = loop(RetryPolicy(max_attempts=2, base_delay=0.01), fake, refresh=lambda: refreshed.append(1))
+    retries = loop(RetryBounds(max_attempts=2, base_delay=0.01), fake, refresh=lambda: refreshed.append(1))
     send, _ = sender(failure(401003, 401), failure(500000, 500), OK)
     assert retries.call(send, open_envelope)[0] == {"n": 1}  # the 500 was attempt 1 of 2: the refresh was free
     send, _ = sender(failure(401003, 401), failure(401003, 401))
@@ -65,7 +65,7 @@ def test_an_over_budget_answer_holds_the_limiter_for_its_retry_after_and_waits_a
     fake = FakeTime()
     slept: list[float] = []
     limiter = RateLimiter(30, 30.0, 0.02, clock=fake.clock, sleep=fake.sleep)
-    policy = RetryPolicy(max_attempts=2, base_delay=0.1, max_delay=0.1)
+    policy = RetryBounds(max_attempts=2, base_delay=0.1, max_delay=0.1)
     retries = RetryLoop(policy, limiter, CallStats(), sleep=slept.append)  # the backoff does not move the clock
     send, _ = sender(failure(429002, 429, **{"Retry-After": "5"}), OK)
     retries.call(send, open_envelope)
@@ -77,7 +77,7 @@ def test_an_over_budget_answer_holds_the_limiter_for_its_retry_after_and_waits_a
 
 def test_giving_up_names_the_attempts_and_a_permanent_error_is_not_retried() -> None:
     fake = FakeTime()
-    retries = loop(RetryPolicy(max_attempts=3, base_delay=0.01), fake)
+    retries = loop(RetryBounds(max_attempts=3, base_delay=0.01), fake)
     send, sent = sender(*[failure(500000, 500)] * 3)
     with pytest.raises(LongPortAPIError) as info:
         retries.call(send, open_envelope)
@@ -86,3 +86,17 @@ def test_giving_up_names_the_attempts_and_a_permanent_error_is_not_retried() -> 
     with pytest.raises(LongPortAPIError, match="403201"):
         retries.call(send, open_envelope)
     assert len(sent) == 1
+
+
+def test_a_bare_http_429_holds_the_limiter_back_as_the_api_s_rate_limit_codes_do() -> None:
+    """One ``is_rate_limit`` decides, here as in the task retry policy: a gateway's 429 page is a rate limit too."""
+    fake = FakeTime()
+    limiter = RateLimiter(30, 30.0, 0.02, clock=fake.clock, sleep=fake.sleep)
+    policy = RetryBounds(max_attempts=2, base_delay=2.0, max_delay=2.0)
+    retries = RetryLoop(policy, limiter, CallStats(), sleep=lambda _delay: None)  # the backoff does not move the clock
+    page = RawAnswer("/p", 429, {"Content-Type": "text/html"}, b"<html>429 Too Many Requests</html>")
+    send, _ = sender(page, OK)
+    assert retries.call(send, open_envelope)[0] == {"n": 1}
+    started = fake.now
+    limiter.acquire()  # every sharer of the limiter is held back for the backoff, 1 to 2 s
+    assert 1.0 <= fake.now - started <= 2.0

@@ -17,7 +17,7 @@ import pytest
 from airflow_provider_cashflow.client.auth import SignatureAuth, canonical_request, sign
 from airflow_provider_cashflow.client.paced_session import PacedSession
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
-from airflow_provider_cashflow.client.retry import RetryPolicy
+from airflow_provider_cashflow.client.retry import RetryBounds
 from airflow_provider_cashflow.client.retry_loop import RetryLoop
 from airflow_provider_cashflow.client.stats import CallStats
 from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint
@@ -115,7 +115,7 @@ def serve(server: StandIn) -> Iterator[UsHistoryEndpoint]:
         stats,
     )
     try:
-        yield UsHistoryEndpoint(session, RetryLoop(RetryPolicy(max_attempts=1), session.limiter, stats), stats)
+        yield UsHistoryEndpoint(session, RetryLoop(RetryBounds(max_attempts=1), session.limiter, stats), stats)
     finally:
         session.close()
         server.shutdown()
@@ -163,3 +163,13 @@ def test_a_window_longer_than_the_server_takes_is_read_in_halves_exactly() -> No
     refused = [b for b in server.bodies if b["end"] - b["start"] > 5 * 3600]
     # each level of halving is refused once at most: later parts as long are split without a call
     assert 1 <= len(refused) <= 5, refused
+
+
+def test_an_answer_that_is_not_the_envelope_names_the_post() -> None:
+    from airflow_provider_cashflow.client.envelope import RawAnswer
+    from airflow_provider_cashflow.client.us_history import decode_us_page
+    from airflow_provider_cashflow.errors import LongPortTransportError
+
+    answer = RawAnswer("/v1/us/assets/transaction-history", 502, {}, b"<html>bad gateway</html>", "POST")
+    with pytest.raises(LongPortTransportError, match=r"^POST /v1/us/assets/transaction-history answered HTTP 502"):
+        decode_us_page(answer)

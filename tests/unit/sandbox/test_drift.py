@@ -221,3 +221,13 @@ def test_drift_and_revisions_together_the_truth_is_the_view_the_calls_saw() -> N
     one = History(revising, DriftSpec(postings=1, cancellations=1, seed=8))
     whole = one.page(START, STOP - 1, None, as_of, 0, 10_000, tick=1, app_key="k", window=(START, STOP - 1))
     assert one.truth(START, STOP, as_of=as_of).problems(whole) == {}
+
+
+def test_one_paging_run_sees_one_view_however_its_cursor_lowers_end_time() -> None:
+    state = SandboxState(dataset=DATA, credentials=Credentials("k", "s", "t", "r"))
+    apply_control(state, {"as_of_after_request": 3600})
+    assert state.view_for("k", 1000, 5000) == 8600  # the run's first call: its window's end
+    assert state.view_for("k", 1000, 2000) == 8600  # the cursor's later call, same start: the same view
+    assert state.view_for("other", 1000, 2000) == 5600  # another account's run is its own
+    apply_control(state, {"as_of_after_request": 3600})  # a new series of runs forgets the old ones
+    assert state.view_for("k", 1000, 2000) == 5600

@@ -22,8 +22,13 @@ venv: $(STAMP)
 debian-packages:
 	@[ -z "$(strip $(DEBIAN_PACKAGES))" ] || bash scripts/ensure-debian-packages.sh $(DEBIAN_PACKAGES)
 
+# Two lanes side by side (see tests/conftest.py), the ten slowest tests listed at the end. pytest's exit code is
+# kept; 5 means it collected no test at all, which is a failure too.
+PYTEST_LANES := -n 2 --no-loadscope-reorder --durations=10
+
 test: $(STAMP) debian-packages
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_LANES) $(PYTEST_ARGS); code=$$?; \
+	[ $$code -ne 5 ] || echo "make test: pytest collected no tests (exit 5)" >&2; exit $$code
 
 test-fast: $(STAMP) debian-packages
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest tests/unit -m unit $(PYTEST_ARGS)

@@ -3,14 +3,20 @@ servers, and an Airflow home kept away from ~/airflow. The helpers they build on
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import secrets
+import shutil
 from collections.abc import Iterator
+from pathlib import PurePosixPath
+from typing import Any
 
 import pytest
 from hypothesis import settings
 
 from airflow_provider_cashflow.sandbox import Dataset, Sandbox
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
+from tests.helpers.airflow import EXAMPLE_DAGS, AirflowHome, AirflowServer
 from tests.helpers.connections import set_connection
 from tests.helpers.data import SPEC, SPEC_ARGS, UNLIMITED
 from tests.helpers.servers import MotoServer, RedisServer
@@ -67,6 +73,32 @@ def s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
+@pytest.fixture(scope="session")
+def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServer]:
+    """One ``airflow standalone`` for every e2e module that needs a scheduler (it starts in a minute or two).
+
+    Its DAGs folder (``home.dags_folder``) holds a copy of the example DAGs, which write under ``home.lake``;
+    a module adds DAG files of its own there and waits for them (``wait_for_dags``). The UI's login is
+    ``admin`` with ``password``; the REST API is read with the admin's token. Test connection is enabled.
+    Each module keeps to its own DAGs, connection ids and lake, so that what it asserts is its own doing; what
+    it leaves behind (a connection, an unpaused DAG with nothing left to run) is no other module's concern.
+    """
+    root = tmp_path_factory.mktemp("standalone")
+    shutil.copytree(EXAMPLE_DAGS, root / "dags", ignore=shutil.ignore_patterns("__pycache__"))
+    home = AirflowHome(
+        root / "home",
+        AIRFLOW__CORE__DAGS_FOLDER=str(root / "dags"),
+        LONGPORT_CASHFLOW_OUTPUT=f"file://{root / 'lake'}",
+        AIRFLOW__CORE__TEST_CONNECTION="Enabled",
+    )
+    home.migrate()
+    server = AirflowServer(home, password=secrets.token_urlsafe(10))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
 _TIERS = ("unit", "integration", "e2e")
 
 
@@ -76,6 +108,32 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = next((part for part in item.path.parts if part in _TIERS), None)
         if tier is not None:
             item.add_marker(getattr(pytest.mark, tier))
+
+
+# `make test` runs two lanes side by side (pytest-xdist, -n 2), one worker each, every test in collection order
+# within its lane. The Airflow lane holds the e2e modules (`airflow standalone`, `airflow dags test`), which wait
+# on Airflow's processes more than they compute; the other lane holds everything else, with the Celery cluster's
+# and the demo's tests, which would otherwise make the Airflow lane the longer by far. One worker per lane keeps
+# each session fixture (the shared standalone) started once.
+OTHER_LANE_E2E = {"test_distributed.py", "test_demo.py"}
+
+
+def lane(nodeid: str) -> str:
+    path = PurePosixPath(nodeid.split("::", 1)[0])
+    return "airflow" if "e2e" in path.parts and path.name not in OTHER_LANE_E2E else "other"
+
+
+if importlib.util.find_spec("xdist") is not None:  # `make compat` runs the suite without it
+
+    def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+        """The lanes as xdist's scopes: each is one unit of work, so one worker runs it whole, in order."""
+        from xdist.scheduler import LoadScopeScheduling
+
+        class LaneScheduling(LoadScopeScheduling):  # type: ignore[misc]
+            def _split_scope(self, nodeid: str) -> str:
+                return lane(nodeid)
+
+        return LaneScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

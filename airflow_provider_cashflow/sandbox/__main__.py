@@ -7,6 +7,7 @@ import signal
 import sys
 from datetime import datetime
 
+from airflow_provider_cashflow.defaults import RATE_LIMIT_CALLS, RATE_LIMIT_PERIOD
 from airflow_provider_cashflow.sandbox import (
     DEMO,
     FAULT_KINDS,
@@ -38,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--records", type=int, default=None, help="total records (overrides --per-day)")
     p.add_argument("--end", default=None, help="ISO 8601 end of the data, with offset (default: now)")
     p.add_argument("--no-rate-limit", action="store_true", help="turn off the 30 calls / 30 s limit")
+    p.add_argument(
+        "--rate-limit-calls", type=int, default=RATE_LIMIT_CALLS, help="calls the limit admits per window (30)"
+    )
+    p.add_argument(
+        "--rate-limit-period",
+        type=float,
+        default=RATE_LIMIT_PERIOD,
+        help="seconds of the limit's window (30); tests prove pacing on a budget scaled down in time",
+    )
     p.add_argument("--fault-rate", type=float, default=0.0, help="share of calls (0..1) given a random fault")
     p.add_argument("--faults", default=",".join(FAULT_KINDS), help=f"kinds to draw from: {','.join(FAULT_KINDS)}")
     p.add_argument("--fault-every", type=int, default=None, help="exactly every n-th call gets a fault")
@@ -163,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         us_dataset=UsDataset(dataset.spec, args.us_time_field),
         us=UsOptions(order=args.us_order, max_size=args.us_max_size, max_span=args.us_max_span),
     )
+    sandbox.state.max_calls, sandbox.state.period = args.rate_limit_calls, args.rate_limit_period
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # the base URL first and alone on its line: SandboxProcess and scripts read it; then what a person copies
     print(sandbox.base_url, sandbox.banner(), sep="\n", flush=True)

@@ -17,7 +17,7 @@ import pytest
 
 from airflow_provider_cashflow.sandbox import DEMO
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
-from tests.helpers.airflow import AirflowHome, AirflowServer
+from tests.helpers.airflow import AirflowHome, AirflowServer, backfill_args
 from tests.helpers.connections import connection_json
 from tests.helpers.lake import assert_days_exact, files
 
@@ -39,36 +39,24 @@ def _conn(sandbox: SandboxProcess, token: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[AirflowHome, AirflowServer, SandboxProcess, Path]]:
-    root = tmp_path_factory.mktemp("e2e")
+def stack(standalone: AirflowServer) -> Iterator[tuple[AirflowHome, AirflowServer, SandboxProcess, Path]]:
+    """The session's ``airflow standalone`` (see conftest.py) with this module's sandbox as longport_default:
+    the example DAGs' lake is this module's alone."""
+    home = standalone.home
     with SandboxProcess("--days", "30", "--per-day", "40", "--stall-seconds", "5") as sandbox:
-        home = AirflowHome(root / "home", LONGPORT_CASHFLOW_OUTPUT=f"file://{root}/lake")
-        home.migrate()
-        home.run("pools", "set", "longport_api", str(POOL_SLOTS), "LongPort cash-flow API budget")
-        home.run("connections", "add", "longport_default", "--conn-json", _conn(sandbox, DEMO.access_token))
-        server = AirflowServer(home).start()
+        home.run_beside_scheduler("pools", "set", "longport_api", str(POOL_SLOTS), "LongPort cash-flow API budget")
+        home.run_beside_scheduler(
+            "connections", "add", "longport_default", "--conn-json", _conn(sandbox, DEMO.access_token)
+        )
+        home.run_beside_scheduler("dags", "unpause", DAG_ID)  # also schedules the latest interval (yesterday)
         try:
-            home.run("dags", "unpause", DAG_ID)  # also schedules the latest interval (yesterday)
-            yield home, server, sandbox, root / "lake"
+            yield home, standalone, sandbox, home.lake
         finally:
-            server.stop()
             print("\nE2E FIGURES:", json.dumps(REPORT, indent=1))
 
 
 def _backfill(server: AirflowServer, *extra: str) -> None:
-    server.create_backfill(
-        "--dag-id",
-        DAG_ID,
-        "--from-date",
-        FIRST.date().isoformat(),
-        "--to-date",
-        LAST.date().isoformat(),
-        "--max-active-runs",
-        str(POOL_SLOTS),
-        *extra,
-    )
+    server.create_backfill(*backfill_args(DAG_ID, FIRST, LAST, POOL_SLOTS), *extra)
 
 
 def _task_overlap(server: AirflowServer) -> int:

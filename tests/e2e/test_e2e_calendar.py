@@ -10,6 +10,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -18,26 +19,22 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from airflow_provider_cashflow.sandbox import DatasetSpec, RevisionSpec
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 from tests.helpers.airflow import AirflowHome, AirflowServer
 from tests.helpers.connections import connection_json
-from tests.helpers.data import UNLIMITED, expected
+from tests.helpers.data import HOUR, UNLIMITED, expected, sandbox_flags
 from tests.helpers.lake import assert_no_temporary, files, jsonl
 
 pytestmark = pytest.mark.e2e
 
 DAY = timedelta(days=1)
-HOUR = 3600
-DATA = ["--seed", "7", "--end", "2026-11-12T00:00:00+00:00", "--days", "20", "--per-day", "30", "--no-rate-limit"]
-REVISING = [
-    "--late-share",
-    "0.25",
-    "--late-max-hours",
-    "48",
-    "--provisional-share",
-    "1",
-    "--settle-hours",
-    "30",
+PLAIN = DatasetSpec(seed=7, days=20, per_day=30, end=datetime(2026, 11, 12, tzinfo=UTC))
+REVISIONS = RevisionSpec(late_share=0.25, late_max_hours=48, provisional_share=1, settle_hours=30)
+PLAIN_FLAGS = [*sandbox_flags(PLAIN), "--no-rate-limit"]
+REVISING_FLAGS = [
+    *sandbox_flags(replace(PLAIN, revisions=REVISIONS)),
+    "--no-rate-limit",
     "--as-of-after-request",
     str(HOUR),
 ]
@@ -54,13 +51,11 @@ LOOKBACK_FIRST, LOOKBACK_LAST = "2026-10-28", "2026-11-06"  # ten daily runs
 REPORT: dict[str, Any] = {}
 
 DAG_FILE = """
-import os
 from datetime import datetime, timezone
 
 from airflow.sdk import DAG, CronDataIntervalTimetable
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 
-LAKE = os.environ["CALENDAR_LAKE"]
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 END = datetime(2026, 11, 12, tzinfo=timezone.utc)  # the data's end: unpausing schedules no run of today
 
@@ -87,29 +82,20 @@ else:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def stack(standalone: AirflowServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The session's ``airflow standalone`` (see conftest.py) with this module's DAGs, connections and lake."""
     module_started = time.monotonic()
-    root = tmp_path_factory.mktemp("calendar")
-    dags = root / "dags"
-    dags.mkdir()
-    (dags / "calendar_dags.py").write_text(f"SCHEDULES = {SCHEDULES!r}\n{DAG_FILE}")
-    with SandboxProcess(*DATA) as plain, SandboxProcess(*DATA, *REVISING) as revising:
-        home = AirflowHome(
-            root / "home",
-            AIRFLOW__CORE__DAGS_FOLDER=str(dags),
-            CALENDAR_LAKE=str(root / "lake"),
-            AIRFLOW_CONN_LONGPORT_PLAIN=connection_json(plain, **UNLIMITED, timeout=5),
-            AIRFLOW_CONN_LONGPORT_REVISING=connection_json(revising, **UNLIMITED, timeout=5),
-        )
-        home.migrate()
-        started = time.monotonic()
-        server = AirflowServer(home).start()
-        REPORT["standalone start-up s"] = round(time.monotonic() - started, 1)
+    home = standalone.home
+    lake = tmp_path_factory.mktemp("calendar") / "lake"
+    (home.dags_folder / "calendar_dags.py").write_text(f"SCHEDULES = {SCHEDULES!r}\nLAKE = {str(lake)!r}\n{DAG_FILE}")
+    with SandboxProcess(*PLAIN_FLAGS) as plain, SandboxProcess(*REVISING_FLAGS) as revising:
+        for conn_id, sandbox in (("longport_plain", plain), ("longport_revising", revising)):
+            conn = connection_json(sandbox, **UNLIMITED, timeout=5)
+            home.run_beside_scheduler("connections", "add", conn_id, "--conn-json", conn)
         try:
             dag_ids = [d for d, _, _ in SCHEDULES] + ["cal_lookback", "cal_no_lookback", "cal_partitioned"]
-            _wait_for_dags(server, dag_ids)
-            for dag_id in dag_ids:
-                home.run_beside_scheduler("dags", "unpause", dag_id)
+            standalone.wait_for_dags(dag_ids)
+            home.run_beside_scheduler("dags", "unpause", "--treat-dag-id-as-regex", "--yes", "^cal_")
             started = time.monotonic()
             _create_backfills(
                 home,
@@ -118,23 +104,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 + [(d, LOOKBACK_FIRST, LOOKBACK_LAST, 1, None) for d in ("cal_lookback", "cal_no_lookback")],
             )
             REPORT["creating 9 backfills s"] = round(time.monotonic() - started, 1)
-            yield {"home": home, "server": server, "plain": plain, "revising": revising, "lake": root / "lake"}
+            yield {"home": home, "server": standalone, "plain": plain, "revising": revising, "lake": lake}
         finally:
-            server.stop()
-            REPORT["module s (with start-up)"] = round(time.monotonic() - module_started, 1)
+            REPORT["module s"] = round(time.monotonic() - module_started, 1)
             print("\nCALENDAR E2E FIGURES:", json.dumps(REPORT, indent=1))
-
-
-def _wait_for_dags(server: AirflowServer, dag_ids: list[str], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        known = {d["dag_id"] for d in server.get("/api/v2/dags?limit=100")["dags"]}
-        if set(dag_ids) <= known:
-            return
-        time.sleep(2)
-    raise AssertionError(
-        f"the dag processor did not parse {set(dag_ids) - known}: {server.get('/api/v2/importErrors')}"
-    )
 
 
 CREATE_BACKFILLS = """

@@ -42,9 +42,20 @@ def test_example_dags_parse_without_import_errors() -> None:
 
 @pytest.fixture(scope="module")
 def sandbox_now() -> Iterator[SandboxProcess]:
-    """The demo's default data (90 days up to now), the real rate limit on."""
-    with SandboxProcess("--days", "40", "--per-day", "30") as process:
+    """Data up to now (enough for the month the monthly example reads), the real rate limit on."""
+    with SandboxProcess("--days", "70", "--per-day", "30") as process:
         yield process
+
+
+# Each example runs once, in one `airflow dags test` process (the daily one runs again below, as a process of its
+# own). The monthly example reads the month before the daily one's day, so that no file has two writers: what
+# each test reads was written by its DAG alone.
+RUNS = {
+    "example_cashflow_daily": TODAY - DAY,  # `dags test` with a CronDataIntervalTimetable runs [D - 1 day, D)
+    "example_cashflow_xcom_summary": TODAY - 2 * DAY,
+    "example_cashflow_monthly_backfill": (TODAY - 2 * DAY).replace(day=1),  # the interval ending at D: a month
+    "example_cashflow_hong_kong": TODAY - DAY,
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +67,13 @@ def airflow(tmp_path_factory: pytest.TempPathFactory, sandbox_now: SandboxProces
         LONGPORT_CASHFLOW_OUTPUT=f"file://{root}/lake",
     )
     home.migrate()
-    home.lake = root / "lake"  # type: ignore[attr-defined]
+    outcomes = home.dags_test([(dag_id, date.date().isoformat()) for dag_id, date in RUNS.items()])
+    assert outcomes == ["success"] * len(RUNS), dict(zip(RUNS, outcomes, strict=True))
     return home
 
 
 def test_daily_dag_writes_the_interval_exactly_and_reruns_byte_identical(airflow: AirflowHome, sandbox_now) -> None:
-    logical = TODAY - DAY  # `dags test` with a CronDataIntervalTimetable runs the interval [D - 1 day, D)
-    airflow.run("dags", "test", "example_cashflow_daily", logical.date().isoformat())
+    logical = RUNS["example_cashflow_daily"]
     start = logical - DAY
     path = airflow.lake / f"date={start.date()}" / "cashflow.jsonl"
     rows = jsonl(path)
@@ -76,9 +87,8 @@ def test_daily_dag_writes_the_interval_exactly_and_reruns_byte_identical(airflow
 
 
 def test_xcom_dag_summarises_per_currency(airflow: AirflowHome, sandbox_now) -> None:
-    logical = TODAY - 2 * DAY
-    result = airflow.run("dags", "test", "example_cashflow_xcom_summary", logical.date().isoformat())
-    assert "state=success" in result.stdout + result.stderr
+    logical = RUNS["example_cashflow_xcom_summary"]
+    assert airflow.query("select state from dag_run where dag_id = 'example_cashflow_xcom_summary'") == [("success",)]
     want = expected(sandbox_now, logical - DAY, logical)
     (records,) = airflow.xcom("example_cashflow_xcom_summary", "extract_cash_flows")
     assert records == want
@@ -92,10 +102,8 @@ def test_xcom_dag_summarises_per_currency(airflow: AirflowHome, sandbox_now) -> 
 
 
 def test_monthly_backfill_dag_writes_the_daily_layout(airflow: AirflowHome, sandbox_now) -> None:
-    month_end = TODAY.replace(day=1)
+    month_end = RUNS["example_cashflow_monthly_backfill"]
     month_start = (month_end - DAY).replace(day=1)
-    # `dags test` with logical date D runs the interval ending at D
-    airflow.run("dags", "test", "example_cashflow_monthly_backfill", month_end.date().isoformat())
     day = month_start
     days = 0
     while day < month_end:
@@ -111,7 +119,6 @@ def test_hong_kong_dag_writes_hong_kong_days_with_a_three_day_lookback(airflow: 
     from zoneinfo import ZoneInfo
 
     hong_kong = ZoneInfo("Asia/Hong_Kong")
-    airflow.run("dags", "test", "example_cashflow_hong_kong", (TODAY - DAY).date().isoformat())
     manifest = airflow.xcom("example_cashflow_hong_kong", "extract_hong_kong_days")[-1]
     start, end = (datetime.fromisoformat(manifest["interval"][k]) for k in ("start", "end"))
     assert manifest["partition_timezone"] == "Asia/Hong_Kong"

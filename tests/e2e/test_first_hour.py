@@ -118,7 +118,7 @@ with DAG("bad_{name}", {dag_arguments}, start_date=START):
             AIRFLOW_CONN_LONGPORT_DEFAULT=json.dumps(longport_connection(healthy.base_url)),
             AIRFLOW_CONN_LONGPORT_FAULTY=json.dumps(longport_connection(faulty.base_url, max_attempts=1)),
         )
-        home.run("db", "migrate")
+        home.migrate_db()
         home.run("dags", "reserialize")  # parses the folder and records each file's import error
         test = home.run("dags", "test", "first_hour_retries", check=False)
         yield home, test.stdout + test.stderr

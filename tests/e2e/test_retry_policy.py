@@ -60,7 +60,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowHome,
             AIRFLOW_CONN_LP_LIMITED=connection_json(limited, max_attempts=1),
             AIRFLOW_CONN_LP_WRONG=connection_json(healthy.base_url, password="not-the-app-secret"),
         )
-        home.run("db", "migrate")
+        home.migrate_db()
         home.register_dags()
         home.run("dags", "test", "retry_policy_probe", check=False)
         yield home, limited.stats()["calls"]

@@ -5,9 +5,7 @@ docs show to $CASHFLOW_DOCS_SCREENSHOTS when it is set (`make screenshots`)."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +17,7 @@ import pytest
 from airflow_provider_cashflow.compat import AIRFLOW_VERSION
 from airflow_provider_cashflow.sandbox import DEMO
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
-from tests.helpers.airflow import AirflowHome, AirflowServer
+from tests.helpers.airflow import AirflowServer
 from tests.helpers.connections import api_body, longport_connection
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -48,32 +46,23 @@ def _save(conn_id: str, password: str, base_url: str) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """``airflow standalone`` with a login, test connection enabled, and two connections saved by the REST API."""
+def ui(standalone: AirflowServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The session's ``airflow standalone`` (a login, test connection enabled; see conftest.py) with two
+    connections saved by the REST API."""
     root = tmp_path_factory.mktemp("ui")
-    password = secrets.token_urlsafe(10)
-    (root / "passwords.json").write_text(json.dumps({"admin": password}))
+    home = standalone.home
     with SandboxProcess("--no-rate-limit", "--days", "2", "--per-day", "5") as sandbox:
-        home = AirflowHome(root / "home", AIRFLOW__CORE__TEST_CONNECTION="Enabled")
-        home.migrate()
         saves = [
             _save("lp_saved_good", DEMO.app_secret, sandbox.base_url),
             _save("lp_saved_bad", "not-the-app-secret", sandbox.base_url),
         ]
         home.api(saves, AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True")
-        server = AirflowServer(home)
-        home.env.update(
-            {  # a real login instead of the tests' all-admins mode
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(root / "passwords.json"),
-            }
-        )
-        try:
-            server.start()
-            yield {"url": server.url, "password": password, "sandbox": sandbox, "shots": root / "screenshots"}
-        finally:
-            server.stop()
+        yield {
+            "url": standalone.url,
+            "password": standalone.password,
+            "sandbox": sandbox,
+            "shots": root / "screenshots",
+        }
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,15 @@ class AirflowHome:
             **env,
         }
 
+    @property
+    def dags_folder(self) -> Path:
+        return Path(self.env["AIRFLOW__CORE__DAGS_FOLDER"])
+
+    @property
+    def lake(self) -> Path:
+        """Where the example DAGs write (``LONGPORT_CASHFLOW_OUTPUT``)."""
+        return Path(self.env["LONGPORT_CASHFLOW_OUTPUT"].removeprefix("file://"))
+
     def run(
         self, *args: str, check: bool = True, timeout: float = 600, program: str = AIRFLOW, **env: str
     ) -> subprocess.CompletedProcess[str]:
@@ -76,13 +87,24 @@ class AirflowHome:
         (line,) = [line for line in result.stdout.splitlines() if line.startswith("API-PROBE ")]
         return json.loads(line.removeprefix("API-PROBE "))
 
-    def migrate(self) -> None:
-        self.run("db", "migrate")
-        # WAL: readers never block the writer, so a CLI command and the running scheduler do not deadlock on
-        # a lock upgrade (which SQLite reports at once as "database is locked", whatever the busy timeout).
+    def dags_test(self, runs: list[tuple[str, str]]) -> list[str]:
+        """``airflow dags test DAG_ID LOGICAL_DATE`` for each ``(dag_id, logical_date)``, in order, in one process
+        (see ``dags_test.py``); each run's outcome, ``"success"`` or why it failed."""
+        result = self.run(*program("dags_test"), json.dumps(runs), program=sys.executable, **PROGRAM_ENV)
+        (line,) = [line for line in result.stdout.splitlines() if line.startswith("DAGS-TEST ")]
+        outcomes: list[str] = json.loads(line.removeprefix("DAGS-TEST "))
+        return outcomes
+
+    def migrate_db(self) -> None:
+        """This home's metadata DB as ``airflow db migrate`` leaves it, in WAL mode, with the ``longport_api``
+        pool (2 slots): a copy of the one DB this process migrated (see :func:`_migrated_db`)."""
+        shutil.copy(_migrated_db(), self.home / "airflow.db")
         with sqlite3.connect(self.home / "airflow.db") as db:
-            assert db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
-        self.run("pools", "set", "longport_api", "2", "LongPort cash-flow API budget")
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+    def migrate(self) -> None:
+        """:meth:`migrate_db`, and the DAGs registered where ``dags test`` needs it."""
+        self.migrate_db()
         self.register_dags()
 
     def register_dags(self) -> None:
@@ -106,6 +128,43 @@ class AirflowHome:
         return [json.loads(value) for (value,) in self.query(sql + " order by timestamp", *params)]
 
 
+def backfill_args(dag_id: str, first: datetime, last: datetime, max_active_runs: int) -> list[str]:
+    """``airflow backfill create``'s arguments for the logical dates from ``first`` to ``last`` (their days)."""
+    return [
+        "--dag-id",
+        dag_id,
+        "--from-date",
+        first.date().isoformat(),
+        "--to-date",
+        last.date().isoformat(),
+        "--max-active-runs",
+        str(max_active_runs),
+    ]
+
+
+_MIGRATED: Path | None = None
+
+
+def _migrated_db() -> Path:
+    """One ``airflow db migrate`` per test process, in a home of its own; every :class:`AirflowHome` starts from
+    a copy. The migration takes 20-60 s on a busy 2-core machine and leaves the same file every time."""
+    global _MIGRATED
+    if _MIGRATED is None:
+        root = Path(tempfile.mkdtemp(prefix="airflow-migrated-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        template = AirflowHome(root / "home")
+        template.run("db", "migrate")
+        # WAL: readers never block the writer, so a CLI command and the running scheduler do not deadlock on
+        # a lock upgrade (which SQLite reports at once as "database is locked", whatever the busy timeout).
+        with sqlite3.connect(template.home / "airflow.db") as db:
+            assert db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+        template.run("pools", "set", "longport_api", "2", "LongPort cash-flow API budget")
+        with sqlite3.connect(template.home / "airflow.db") as db:  # everything in the one file to copy
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _MIGRATED = template.home / "airflow.db"
+    return _MIGRATED
+
+
 def wait_for_runs(
     runs: Callable[[], list[dict]],
     logical_dates: set[str],
@@ -126,7 +185,7 @@ def wait_for_runs(
 
 
 class AirflowApi:
-    """Reading a running Airflow through its REST API, in the all-admins mode the test Airflows run in.
+    """Reading a running Airflow through its REST API, as the admin (``token``) or in all-admins mode.
 
     Only reads, on purpose: every write goes through Airflow's audit-log dependency, which commits on the API
     server's event loop. On SQLite that commit can wait for the lock held by a task's heartbeat request, whose
@@ -135,6 +194,7 @@ class AirflowApi:
     """
 
     url: str
+    token: str | None = None  # a bearer token; without one, the all-admins mode lets every request in
     poll: float = 2.0  # seconds between two looks at runs and backfills
 
     def explain(self) -> str:
@@ -142,9 +202,10 @@ class AirflowApi:
         raise NotImplementedError
 
     def get(self, path: str) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            with urllib.request.urlopen(self.url + path, timeout=30) as response:
-                return json.loads(response.read())
+            with urllib.request.urlopen(urllib.request.Request(self.url + path, headers=headers), timeout=30) as answer:
+                return json.loads(answer.read())
         except OSError as error:
             raise AssertionError(f"GET {path} failed: {error!r}\n{self.explain()}") from error
 
@@ -180,12 +241,17 @@ class AirflowApi:
 
 class AirflowServer(AirflowApi):
     """``airflow standalone`` (api-server, scheduler, dag-processor, triggerer; LocalExecutor) in its own
-    process group on a free port, so that stopping it stops every child too."""
+    process group on a free port, so that stopping it stops every child too.
 
-    def __init__(self, home: AirflowHome):
+    :param password: the user ``admin`` logs in with it (the UI's login page; the REST API with a token);
+        without one, the all-admins mode lets everyone in.
+    """
+
+    def __init__(self, home: AirflowHome, *, password: str | None = None):
         self.home = home
         self.port = free_port()
         self.url = f"http://localhost:{self.port}"
+        self.password = password
         home.env.update(
             {
                 "AIRFLOW__API__HOST": "127.0.0.1",  # loopback only
@@ -198,6 +264,16 @@ class AirflowServer(AirflowApi):
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             }
         )
+        if password is not None:
+            passwords = home.home / "passwords.json"
+            passwords.write_text(json.dumps({"admin": password}))
+            home.env.update(
+                {
+                    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+                    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+                    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+                }
+            )
         self.log = tempfile.NamedTemporaryFile(prefix="standalone-", suffix=".log", delete=False)  # noqa: SIM115 - read by log_tail after the run
         self.process: subprocess.Popen | None = None
 
@@ -214,6 +290,8 @@ class AirflowServer(AirflowApi):
             if self.process.poll() is not None:
                 raise RuntimeError(f"airflow standalone exited: {self.log_tail()}")
             if self.healthy():
+                if self.password is not None:
+                    self.token = self._log_in(self.password)
                 return self
             time.sleep(2)
         self.stop()
@@ -222,6 +300,28 @@ class AirflowServer(AirflowApi):
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             stop_groups([self.process])  # the workers and servers it started too
+
+    def _log_in(self, password: str) -> str:
+        body = json.dumps({"username": "admin", "password": password}).encode()
+        request = urllib.request.Request(
+            self.url + "/auth/token", data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            token: str = json.loads(answer.read())["access_token"]
+        return token
+
+    def wait_for_dags(self, dag_ids: list[str], timeout: float = 180) -> None:
+        """Until the dag processor has parsed every one of these DAGs."""
+        deadline = time.monotonic() + timeout
+        known: set[str] = set()
+        while time.monotonic() < deadline:
+            known = {d["dag_id"] for d in self.get("/api/v2/dags?limit=1000")["dags"]}
+            if set(dag_ids) <= known:
+                return
+            time.sleep(2)
+        raise AssertionError(
+            f"the dag processor did not parse {set(dag_ids) - known}: {self.get('/api/v2/importErrors')}"
+        )
 
     def explain(self) -> str:
         return f"airflow standalone's log ends:\n{self.log_tail()}"

@@ -6,24 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow_provider_cashflow.domain.models import parse_cash_flow
-from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, Sandbox
+from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, RevisionSpec, Sandbox
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 
 # A fixed anchor keeps windows and data repeatable; signatures still use the real clock.
 END = datetime(2026, 11, 20, tzinfo=UTC)
 DAY = timedelta(days=1)
 SPEC = DatasetSpec(seed=11, days=10, per_day=30, end=END)
-# the same data set, as the sandbox's command line takes it
-SPEC_ARGS = (
-    "--seed",
-    str(SPEC.seed),
-    "--days",
-    str(SPEC.days),
-    "--per-day",
-    str(SPEC.per_day),
-    "--end",
-    END.isoformat(),
-)
+HOUR = 3600  # seconds
 # connection extras that take the client's own pacing out of a test that is not about it
 UNLIMITED: dict[str, Any] = {"rate_limit_calls": 100000, "rate_limit_period": 1}
 
@@ -54,3 +44,22 @@ def day_bounds(day: str) -> tuple[datetime, datetime]:
     """The UTC day ``YYYY-MM-DD`` as ``[start, end)``."""
     start = datetime.fromisoformat(day).replace(tzinfo=UTC)
     return start, start + DAY
+
+
+def sandbox_flags(spec: DatasetSpec) -> list[str]:
+    """The command-line flags that make a sandbox process serve ``spec``'s data (and revisions)."""
+    flags = ["--seed", str(spec.seed), "--days", str(spec.days), "--per-day", str(spec.per_day)]
+    if spec.end is not None:
+        flags += ["--end", spec.end.isoformat()]
+    if spec.records is not None:
+        flags += ["--records", str(spec.records)]
+    revisions = spec.revisions
+    if revisions != RevisionSpec():
+        flags += ["--late-share", str(revisions.late_share), "--late-max-hours", str(revisions.late_max_hours)]
+        flags += ["--provisional-share", str(revisions.provisional_share)]
+        flags += ["--settle-hours", str(revisions.settle_hours)]
+    return flags
+
+
+# the fixed data set, as the sandbox's command line takes it
+SPEC_ARGS = tuple(sandbox_flags(SPEC))

@@ -29,7 +29,7 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             AIRFLOW__CORE__TEST_CONNECTION="Enabled",
             AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
         )
-        home.run("db", "migrate")
+        home.migrate_db()
         url = sandbox.base_url
         # What the list's Test button posts for a saved connection: the secrets as shown (***), port 0 (hidden field).
         redacted = {"password": "***", "token": "***", "port": 0}

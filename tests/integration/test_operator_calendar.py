@@ -24,7 +24,7 @@ from airflow_provider_cashflow.sandbox import (
     Sandbox,
 )
 from tests.helpers.connections import set_connection
-from tests.helpers.data import DAY, END, UNLIMITED, expected, expected_rows, raw
+from tests.helpers.data import DAY, END, HOUR, UNLIMITED, expected, expected_rows, raw
 from tests.helpers.lake import jsonl_by_folder
 from tests.helpers.operator import run_operator
 
@@ -150,7 +150,6 @@ REVISING = DatasetSpec(
     end=END,
     revisions=RevisionSpec(late_share=0.25, late_max_hours=48, provisional_share=1.0, settle_hours=30),
 )
-HOUR = 3600
 
 
 def _daily_runs(root: Path, lookback: int | None, dataset: Dataset) -> tuple[list[dict], dict[str, int]]:

@@ -60,25 +60,14 @@ def test_failed_run_leaves_the_previous_object_and_no_temporary_one(sandbox, s3,
     previous = gzip.compress(b"previous\n", mtime=0)  # one value: gzip stamps the current second otherwise
     client.put_object(Bucket="lake", Key="flows/cashflow.jsonl.gz", Body=previous)
     sandbox.state.faults.fail_after_pages = 1
+    kwargs = dict(
+        output_path="s3://lake/flows/cashflow.jsonl.gz", output_conn_id="aws_moto", compression="gzip", page_size=10
+    )
     with pytest.raises(LongPortAPIError):
-        run_operator(
-            END - 3 * DAY,
-            END,
-            output_path="s3://lake/flows/cashflow.jsonl.gz",
-            output_conn_id="aws_moto",
-            compression="gzip",
-            page_size=10,
-        )
+        run_operator(END - 3 * DAY, END, **kwargs)
     assert _objects(s3) == {"flows/cashflow.jsonl.gz": previous}
     assert client.list_multipart_uploads(Bucket="lake").get("Uploads", []) == []  # the failed upload was aborted
     sandbox.state.faults.fail_after_pages = None
-    run_operator(
-        END - 3 * DAY,
-        END,
-        output_path="s3://lake/flows/cashflow.jsonl.gz",
-        output_conn_id="aws_moto",
-        compression="gzip",
-        page_size=10,
-    )
+    run_operator(END - 3 * DAY, END, **kwargs)
     rows = [json.loads(line) for line in gzip.decompress(_objects(s3)["flows/cashflow.jsonl.gz"]).splitlines()]
     assert rows == expected(sandbox, END - 3 * DAY, END)

@@ -19,7 +19,7 @@ from airflow_provider_cashflow.sandbox import (
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 from airflow_provider_cashflow.sandbox.revisions import PROVISIONAL_NAME
 from tests.helpers.connections import connection, set_connection
-from tests.helpers.data import END, SPEC, UNLIMITED, expected_rows
+from tests.helpers.data import END, HOUR, SPEC, UNLIMITED, expected_rows
 
 REVISING = DatasetSpec(
     seed=11,
@@ -28,7 +28,6 @@ REVISING = DatasetSpec(
     end=END,
     revisions=RevisionSpec(late_share=0.3, late_max_hours=48, provisional_share=1.0, settle_hours=30),
 )
-HOUR = 3600
 
 
 def _hook_rows(sandbox: Sandbox | SandboxProcess, monkeypatch: pytest.MonkeyPatch, start: int, end: int) -> list[dict]:

@@ -112,7 +112,7 @@ class LongPortAPIError(LongPortError):
         self.trace_id = trace_id
         self.http_status = http_status
         self.hint = hint_for(code)
-        self.retryable = code in RETRYABLE_CODES
+        self.retryable = code in RETRYABLE_CODES or http_status == 429  # a rate limit, whatever its code
         super().__init__(self._text())
 
     def _text(self) -> str:

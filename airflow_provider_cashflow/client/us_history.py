@@ -30,14 +30,23 @@ log = logging.getLogger(__name__)
 
 
 class ParametersRefused(LongPortConfigError):
-    """The US endpoint refused a call's parameters (HTTP 400, code 400xxx): its size or its span.
+    """The US endpoint refused a call's parameters (HTTP 400, code 400xxx): its size, its span or its filters.
 
-    :param span: the seconds the refused call asked for.
+    :param first: the first second the refused call asked for.
+    :param last: the last second it asked for (inclusive).
     """
 
-    def __init__(self, message: str, *, span: int) -> None:
+    def __init__(self, message: str, *, first: int, last: int) -> None:
         super().__init__(message)
-        self.span = span
+        self.first, self.last = first, last
+
+    @property
+    def span(self) -> int:
+        """The seconds the refused call asked for."""
+        return self.last - self.first + 1
+
+
+PROBE_SIZE = 20  # the official SDK's default size: a size the endpoint takes if it takes any
 
 
 def decode_us_page(answer: RawAnswer, number: int = 1) -> Page:
@@ -73,6 +82,9 @@ class UsHistoryEndpoint:
         self._session = session
         self._retries = retries
         self.stats = stats
+        # The shortest span refused so far, learnt once for the endpoint (one per hook): longer parts of any later
+        # window or day are split without a call.
+        self._refused_span: int | None = None
 
     def page(self, query: UsHistoryQuery, start: int, end: int, number: int, size: int) -> Page:
         """Page ``number`` (of ``size``) of seconds ``start`` to ``end``, both inclusive, retried, as typed records.
@@ -91,9 +103,9 @@ class UsHistoryEndpoint:
                 raise
             raise ParametersRefused(
                 f"POST {US_HISTORY_PATH} refused the request (size={size}, {end - start + 1} seconds, "
-                f"types={list(query.types)}, currency={query.currency!r}): {error}. The endpoint's largest page size "
-                "is undocumented: pass a smaller page_size (the official SDK sends 20)",
-                span=end - start + 1,
+                f"types={list(query.types)}, currency={query.currency!r}): {error}",
+                first=start,
+                last=end,
             ) from error
 
     def fetch(self, query: UsHistoryQuery) -> Fetch[UsTransaction]:
@@ -105,15 +117,16 @@ class UsHistoryEndpoint:
         history by splitting it until each part fits a page; in no promised order.
 
         The endpoint's longest window is undocumented too: a window it refuses is read in halves (and every later
-        part shorter than the shortest refused), down to one second, where a refusal can only be the size's.
+        part, of this window or a later one, as long as the shortest refused is split before it is asked). The
+        first refusal is probed with a small size, once for the same span and once for one second, so that a
+        refused size or refused filters fail at once instead of being halved.
         """
         part = query.window if window is None else window
         first, last = query.seconds(part)
         if first > last:
             return  # no whole second in it: no record can be
-        refused = [last - first + 2]  # the shortest span refused so far: longer parts are split without a call
         kept = 0
-        for record in self._read(query, first, last, refused):
+        for record in self._read(query, first, last):
             kept += 1
             yield record
         log.info(
@@ -124,8 +137,9 @@ class UsHistoryEndpoint:
             self.stats.rate_wait,
         )
 
-    def _read(self, query: UsHistoryQuery, first: int, last: int, refused: list[int]) -> Iterator[UsTransaction]:
-        if last - first + 1 < refused[0]:
+    def _read(self, query: UsHistoryQuery, first: int, last: int) -> Iterator[UsTransaction]:
+        span = last - first + 1
+        if span == 1 or self._refused_span is None or span < self._refused_span:
             taken = False
             try:
                 for chunk in split_until_fits(self.fetch(query), first, last, query.page_size):
@@ -135,13 +149,51 @@ class UsHistoryEndpoint:
             except ParametersRefused as error:
                 # Only the first call of a part can be refused (later ones ask shorter spans, the same size); a
                 # refusal after records were taken is not about the span, and a second is as short as it gets.
-                if taken or first == last:
+                if taken:
                     raise
-                refused[0] = min(refused[0], error.span)
+                if self._refused_span is None:
+                    self._diagnose(query, error)
+                if error.span == 1:
+                    raise self._filters_refused(query, error) from error
+                self._refused_span = min(self._refused_span or error.span, error.span)
                 log.warning("the US endpoint refused %d seconds at once: reading them in halves", error.span)
         middle = (first + last) // 2
-        yield from self._read(query, middle + 1, last, refused)  # the newer half first, as the pager reads
-        yield from self._read(query, first, middle, refused)
+        yield from self._read(query, middle + 1, last)  # the newer half first, as the pager reads
+        yield from self._read(query, first, middle)
+
+    def _diagnose(self, query: UsHistoryQuery, error: ParametersRefused) -> None:
+        """Tell a refused size or refused filters from a refused span with at most two small calls, so that
+        neither is halved down to one second before it fails.
+
+        :raises ParametersRefused: the size (the same span is taken with a small size) or the filters (one second
+            is refused even with a small size) were refused.
+        """
+        if query.page_size > PROBE_SIZE and self._accepted(query, error.first, error.last):
+            raise ParametersRefused(
+                f"{error}. The endpoint's largest page size is undocumented, and it takes {PROBE_SIZE} for the "
+                f"same window: pass a smaller page_size (the official SDK sends {PROBE_SIZE})",
+                first=error.first,
+                last=error.last,
+            ) from error
+        if error.span > 1 and not self._accepted(query, error.last, error.last):
+            raise self._filters_refused(query, error) from error
+
+    def _accepted(self, query: UsHistoryQuery, first: int, last: int) -> bool:
+        try:
+            self.page(query, first, last, 1, min(PROBE_SIZE, query.page_size))
+        except ParametersRefused:
+            return False
+        return True
+
+    @staticmethod
+    def _filters_refused(query: UsHistoryQuery, error: ParametersRefused) -> ParametersRefused:
+        return ParametersRefused(
+            f"{error}. Even one second with a small page was refused: the parameters (types="
+            f"{list(query.types)}, currency={query.currency!r}) were refused; check them against the endpoint's "
+            "documented values",
+            first=error.first,
+            last=error.last,
+        )
 
     def iter_days(self, query: UsHistoryQuery, tz: tzinfo) -> Iterator[tuple[Window, Iterator[UsTransaction]]]:
         """``(day, records of day)`` for each local day of ``tz`` in the query's window, newest first.

@@ -100,3 +100,18 @@ def test_a_bare_http_429_holds_the_limiter_back_as_the_api_s_rate_limit_codes_do
     started = fake.now
     limiter.acquire()  # every sharer of the limiter is held back for the backoff, 1 to 2 s
     assert 1.0 <= fake.now - started <= 2.0
+
+
+def test_a_429_with_an_unlisted_code_is_a_rate_limit_retried_and_classed_so() -> None:
+    from airflow_provider_cashflow.operators.retry_policy import error_class
+
+    fake = FakeTime()
+    retries = loop(RetryBounds(max_attempts=2, base_delay=0.01), fake)
+    send, sent = sender(failure(429003, 429), OK)
+    assert retries.call(send, open_envelope) == ({"n": 1}, None)
+    assert len(sent) == 2 and retries.stats.retries == 1
+    send, _ = sender(failure(429003, 429), failure(429003, 429))
+    with pytest.raises(LongPortAPIError, match="429003") as raised:
+        retries.call(send, open_envelope)
+    assert raised.value.is_rate_limit and raised.value.retryable
+    assert error_class(raised.value) == "rate_limit"  # the task is retried later, not failed at once

@@ -56,11 +56,20 @@ def items(seed: int = 3) -> list[dict]:
 
 class StandIn(ThreadingHTTPServer):
     """Filters on ``field`` with both ends inclusive, answers in random order, refuses ``size > max_size`` and
-    windows longer than ``max_span`` seconds."""
+    windows longer than ``max_span`` seconds, pages above ``max_page``, and every call asking for ``refused_currency``."""
 
-    def __init__(self, rows: list[dict], field: str, max_size: int = 50, max_span: int | None = None):
+    def __init__(
+        self,
+        rows: list[dict],
+        field: str,
+        max_size: int = 50,
+        max_span: int | None = None,
+        max_page: int | None = None,
+        refused_currency: str | None = None,
+    ):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.rows, self.field, self.max_size, self.max_span, self.bodies = rows, field, max_size, max_span, []
+        self.max_page, self.refused_currency = max_page, refused_currency
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -86,6 +95,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(403, {"code": 403201, "message": "signature invalid"})
         if self.headers.get("x-dc-region") != "us":
             return self._answer(500, {"code": 12, "message": "gateway error"})
+        if self.server.refused_currency and asked.get("currency") == self.server.refused_currency:
+            return self._answer(400, {"code": 400001, "message": "invalid parameter: currency"})
+        if self.server.max_page and asked["page"] > self.server.max_page:
+            return self._answer(400, {"code": 400003, "message": "invalid parameter: page"})
         if asked["size"] > self.server.max_size:
             return self._answer(400, {"code": 400002, "message": "size out of range"})
         if self.server.max_span and asked["end"] - asked["start"] > self.server.max_span:
@@ -149,9 +162,46 @@ def test_each_new_york_day_is_exact_whichever_time_the_server_filters_on(field: 
 
 
 def test_a_size_the_server_refuses_is_a_config_error_that_says_what_to_do() -> None:
-    for endpoint in serve(StandIn(items(), "create_at", max_size=50)):
+    server = StandIn(items(), "create_at", max_size=50)
+    for endpoint in serve(server):
         with pytest.raises(LongPortConfigError, match=r"refused the request \(size=100.*pass a smaller page_size"):
             list(endpoint.iter_window(UsHistoryQuery(Window.of(START, END))))
+    # the refused call and one probe of the same span with the SDK's size: no halving down to one second
+    assert [body["size"] for body in server.bodies] == [100, 20]
+    assert server.bodies[0]["start"] == server.bodies[1]["start"] and server.bodies[0]["end"] == server.bodies[1]["end"]
+
+
+def test_refused_filters_fail_at_once_naming_them() -> None:
+    server = StandIn(items(), "create_at", refused_currency="XYZ")
+    for endpoint in serve(server):
+        query = UsHistoryQuery(Window.of(START, END), page_size=50, currency="XYZ")
+        with pytest.raises(LongPortConfigError, match=r"the parameters \(types=\[\], currency='XYZ'\) were refused"):
+            list(endpoint.iter_window(query))
+    # the refused call, the same span with size 20, one second with size 20
+    assert len(server.bodies) == 3 and server.bodies[2]["start"] == server.bodies[2]["end"]
+
+
+def test_a_crowded_second_whose_later_page_is_refused_fails_instead_of_recursing() -> None:
+    second = int(datetime(2026, 11, 1, 12, tzinfo=NEW_YORK).timestamp())
+    rows = [{**row, "create_at": str(second), "ref_no": f"C{n}"} for n, row in enumerate(items() * 2)]  # 242 in one
+    server = StandIn(rows, "create_at", max_size=50, max_page=2)
+    for endpoint in serve(server):
+        with pytest.raises(LongPortConfigError, match="refused the request"):
+            list(endpoint.iter_window(UsHistoryQuery(Window.of(START, END), page_size=50)))
+    assert any(body["page"] == 3 for body in server.bodies) and len(server.bodies) < 60
+
+
+def test_the_shortest_refused_span_is_learnt_once_for_every_day() -> None:
+    rows = items()
+    server = StandIn(rows, "create_at", max_span=5 * 3600)
+    for endpoint in serve(server):
+        query = UsHistoryQuery(Window.of(START, END), page_size=50)
+        days = [(day, sorted(records)) for day, records in endpoint.iter_days(query, NEW_YORK)]
+    for day, got in days:
+        assert got == truth(rows, "create_at", day.start, day.end)
+    refused = [b for b in server.bodies if b["end"] - b["start"] > 5 * 3600]
+    # the first day: 24 h, its probe with size 20, 12 h, 6 h; the later days split 6 h parts without a call
+    assert len(refused) == 4, refused
 
 
 def test_a_window_longer_than_the_server_takes_is_read_in_halves_exactly() -> None:

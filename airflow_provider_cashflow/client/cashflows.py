@@ -6,8 +6,8 @@ import logging
 from collections.abc import Generator, Iterator, Mapping, Sequence
 
 from airflow_provider_cashflow.client.envelope import Page, RawAnswer, open_envelope, page_rows
+from airflow_provider_cashflow.client.paced_session import CallStats
 from airflow_provider_cashflow.client.page_decoder import DecodedPage, decode_cash_flow_page
-from airflow_provider_cashflow.client.stats import CallStats
 from airflow_provider_cashflow.domain.models import CashFlow, parse_cash_flow
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window

@@ -4,7 +4,7 @@ It knows nothing of Airflow, so the benchmarks and the sandbox tests can use it 
 from a connection. It pages a window with :func:`~airflow_provider_cashflow.client.paging.time_cursor`, over:
 
 - :mod:`~airflow_provider_cashflow.client.paced_session`: one paced, signed round trip;
-- :mod:`~airflow_provider_cashflow.client.retry_loop`: one call retried within its bounds;
+- :mod:`~airflow_provider_cashflow.client.retry`: one call retried within its bounds;
 - :mod:`~airflow_provider_cashflow.client.cashflows`: the endpoint's parameters, page decoding, the window cut.
 """
 
@@ -19,12 +19,10 @@ import requests
 from airflow_provider_cashflow.client.auth import OAuthRefresher
 from airflow_provider_cashflow.client.cashflows import cash_flow_params, cut_to_window, decode_flows, seconds_of
 from airflow_provider_cashflow.client.envelope import Page, RawAnswer, open_envelope, page_rows
-from airflow_provider_cashflow.client.paced_session import PacedSession
+from airflow_provider_cashflow.client.paced_session import CallStats, PacedSession
 from airflow_provider_cashflow.client.paging import time_cursor
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
-from airflow_provider_cashflow.client.retry import RetryBounds
-from airflow_provider_cashflow.client.retry_loop import RetryLoop
-from airflow_provider_cashflow.client.stats import CallStats
+from airflow_provider_cashflow.client.retry import RetryBounds, RetryLoop
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH, MAX_PAGE_SIZE, TIMEOUT
 from airflow_provider_cashflow.domain.models import CashFlow
 from airflow_provider_cashflow.domain.query import CashFlowQuery

@@ -8,10 +8,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from airflow_provider_cashflow.client.retry import parse_retry_after
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
 
-__all__ = ["Page", "RawAnswer", "open_envelope", "page_rows"]
+__all__ = ["Page", "RawAnswer", "open_envelope", "page_rows", "parse_retry_after"]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header given in seconds; ``None`` if absent or not a number."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None  # an HTTP-date; LongPort sends seconds, so fall back to backoff
+    return max(seconds, 0.0)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""One paced, signed HTTP round trip to the API: wait for the rate limiter, send, read the whole body."""
+"""One paced, signed HTTP round trip to the API: wait for the rate limiter, send, read the whole body; and the
+counters of what the client did (calls, retries, waits), for progress lines, manifests and benchmarks."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import requests
 import urllib3
@@ -11,11 +13,27 @@ from airflow_provider_cashflow import __version__
 from airflow_provider_cashflow.client.base_url import require_secure_base_url, validate_ca_bundle
 from airflow_provider_cashflow.client.envelope import RawAnswer
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
-from airflow_provider_cashflow.client.stats import CallStats
 from airflow_provider_cashflow.defaults import GLOBAL_BASE_URL
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortTransportError
 
-__all__ = ["PacedSession"]
+__all__ = ["CallStats", "PacedSession"]
+
+
+@dataclass
+class CallStats:
+    """Counters of one client."""
+
+    calls: int = 0
+    retries: int = 0
+    rate_wait: float = 0.0
+    backoff_wait: float = 0.0
+    token_refreshes: int = 0
+    careful_pages: int = 0  # pages the fast decoder passed on to the careful parser
+
+    def add(self, **amounts: float) -> None:
+        """Add each amount to the counter of that name."""
+        for name, amount in amounts.items():
+            setattr(self, name, getattr(self, name) + amount)
 
 
 class PacedSession:

@@ -14,10 +14,9 @@ from collections.abc import Iterator, Mapping
 from datetime import tzinfo
 
 from airflow_provider_cashflow.client.envelope import Page, RawAnswer, open_envelope
-from airflow_provider_cashflow.client.paced_session import PacedSession
+from airflow_provider_cashflow.client.paced_session import CallStats, PacedSession
 from airflow_provider_cashflow.client.paging import Fetch, split_until_fits
-from airflow_provider_cashflow.client.retry_loop import RetryLoop
-from airflow_provider_cashflow.client.stats import CallStats
+from airflow_provider_cashflow.client.retry import RetryLoop
 from airflow_provider_cashflow.defaults import US_HISTORY_PATH
 from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
 from airflow_provider_cashflow.domain.us_transactions import UsTransaction, parse_us_transaction

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from airflow_provider_cashflow.client.retry import RetryBounds, parse_retry_after
+from airflow_provider_cashflow.client.envelope import parse_retry_after
+from airflow_provider_cashflow.client.retry import RetryBounds
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
 
 

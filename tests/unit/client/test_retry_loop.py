@@ -8,10 +8,9 @@ from collections.abc import Callable
 import pytest
 
 from airflow_provider_cashflow.client.envelope import RawAnswer, open_envelope
+from airflow_provider_cashflow.client.paced_session import CallStats
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
-from airflow_provider_cashflow.client.retry import RetryBounds
-from airflow_provider_cashflow.client.retry_loop import RetryLoop
-from airflow_provider_cashflow.client.stats import CallStats
+from airflow_provider_cashflow.client.retry import RetryBounds, RetryLoop
 from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
 from tests.helpers.fake_time import FakeTime
 

@@ -15,11 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from airflow_provider_cashflow.client.auth import SignatureAuth, canonical_request, sign
-from airflow_provider_cashflow.client.paced_session import PacedSession
+from airflow_provider_cashflow.client.paced_session import CallStats, PacedSession
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
-from airflow_provider_cashflow.client.retry import RetryBounds
-from airflow_provider_cashflow.client.retry_loop import RetryLoop
-from airflow_provider_cashflow.client.stats import CallStats
+from airflow_provider_cashflow.client.retry import RetryBounds, RetryLoop
 from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint
 from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
 from airflow_provider_cashflow.domain.us_transactions import parse_us_transaction

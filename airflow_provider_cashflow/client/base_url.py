@@ -1,19 +1,20 @@
 """Which base URLs the client may send credentials to: https anywhere, plain http only to this machine.
 
 Every call carries the access token and a signature in its headers; over plain http anyone on the path reads
-them. Loopback stays allowed because the sandbox (and a local TLS-terminating proxy) live there.
+them. Loopback stays allowed because the sandbox (and a local TLS-terminating proxy) live there. A URL that
+carries a password (a Redis budget store's) is named in messages without it.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_cashflow.defaults import GLOBAL_BASE_URL
 from airflow_provider_cashflow.errors import LongPortConfigError
 
-__all__ = ["is_loopback", "require_secure_base_url", "validate_ca_bundle"]
+__all__ = ["is_loopback", "redact_url", "require_secure_base_url", "validate_ca_bundle"]
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loopback"})
 _OFF_WORDS = frozenset({"false", "0", "no", "off", "none", "disable", "disabled"})
@@ -70,3 +71,13 @@ def validate_ca_bundle(value: object, *, where: str = "ca_bundle") -> str | None
             "(present on every worker), or leave it empty to use the default trust store"
         )
     return path
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:" if parts.username else ":"
+    return urlunsplit(parts._replace(netloc=f"{user}***@{host}"))

@@ -10,16 +10,16 @@ record are not atomic.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from airflow_provider_cashflow.client.base_url import redact_url
 from airflow_provider_cashflow.errors import LongPortConfigError, RateLimitStorageError
 
 if TYPE_CHECKING:
     from airflow_provider_cashflow.client.ratelimit import Budget
 
-__all__ = ["RedisBudgetStore", "redact_url", "validate_storage_url"]
+__all__ = ["RedisBudgetStore"]
 
-SCHEMES = ("redis", "rediss", "unix")
 _TIMEOUT = 5.0  # seconds; a budget check is one round trip, so anything slower means Redis is in trouble
 
 # KEYS: the calls (a list of times, oldest first), the hold. ARGV: max_calls, span, gap (seconds).
@@ -52,30 +52,6 @@ if hold > (tonumber(redis.call('GET', KEYS[1])) or 0) then
 end
 return 0
 """
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = f"{parts.username}:" if parts.username else ":"
-    return urlunsplit(parts._replace(netloc=f"{user}***@{host}"))
-
-
-def validate_storage_url(url: str, conn_id: str) -> str:
-    """``url`` stripped, if it is a Redis URL (``""`` if blank); otherwise a config error naming the extra."""
-    url = url.strip()
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if parts.scheme not in SCHEMES or not (parts.hostname or parts.path):
-        raise LongPortConfigError(
-            f"connection {conn_id!r}: extra 'rate_limit_storage' must be a Redis URL such as redis://host:6379/0 "
-            f"(schemes: {', '.join(SCHEMES)}), got {redact_url(url)!r}; leave it empty for the per-machine budget"
-        )
-    return url
 
 
 class RedisBudgetStore:

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_cashflow.client.base_url import require_secure_base_url, validate_ca_bundle
-from airflow_provider_cashflow.client.ratelimit_redis import validate_storage_url
+from airflow_provider_cashflow.client.base_url import redact_url, require_secure_base_url, validate_ca_bundle
 from airflow_provider_cashflow.defaults import (
     DC_REGIONS,
     DEFAULT_CONN_ID,
@@ -29,6 +28,22 @@ __all__ = ["DC_REGION_CHOICES", "LongPortSettings", "credentials_region"]
 
 DC_REGION_CHOICES = ("auto", *DC_REGIONS)
 _BEARER = "Bearer "
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")  # what the Redis budget store connects to
+
+
+def validate_storage_url(url: str, conn_id: str) -> str:
+    """``url`` stripped, if it is a Redis URL (``""`` if blank); otherwise a config error naming the extra."""
+    url = url.strip()
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in REDIS_SCHEMES or not (parts.hostname or parts.path):
+        raise LongPortConfigError(
+            f"connection {conn_id!r}: extra 'rate_limit_storage' must be a Redis URL such as redis://host:6379/0 "
+            f"(schemes: {', '.join(REDIS_SCHEMES)}), got {redact_url(url)!r}; leave it empty for the per-machine budget"
+        )
+    return url
 
 
 def credentials_region(app_key: str, app_secret: str, access_token: str) -> tuple[str, str]:

@@ -35,6 +35,10 @@ class CallStats:
         for name, amount in amounts.items():
             setattr(self, name, getattr(self, name) + amount)
 
+    def progress(self) -> str:
+        """The calls so far and the time they waited for the rate limit: the tail of both endpoints' progress lines."""
+        return f"{self.calls} calls, {self.rate_wait:.2f} s waited for the rate limit"
+
 
 class PacedSession:
     """A ``requests`` session whose every request first waits its turn at the account's rate limiter.

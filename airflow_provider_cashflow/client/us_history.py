@@ -128,13 +128,7 @@ class UsHistoryEndpoint:
         for record in self._read(query, first, last):
             kept += 1
             yield record
-        log.info(
-            "US history: %d records in %s (%d calls so far, %.2f s waited for the rate limit)",
-            kept,
-            part,
-            self.stats.calls,
-            self.stats.rate_wait,
-        )
+        log.info("US history: %d records in %s (so far %s)", kept, part, self.stats.progress())
 
     def _read(self, query: UsHistoryQuery, first: int, last: int) -> Iterator[UsTransaction]:
         span = last - first + 1

@@ -11,10 +11,9 @@ from urllib.parse import urlsplit
 
 from airflow_provider_cashflow.client.account_budget import shared_limiter
 from airflow_provider_cashflow.client.auth import BearerAuth, OAuthRefresher, SignatureAuth
-from airflow_provider_cashflow.client.client import LongPortClient
+from airflow_provider_cashflow.client.longport_client import LongPortClient
 from airflow_provider_cashflow.client.retry import RetryBounds
 from airflow_provider_cashflow.client.settings import LongPortSettings
-from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint
 from airflow_provider_cashflow.compat import HOOK_RESTORES_TEST_SECRETS, AirflowNotFoundException, BaseHook
 from airflow_provider_cashflow.defaults import (
     CASHFLOW_PATH,
@@ -171,12 +170,6 @@ class CashflowHook(BaseHook):
         self._require_ap()
         return fail_fast_records(self.client.iter_cash_flows(query))
 
-    @cached_property
-    def us_history(self) -> UsHistoryEndpoint:
-        """The US endpoint, on the hook's one client (its session, rate limiter, retries and counters)."""
-        client = self.client
-        return UsHistoryEndpoint(client.paced, client.retries, client.stats)
-
     def iter_us_transactions(
         self,
         start: datetime,
@@ -202,13 +195,13 @@ class CashflowHook(BaseHook):
     def iter_us_query(self, query: UsHistoryQuery) -> Iterator[UsTransaction]:
         """Every entry of an already validated US query, as :meth:`iter_us_transactions` gives them."""
         self._require_us()
-        return fail_fast_records(self.us_history.iter_window(query))
+        return fail_fast_records(self.client.us_history.iter_window(query))
 
     @fails_fast
     def iter_us_days(self, query: UsHistoryQuery, tz: tzinfo) -> Iterator[tuple[Window, Iterator[UsTransaction]]]:
         """``(day, entries)`` per local day of ``tz``, newest first, each day read by its own query."""
         self._require_us()
-        return ((day, fail_fast_records(entries)) for day, entries in self.us_history.iter_days(query, tz))
+        return ((day, fail_fast_records(entries)) for day, entries in self.client.us_history.iter_days(query, tz))
 
     def _require_us(self) -> None:
         self.settings.require_dc_region(
@@ -271,7 +264,7 @@ class CashflowHook(BaseHook):
             now = datetime.now(UTC)
             if self.settings.dc_region == "us":
                 query = UsHistoryQuery(Window.of(now - timedelta(minutes=1), now), page_size=1)
-                self.us_history.page(query, *query.seconds(), number=1, size=1)
+                self.client.us_history.page(query, *query.seconds(), number=1, size=1)
             else:
                 self.get_cash_flow_page(now - timedelta(minutes=1), now, page=1, page_size=1)
         except LongPortError as error:

@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_cashflow.client.auth import OAuthRefresher, SignatureAuth
 from airflow_provider_cashflow.client.base_url import is_loopback
-from airflow_provider_cashflow.client.client import LongPortClient
+from airflow_provider_cashflow.client.longport_client import LongPortClient
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import Dataset, Sandbox

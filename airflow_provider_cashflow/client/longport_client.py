@@ -1,11 +1,13 @@
-"""The HTTP client for ``GET /v1/asset/cashflow``: one session, signed calls, pacing, retries, paging.
+"""The HTTP client of one account: one session, signed calls, pacing, retries, and both endpoints on them: the AP
+data centre's ``GET /v1/asset/cashflow`` (paged here) and the US one's transaction history (:attr:`us_history`).
 
 It knows nothing of Airflow, so the benchmarks and the sandbox tests can use it bare; the hook builds it
 from a connection. It pages a window with :func:`~airflow_provider_cashflow.client.paging.time_cursor`, over:
 
 - :mod:`~airflow_provider_cashflow.client.paced_session`: one paced, signed round trip;
 - :mod:`~airflow_provider_cashflow.client.retry`: one call retried within its bounds;
-- :mod:`~airflow_provider_cashflow.client.cashflows`: the endpoint's parameters, page decoding, the window cut.
+- :mod:`~airflow_provider_cashflow.client.ap_cashflow`: the endpoint's parameters, page decoding, the window cut;
+- :mod:`~airflow_provider_cashflow.client.us_history`: the US endpoint, on the same session, retries and counters.
 """
 
 from __future__ import annotations
@@ -16,18 +18,19 @@ from collections.abc import Callable, Generator, Sequence
 
 import requests
 
+from airflow_provider_cashflow.client.ap_cashflow import cash_flow_params, cut_to_window, decode_flows, seconds_of
 from airflow_provider_cashflow.client.auth import OAuthRefresher
-from airflow_provider_cashflow.client.cashflows import cash_flow_params, cut_to_window, decode_flows, seconds_of
 from airflow_provider_cashflow.client.envelope import Page, RawAnswer, open_envelope, page_rows
 from airflow_provider_cashflow.client.paced_session import CallStats, PacedSession
 from airflow_provider_cashflow.client.paging import time_cursor
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
 from airflow_provider_cashflow.client.retry import RetryBounds, RetryLoop
+from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH, MAX_PAGE_SIZE, TIMEOUT
 from airflow_provider_cashflow.domain.models import CashFlow
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 
-__all__ = ["CASHFLOW_PATH", "CallStats", "LongPortClient"]
+__all__ = ["LongPortClient"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class LongPortClient:
             refresh_token=self._refresh_token if refresher is not None else None,
             sleep=sleep,
         )
+        self.us_history = UsHistoryEndpoint(self.paced, self.retries, self.stats)
 
     @property
     def retry_bounds(self) -> RetryBounds:

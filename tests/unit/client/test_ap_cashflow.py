@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airflow_provider_cashflow.client.cashflows import cash_flow_params
+from airflow_provider_cashflow.client.ap_cashflow import cash_flow_params
 from airflow_provider_cashflow.domain.models import BusinessType
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window

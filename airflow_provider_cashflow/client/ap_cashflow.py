@@ -1,4 +1,5 @@
-"""The cash-flow endpoint's parts: its query parameters, its pages decoded fast or carefully, records cut to a window."""
+"""The AP cash-flow endpoint's parts (``GET /v1/asset/cashflow``): its query parameters, its pages decoded fast or
+carefully, records cut to a window."""
 
 from __future__ import annotations
 
@@ -73,10 +74,4 @@ def cut_to_window(
             if start <= record.business_time < end:
                 kept += 1
                 yield record
-        log.info(
-            "%d records in %s so far (%d calls, %.2f s waited for the rate limit)",
-            kept,
-            window,
-            stats.calls,
-            stats.rate_wait,
-        )
+        log.info("%d records in %s so far (%s)", kept, window, stats.progress())

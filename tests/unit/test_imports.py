@@ -12,10 +12,6 @@ from pathlib import Path
 import airflow_provider_cashflow
 
 PACKAGE = Path(airflow_provider_cashflow.__file__).parent
-# The one cycle of today, on its way out: `paging` restructures client/ (issue #21 item 1) so that the Redis
-# store no longer calls back into the limiter. The list is exact: the test fails on any other cycle, and also
-# once this one is gone, so that its entry goes with it. Empty is the goal.
-KNOWN_CYCLES = [["airflow_provider_cashflow.client.ratelimit", "airflow_provider_cashflow.client.ratelimit_redis"]]
 
 
 def _module_name(package: Path, path: Path) -> str:
@@ -110,10 +106,7 @@ def test_no_two_package_modules_import_each_other() -> None:
     graph = import_graph(PACKAGE)
     assert len(graph) > 20  # the whole package was read
     found = cycles(graph)
-    new = [c for c in found if c not in KNOWN_CYCLES]
-    assert not new, (
+    assert not found, (
         "these modules import each other (directly or through others): merge each group into the one concept it "
-        f"is, or move what they share into a module of its own: {new}"
+        f"is, or move what they share into a module of its own: {found}"
     )
-    gone = [c for c in KNOWN_CYCLES if c not in found]
-    assert not gone, f"no longer a cycle, so take it out of KNOWN_CYCLES: {gone}"

@@ -72,6 +72,7 @@ def test_amount_as_a_json_number_stays_exact_and_bad_fields_are_named() -> None:
         ({"create_at": "2026-11-01T00:00:00Z"}, "create_at"),  # the SDK would drop it silently; we stop
         ({"done_at": "1793491200000000000"}, "done_at"),
         ({"title": ["x"]}, "title"),
+        ({"title": 1.5}, "title"),  # a float never comes from open_envelope (it parses floats as Decimal)
     ]:
         with pytest.raises(RecordError, match=field):
             parse_us_transaction(item)

@@ -9,9 +9,9 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_cashflow.client.account_budget import shared_limiter
 from airflow_provider_cashflow.client.auth import BearerAuth, OAuthRefresher, SignatureAuth
 from airflow_provider_cashflow.client.client import LongPortClient
-from airflow_provider_cashflow.client.ratelimit import shared_limiter
 from airflow_provider_cashflow.client.retry import RetryBounds
 from airflow_provider_cashflow.client.settings import LongPortSettings
 from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint

@@ -9,28 +9,17 @@ record are not atomic.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_cashflow.errors import LongPortConfigError, RateLimitStorageError
 
+if TYPE_CHECKING:
+    from airflow_provider_cashflow.client.ratelimit import Budget
+
 __all__ = ["RedisBudgetStore", "redact_url", "validate_storage_url"]
 
 SCHEMES = ("redis", "rediss", "unix")
-
-
-class _Budget(Protocol):
-    """What the store reads of the limiter it serves (client/ratelimit.py's, which imports this module)."""
-
-    max_calls: int
-
-    @property
-    def span(self) -> float: ...
-
-    @property
-    def gap(self) -> float: ...
-
-
 _TIMEOUT = 5.0  # seconds; a budget check is one round trip, so anything slower means Redis is in trouble
 
 # KEYS: the calls (a list of times, oldest first), the hold. ARGV: max_calls, span, gap (seconds).
@@ -146,14 +135,15 @@ class RedisBudgetStore:
                 "budget per machine"
             ) from None
 
-    def take(self, limiter: _Budget) -> float:
-        args = [limiter.max_calls, repr(limiter.span), repr(limiter.gap)]
+    def take(self, budget: Budget, now: float) -> float:
+        """As :meth:`BudgetStore.take`, on Redis's own clock (``now`` is this machine's, so not used)."""
+        args = [budget.max_calls, repr(budget.span), repr(budget.gap)]
         delay, stamp = (float(x) for x in self._call(self._take, keys=self._keys, args=args))
         if delay <= 0:
             self.last_stamp = stamp
         return delay
 
-    def penalize(self, limiter: _Budget, seconds: float) -> None:
+    def penalize(self, seconds: float, now: float) -> None:
         self._call(self._penalize, keys=self._keys[1:], args=[repr(float(seconds))])
 
     def close(self) -> None:

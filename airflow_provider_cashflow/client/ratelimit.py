@@ -8,18 +8,17 @@ file that every process on the worker shares, or, with workers on several machin
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Protocol
 
 from airflow_provider_cashflow.defaults import RATE_LIMIT_CALLS, RATE_LIMIT_MIN_INTERVAL, RATE_LIMIT_PERIOD
 
-__all__ = ["BudgetStore", "RateLimiter", "shared_limiter"]
+__all__ = ["Budget", "BudgetStore", "RateLimiter"]
 
 
 class _State:
@@ -36,6 +35,27 @@ class _State:
     def load(cls, text: str) -> _State:
         numbers = [float(x) for x in text.split()]
         return cls(numbers[0], numbers[1:]) if numbers else cls()
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a store checks a call against: at most ``max_calls`` in any ``span`` seconds, ``gap`` apart.
+
+    ``span`` and ``gap`` are as this side stamps calls: the server's period and least interval plus a margin.
+    """
+
+    max_calls: int
+    span: float
+    gap: float
+
+    def delay_needed(self, calls: list[float], now: float, hold_until: float = 0.0) -> float:
+        """Seconds to wait before a call at ``now`` fits the budget (0 if it fits now)."""
+        delay = hold_until - now
+        if calls and self.gap:
+            delay = max(delay, calls[-1] + self.gap - now)
+        if len(calls) >= self.max_calls:
+            delay = max(delay, calls[-self.max_calls] + self.span - now)
+        return max(delay, 0.0)
 
 
 class _LocalStore:
@@ -66,32 +86,32 @@ class _LocalStore:
         finally:
             os.close(fd)  # releases the lock
 
-    def take(self, limiter: RateLimiter) -> float:
+    def take(self, budget: Budget, now: float) -> float:
         with self.locked() as state:
-            now = limiter.clock()
             calls = state.calls
             # only the calls still inside the window matter, and at most max_calls of them
-            horizon = now - limiter.span
+            horizon = now - budget.span
             keep = next((i for i, t in enumerate(calls) if t > horizon), len(calls))
-            del calls[: max(keep, len(calls) - limiter.max_calls)]
-            delay = limiter.delay_needed(calls, now, state.hold_until)
+            del calls[: max(keep, len(calls) - budget.max_calls)]
+            delay = budget.delay_needed(calls, now, state.hold_until)
             if delay <= 0:
                 calls.append(now)
             return delay
 
-    def penalize(self, limiter: RateLimiter, seconds: float) -> None:
+    def penalize(self, seconds: float, now: float) -> None:
         with self.locked() as state:
-            state.hold_until = max(state.hold_until, limiter.clock() + seconds)
+            state.hold_until = max(state.hold_until, now + seconds)
 
 
 class BudgetStore(Protocol):
     """Where an account's budget lives; every limiter sharing a store shares the budget."""
 
-    def take(self, limiter: RateLimiter) -> float:
-        """Record a call and return 0 if it fits the budget now, else return the seconds to wait first."""
+    def take(self, budget: Budget, now: float) -> float:
+        """Record a call at ``now`` and return 0 if it fits ``budget``, else return the seconds to wait first
+        (a store with a clock of its own, such as Redis's, may go by that instead of ``now``)."""
 
-    def penalize(self, limiter: RateLimiter, seconds: float) -> None:
-        """Hold every sharer off for ``seconds`` from now."""
+    def penalize(self, seconds: float, now: float) -> None:
+        """Hold every sharer off for ``seconds`` from ``now``."""
 
 
 class RateLimiter:
@@ -143,21 +163,16 @@ class RateLimiter:
         """How long a call counts against the window, as this side stamps it."""
         return self.period + self.margin
 
-    def delay_needed(self, calls: list[float], now: float, hold_until: float = 0.0) -> float:
-        """Seconds to wait before a call at ``now`` fits the budget (0 if it fits now)."""
-        delay = hold_until - now
-        if calls and self.gap:
-            delay = max(delay, calls[-1] + self.gap - now)
-        if len(calls) >= self.max_calls:
-            delay = max(delay, calls[-self.max_calls] + self.span - now)
-        return max(delay, 0.0)
+    @property
+    def budget(self) -> Budget:
+        return Budget(self.max_calls, self.span, self.gap)
 
     def acquire(self) -> float:
         """Block until a call may be made, record it, and return how long this call waited."""
         waited = 0.0
         with self._lock:
             while True:
-                delay = self.store.take(self)
+                delay = self.store.take(self.budget, self.clock())
                 if delay <= 0:
                     break
                 self._sleep(delay)  # outside the file lock, so other processes can check their own turn
@@ -167,41 +182,4 @@ class RateLimiter:
     def penalize(self, seconds: float) -> None:
         """After the server said "too many": hold every sharer off for ``seconds``, keeping the window's calls."""
         with self._lock:
-            self.store.penalize(self, seconds)
-
-
-_SHARED: dict[tuple[str, int, float, float, str | None], RateLimiter] = {}
-_SHARED_LOCK = threading.Lock()
-
-
-def shared_limiter(
-    app_key: str,
-    max_calls: int = RATE_LIMIT_CALLS,
-    period: float = RATE_LIMIT_PERIOD,
-    min_interval: float = RATE_LIMIT_MIN_INTERVAL,
-    storage: str | None = None,
-) -> RateLimiter:
-    """The limiter of an account, one per process.
-
-    :param storage: a ``redis://`` URL: the budget is kept there, shared by every machine. ``None``: in a file
-        that every process of this machine shares.
-    :raises RateLimitStorageError: the storage cannot be reached (a retry may cure it).
-    """
-    digest = hashlib.sha256(app_key.encode("utf-8")).hexdigest()[:20]
-    key = (digest, max_calls, period, min_interval, storage)
-    with _SHARED_LOCK:
-        limiter = _SHARED.get(key)
-        if limiter is None:
-            if storage:
-                from airflow_provider_cashflow.client.ratelimit_redis import RedisBudgetStore
-
-                # the account's one budget whatever the limits configured: sharers must see each other's calls
-                store: BudgetStore = RedisBudgetStore(storage, f"airflow-provider-cashflow:{{{digest}}}")
-                limiter = RateLimiter(max_calls, period, min_interval, store=store)
-            else:
-                path = os.path.join(
-                    tempfile.gettempdir(), f"airflow-provider-cashflow-{digest}-{max_calls}-{period:g}.calls"
-                )
-                limiter = RateLimiter(max_calls, period, min_interval, shared_file=path)
-            _SHARED[key] = limiter
-        return limiter
+            self.store.penalize(seconds, self.clock())

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from airflow_provider_cashflow.errors import LongPortConfigError, RateLimitStorageError
 
 if TYPE_CHECKING:
-    from airflow_provider_cashflow.client.ratelimit import RateLimiter
+    from airflow_provider_cashflow.client.ratelimit import Budget
 
 __all__ = ["RedisBudgetStore", "redact_url", "validate_storage_url"]
 
@@ -135,14 +135,15 @@ class RedisBudgetStore:
                 "budget per machine"
             ) from None
 
-    def take(self, limiter: RateLimiter) -> float:
-        args = [limiter.max_calls, repr(limiter.span), repr(limiter.gap)]
+    def take(self, budget: Budget, now: float) -> float:
+        """As :meth:`BudgetStore.take`, on Redis's own clock (``now`` is this machine's, so not used)."""
+        args = [budget.max_calls, repr(budget.span), repr(budget.gap)]
         delay, stamp = (float(x) for x in self._call(self._take, keys=self._keys, args=args))
         if delay <= 0:
             self.last_stamp = stamp
         return delay
 
-    def penalize(self, limiter: RateLimiter, seconds: float) -> None:
+    def penalize(self, seconds: float, now: float) -> None:
         self._call(self._penalize, keys=self._keys[1:], args=[repr(float(seconds))])
 
     def close(self) -> None:

@@ -9,9 +9,9 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_cashflow.client.account_budget import shared_limiter
 from airflow_provider_cashflow.client.auth import BearerAuth, OAuthRefresher, SignatureAuth
 from airflow_provider_cashflow.client.client import LongPortClient
-from airflow_provider_cashflow.client.ratelimit import shared_limiter
 from airflow_provider_cashflow.client.retry import RetryBounds
 from airflow_provider_cashflow.client.settings import LongPortSettings
 from airflow_provider_cashflow.client.us_history import UsHistoryEndpoint
@@ -271,7 +271,7 @@ class CashflowHook(BaseHook):
             now = datetime.now(UTC)
             if self.settings.dc_region == "us":
                 query = UsHistoryQuery(Window.of(now - timedelta(minutes=1), now), page_size=1)
-                self.us_history.page(query, *query.seconds(), number=1, size=1)
+                self.us_history.page(query, *query.window.seconds_starting_in(), number=1, size=1)
             else:
                 self.get_cash_flow_page(now - timedelta(minutes=1), now, page=1, page_size=1)
         except LongPortError as error:

@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from airflow_provider_cashflow.client.ratelimit import RateLimiter, shared_limiter
+from airflow_provider_cashflow.client.account_budget import shared_limiter
+from airflow_provider_cashflow.client.ratelimit import RateLimiter
 from tests.helpers.fake_time import FakeTime
 
 

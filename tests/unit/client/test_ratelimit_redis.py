@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from airflow_provider_cashflow.client.ratelimit import RateLimiter, shared_limiter
+from airflow_provider_cashflow.client.account_budget import shared_limiter
+from airflow_provider_cashflow.client.ratelimit import RateLimiter
 from airflow_provider_cashflow.client.ratelimit_redis import RedisBudgetStore, redact_url
 from airflow_provider_cashflow.client.settings import LongPortSettings
 from airflow_provider_cashflow.errors import LongPortConfigError, RateLimitStorageError

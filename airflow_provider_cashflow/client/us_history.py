@@ -121,7 +121,7 @@ class UsHistoryEndpoint:
         refused size or refused filters fail at once instead of being halved.
         """
         part = query.window if window is None else window
-        first, last = query.seconds(part)
+        first, last = part.seconds_starting_in()
         if first > last:
             return  # no whole second in it: no record can be
         kept = 0

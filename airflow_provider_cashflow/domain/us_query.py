@@ -4,7 +4,6 @@ and the JSON body that asks for one page of it."""
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -85,13 +84,6 @@ class UsHistoryQuery:
     @classmethod
     def of(cls, window: Window, *, types: Any = None, currency: Any = None, page_size: Any = None) -> UsHistoryQuery:
         return cls(window, types, currency, page_size)
-
-    def seconds(self, window: Window | None = None) -> tuple[int, int]:
-        """The first and last whole second of ``window`` (default: the query's), both inclusive, as the endpoint's
-        ``start`` and ``end`` are (the SDK's docstring): a record of second ``t`` is in ``[start, end)`` exactly
-        when ``ceil(start) <= t <= ceil(end) - 1``. ``first > last`` when no whole second lies in the window."""
-        part = self.window if window is None else window
-        return math.ceil(part.start.timestamp()), math.ceil(part.end.timestamp()) - 1
 
     def body(self, start: int, end: int, page: int, size: int) -> bytes:
         """The JSON body asking for page ``page`` of ``size`` of seconds ``start`` to ``end``, as the SDK sends it."""

@@ -92,9 +92,9 @@ def _text(raw: Mapping[str, Any], name: str) -> str | None:
         return None
     if isinstance(value, str):
         return value
-    if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):  # open_envelope parses floats as Decimal
         raise RecordError(f"US transaction field {name!r} must be text, got {value!r}: {_preview(raw)}")
-    return str(value)  # a number where text was promised: its exact text (the decoder parses floats as Decimal)
+    return str(value)  # a number where text was promised: its exact text
 
 
 def _amount(raw: Mapping[str, Any]) -> Decimal | None:

@@ -61,9 +61,19 @@ class Window:
         return math.floor(self.start.timestamp()), math.ceil(self.end.timestamp())
 
     def seconds(self) -> tuple[int, int]:
-        """The first and the last whole second (both inclusive) that hold a moment of the window."""
+        """The first and the last whole second (both inclusive) that hold a moment of the window: a superset of
+        it, for an endpoint whose records the caller cuts to the window afterwards (the AP one).
+
+        Not :meth:`seconds_starting_in`, whose first second is the first that *begins* in the window."""
         start_time, end_time = self.request_bounds()
         return start_time, end_time - 1
+
+    def seconds_starting_in(self) -> tuple[int, int]:
+        """The first and the last whole second (both inclusive) that begin in the window: a record of second ``t``
+        is in ``[start, end)`` exactly when ``ceil(start) <= t <= ceil(end) - 1``. For an endpoint whose records
+        cannot be cut afterwards (the US one, which does not say which time it filters on). ``first > last``
+        when no whole second begins in the window."""
+        return math.ceil(self.start.timestamp()), math.ceil(self.end.timestamp()) - 1
 
     def contains(self, moment: datetime) -> bool:
         return self.start <= moment < self.end

@@ -264,7 +264,7 @@ class CashflowHook(BaseHook):
             now = datetime.now(UTC)
             if self.settings.dc_region == "us":
                 query = UsHistoryQuery(Window.of(now - timedelta(minutes=1), now), page_size=1)
-                self.client.us_history.page(query, *query.seconds(), number=1, size=1)
+                self.client.us_history.page(query, *query.window.seconds_starting_in(), number=1, size=1)
             else:
                 self.get_cash_flow_page(now - timedelta(minutes=1), now, page=1, page_size=1)
         except LongPortError as error:

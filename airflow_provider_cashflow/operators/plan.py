@@ -11,17 +11,17 @@ The window (:mod:`.run_window`) is widened by ``lookback``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from airflow_provider_cashflow.defaults import US_TIMEZONE
+from airflow_provider_cashflow.defaults import MAX_PAGE_SIZE, US_TIMEZONE
 from airflow_provider_cashflow.domain.calendar import parse_lookback, resolve_timezone, widen
 from airflow_provider_cashflow.domain.query import (
     CashFlowQuery,
     validate_business_type,
-    validate_page_size,
     validate_symbol,
 )
 from airflow_provider_cashflow.domain.us_query import UsHistoryQuery, validate_currency, validate_types
@@ -53,9 +53,12 @@ _PLAIN = (int, float, timedelta, datetime, date, tzinfo)
 
 def is_deferred(value: Any) -> bool:
     """Whether ``value`` is known only at run time: Jinja text, or a reference Airflow resolves then (an
-    ``XComArg``, a mapped argument). Plain values (``None``, text, numbers, times) are judged at once."""
+    ``XComArg``, a mapped argument). Plain values (``None``, text, numbers, times, and lists or tuples of them)
+    are judged at once."""
     if isinstance(value, str):
         return any(marker in value for marker in _TEMPLATE_MARKERS)
+    if isinstance(value, list | tuple):  # Airflow renders the templates inside a list, and only those
+        return any(is_deferred(item) for item in value)
     return not (value is None or isinstance(value, _PLAIN))
 
 
@@ -124,6 +127,8 @@ def plan_run(params: Parameters, context: Any, timetable: Any, hook: CashflowHoo
     :param hook: the hook whose connection the run uses.
     """
     window = resolve_window(context, params.window_start, params.window_end, timetable)
+    for name, check in _ALONE:
+        check(getattr(params, name))
     lookback = parse_lookback(params.lookback)
     us_columns = validate_us_columns(params.us_columns)
     tz = partition_timezone(params.partition_timezone, timetable)
@@ -183,22 +188,9 @@ def check_literals(params: Parameters, timetable: Any = None) -> None:
         check_scheme(path)
     if given("partition_timezone") and params.partition_timezone not in (None, ""):
         resolve_timezone(params.partition_timezone)
-    if given("page_size"):
-        validate_page_size(_page_size(params.page_size))
-    if given("business_type"):
-        validate_business_type(params.business_type)
-    if given("symbol"):
-        validate_symbol(params.symbol)
-    if given("types"):
-        validate_types(params.types)
-    if given("currency"):
-        validate_currency(params.currency)
-    if given("us_columns"):
-        validate_us_columns(params.us_columns)
-    if given("max_xcom_bytes"):
-        _max_xcom_bytes(params.max_xcom_bytes)
-    if given("parquet_row_group_size"):
-        validate_row_group_size(params.parquet_row_group_size)
+    for name, check in _ALONE:
+        if given(name):
+            check(getattr(params, name))
 
 
 # The output --------------------------------------------------------------------------------------------------
@@ -246,6 +238,16 @@ def _check_day_files(partition_by: Any, output_path: Any) -> None:
         raise LongPortConfigError("partition_by='day' needs output_path: XCom holds one value per run")
 
 
+def _check_page_size(value: Any) -> None:
+    """A positive integer: the upper bound is the account's region's (the AP endpoint's, or none known for the US
+    one), checked at run time, when the connection says which."""
+    value = _page_size(value)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise LongPortConfigError(
+            f"page_size must be a whole number of 1 or more (at most {MAX_PAGE_SIZE} for an AP account), got {value!r}"
+        )
+
+
 def _page_size(page_size: Any) -> Any:
     # a templated page_size arrives as text; digits are the number it was rendered from
     if isinstance(page_size, str) and page_size.isdigit():
@@ -259,3 +261,16 @@ def _max_xcom_bytes(value: Any) -> int | None:
             f"max_xcom_bytes must be a whole number of bytes of 1 or more, or None for no limit, got {value!r}"
         )
     return value
+
+
+# The parameters checked each alone, by both the parse-time and the run-time checks.
+_ALONE: tuple[tuple[str, Callable[[Any], object]], ...] = (
+    ("page_size", _check_page_size),
+    ("business_type", validate_business_type),
+    ("symbol", validate_symbol),
+    ("types", validate_types),
+    ("currency", validate_currency),
+    ("us_columns", validate_us_columns),
+    ("max_xcom_bytes", _max_xcom_bytes),
+    ("parquet_row_group_size", validate_row_group_size),
+)

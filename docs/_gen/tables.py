@@ -31,21 +31,29 @@ def _default(value: object) -> str:
     return f"`{value!r}`"
 
 
+def _documented_parameters(cls: type) -> list[tuple[str, inspect.Parameter, str]]:
+    """The keywords of ``cls.__init__`` with their ``:param:`` text; a keyword without one fails the build."""
+    docs = _docstring_params(cls)
+    found = []
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name == "self" or param.kind is inspect.Parameter.VAR_KEYWORD:
+            continue
+        if name not in docs:
+            raise ValueError(f"{cls.__name__}'s docstring has no ':param {name}:' line")
+        found.append((name, param, docs[name]))
+    return found
+
+
 def operator_parameters() -> str:
     """Every keyword of ``CashflowOperator.__init__``: default, templated or not, and its docstring line."""
     from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 
-    docs = _docstring_params(CashflowOperator)
     templated = set(CashflowOperator.template_fields)
     rows = ["| parameter | default | templated | meaning |", "|---|---|---|---|"]
-    for name, param in inspect.signature(CashflowOperator.__init__).parameters.items():
-        if name == "self" or param.kind is inspect.Parameter.VAR_KEYWORD:
-            continue
-        if name not in docs:
-            raise ValueError(f"CashflowOperator's docstring has no ':param {name}:' line")
-        text = docs[name].replace("(templated)", "").strip()
+    for name, param, text in _documented_parameters(CashflowOperator):
         yes = "yes" if name in templated else "no"
-        rows.append(f"| `{name}` | {_cell(_default(param.default))} | {yes} | {_cell(text)} |")
+        meaning = text.replace("(templated)", "").strip()
+        rows.append(f"| `{name}` | {_cell(_default(param.default))} | {yes} | {_cell(meaning)} |")
     return "\n".join(rows)
 
 
@@ -53,14 +61,9 @@ def hook_parameters() -> str:
     """The hook's constructor, as the operator's."""
     from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 
-    docs = _docstring_params(CashflowHook)
     rows = ["| parameter | default | meaning |", "|---|---|---|"]
-    for name, param in inspect.signature(CashflowHook.__init__).parameters.items():
-        if name == "self" or param.kind is inspect.Parameter.VAR_KEYWORD:
-            continue
-        if name not in docs:
-            raise ValueError(f"CashflowHook's docstring has no ':param {name}:' line")
-        rows.append(f"| `{name}` | {_cell(_default(param.default))} | {_cell(docs[name])} |")
+    for name, param, text in _documented_parameters(CashflowHook):
+        rows.append(f"| `{name}` | {_cell(_default(param.default))} | {_cell(text)} |")
     return "\n".join(rows)
 
 

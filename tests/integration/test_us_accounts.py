@@ -19,6 +19,7 @@ from airflow_provider_cashflow.compat import AirflowFailException
 from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
 from airflow_provider_cashflow.domain.us_transactions import parse_us_transaction, to_cash_flow
 from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 from airflow_provider_cashflow.sandbox import Dataset, Sandbox, UsDataset, UsOptions
@@ -181,7 +182,7 @@ def test_filters_of_the_other_endpoint_are_refused_before_any_call(monkeypatch) 
             run_operator(DAYS[2], DAYS[3], longport_conn_id="longport_us", symbol="AAPL.US")
         with pytest.raises(AirflowFailException, match=r"AP-region account.*types=.* filter the US endpoint only"):
             run_operator(DAYS[2], DAYS[3], longport_conn_id="longport_ap", types=["TT_OTHER"])
-        with pytest.raises(AirflowFailException, match="is not a US transaction type"):
+        with pytest.raises(LongPortConfigError, match="is not a US transaction type"):  # a literal list: at parse time
             run_operator(DAYS[2], DAYS[3], longport_conn_id="longport_us", types=["TT_STOCKS"])
         assert sandbox.state.snapshot()["calls"] == 0
     finally:

@@ -12,9 +12,6 @@ from pathlib import Path
 import airflow_provider_cashflow
 
 PACKAGE = Path(airflow_provider_cashflow.__file__).parent
-# Cycles allowed: none. (The limiter and its Redis store imported each other until the store took a frozen
-# budget and the time instead of the limiter, and the per-account registry moved to client/account_budget.py.)
-KNOWN_CYCLES: list[list[str]] = []
 
 
 def _module_name(package: Path, path: Path) -> str:
@@ -109,10 +106,7 @@ def test_no_two_package_modules_import_each_other() -> None:
     graph = import_graph(PACKAGE)
     assert len(graph) > 20  # the whole package was read
     found = cycles(graph)
-    new = [c for c in found if c not in KNOWN_CYCLES]
-    assert not new, (
+    assert not found, (
         "these modules import each other (directly or through others): merge each group into the one concept it "
-        f"is, or move what they share into a module of its own: {new}"
+        f"is, or move what they share into a module of its own: {found}"
     )
-    gone = [c for c in KNOWN_CYCLES if c not in found]
-    assert not gone, f"no longer a cycle, so take it out of KNOWN_CYCLES: {gone}"

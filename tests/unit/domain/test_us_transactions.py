@@ -72,6 +72,7 @@ def test_amount_as_a_json_number_stays_exact_and_bad_fields_are_named() -> None:
         ({"create_at": "2026-11-01T00:00:00Z"}, "create_at"),  # the SDK would drop it silently; we stop
         ({"done_at": "1793491200000000000"}, "done_at"),
         ({"title": ["x"]}, "title"),
+        ({"title": 1.5}, "title"),  # a float never comes from open_envelope (it parses floats as Decimal)
     ]:
         with pytest.raises(RecordError, match=field):
             parse_us_transaction(item)
@@ -123,14 +124,15 @@ def test_the_body_is_the_sdk_s_with_both_ends_inclusive_seconds() -> None:
     window = Window.of(START, START + timedelta(days=1))
     query = UsHistoryQuery(window)
     start = int(START.timestamp())
-    assert query.seconds() == (start, start + 86_399)
-    plain = json.loads(query.body(*query.seconds(), 2, 100))
+    assert window.seconds_starting_in() == (start, start + 86_399)
+    plain = json.loads(query.body(*window.seconds_starting_in(), 2, 100))
     assert list(plain.items()) == [("start", start), ("end", start + 86_399), ("page", 2), ("size", 100)]
     full = json.loads(UsHistoryQuery.of(window, types="TT_OTHER", currency="USD").body(1, 2, 1, 20))
     assert list(full) == ["start", "end", "page", "size", "types", "currency"] and full["types"] == ["TT_OTHER"]
     # a window off whole seconds covers exactly the whole seconds inside it; a sliver holds none
     odd = Window.of(START + timedelta(microseconds=500_000), START + timedelta(seconds=10, microseconds=1))
-    assert query.seconds(odd) == (start + 1, start + 10)
+    assert odd.seconds_starting_in() == (start + 1, start + 10)
+    assert odd.seconds() == (start, start + 10)  # the AP superset: the second the window begins inside, too
     sliver = Window.of(START + timedelta(microseconds=1), START + timedelta(microseconds=2))
-    first, last = query.seconds(sliver)
+    first, last = sliver.seconds_starting_in()
     assert first > last

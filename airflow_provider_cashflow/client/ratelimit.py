@@ -86,8 +86,10 @@ class _LocalStore:
         finally:
             os.close(fd)  # releases the lock
 
-    def take(self, budget: Budget, now: float) -> float:
+    def take(self, budget: Budget, clock: Callable[[], float]) -> float:
         with self.locked() as state:
+            # read under the lock: a process that waited for another's turn must not stamp its call in the past
+            now = clock()
             calls = state.calls
             # only the calls still inside the window matter, and at most max_calls of them
             horizon = now - budget.span
@@ -98,20 +100,22 @@ class _LocalStore:
                 calls.append(now)
             return delay
 
-    def penalize(self, seconds: float, now: float) -> None:
+    def penalize(self, seconds: float, clock: Callable[[], float]) -> None:
         with self.locked() as state:
-            state.hold_until = max(state.hold_until, now + seconds)
+            state.hold_until = max(state.hold_until, clock() + seconds)
 
 
 class BudgetStore(Protocol):
     """Where an account's budget lives; every limiter sharing a store shares the budget."""
 
-    def take(self, budget: Budget, now: float) -> float:
-        """Record a call at ``now`` and return 0 if it fits ``budget``, else return the seconds to wait first
-        (a store with a clock of its own, such as Redis's, may go by that instead of ``now``)."""
+    def take(self, budget: Budget, clock: Callable[[], float]) -> float:
+        """Record a call now and return 0 if it fits ``budget``, else return the seconds to wait first.
 
-    def penalize(self, seconds: float, now: float) -> None:
-        """Hold every sharer off for ``seconds`` from ``now``."""
+        ``clock`` is read once the store holds its lock, so the call is stamped when it was granted (a store with
+        a clock of its own, such as Redis's, may go by that instead)."""
+
+    def penalize(self, seconds: float, clock: Callable[[], float]) -> None:
+        """Hold every sharer off for ``seconds`` from now, as ``clock`` tells it."""
 
 
 class RateLimiter:
@@ -172,7 +176,7 @@ class RateLimiter:
         waited = 0.0
         with self._lock:
             while True:
-                delay = self.store.take(self.budget, self.clock())
+                delay = self.store.take(self.budget, self.clock)
                 if delay <= 0:
                     break
                 self._sleep(delay)  # outside the file lock, so other processes can check their own turn
@@ -182,4 +186,4 @@ class RateLimiter:
     def penalize(self, seconds: float) -> None:
         """After the server said "too many": hold every sharer off for ``seconds``, keeping the window's calls."""
         with self._lock:
-            self.store.penalize(seconds, self.clock())
+            self.store.penalize(seconds, self.clock)

@@ -16,6 +16,8 @@ from airflow_provider_cashflow.client.base_url import redact_url
 from airflow_provider_cashflow.errors import LongPortConfigError, RateLimitStorageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow_provider_cashflow.client.ratelimit import Budget
 
 __all__ = ["RedisBudgetStore"]
@@ -111,15 +113,15 @@ class RedisBudgetStore:
                 "budget per machine"
             ) from None
 
-    def take(self, budget: Budget, now: float) -> float:
-        """As :meth:`BudgetStore.take`, on Redis's own clock (``now`` is this machine's, so not used)."""
+    def take(self, budget: Budget, clock: Callable[[], float]) -> float:
+        """As :meth:`BudgetStore.take`, on Redis's own clock (``clock`` is this machine's, so not used)."""
         args = [budget.max_calls, repr(budget.span), repr(budget.gap)]
         delay, stamp = (float(x) for x in self._call(self._take, keys=self._keys, args=args))
         if delay <= 0:
             self.last_stamp = stamp
         return delay
 
-    def penalize(self, seconds: float, now: float) -> None:
+    def penalize(self, seconds: float, clock: Callable[[], float]) -> None:
         self._call(self._penalize, keys=self._keys[1:], args=[repr(float(seconds))])
 
     def close(self) -> None:

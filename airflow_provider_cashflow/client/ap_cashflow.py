@@ -66,12 +66,19 @@ def seconds_of(page: Sequence[CashFlow]) -> Sequence[int]:
 def cut_to_window(
     chunks: Iterator[Sequence[CashFlow]], window: Window, stats: CallStats
 ) -> Generator[CashFlow, None, None]:
-    """The records of ``chunks`` inside ``window`` (its sub-second ends included), with a progress line per chunk."""
+    """The records of ``chunks`` inside ``window`` (its sub-second ends included), with a progress line per chunk.
+
+    An empty window yields no chunk; it still logs its one line, so every extraction says what its calls found.
+    """
     kept = 0
+    logged = False
     start, end = window.start, window.end
     for records in chunks:
         for record in records:
             if start <= record.business_time < end:
                 kept += 1
                 yield record
+        log.info("%d records in %s so far (%s)", kept, window, stats.progress())
+        logged = True
+    if not logged:
         log.info("%d records in %s so far (%s)", kept, window, stats.progress())

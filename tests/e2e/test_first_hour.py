@@ -40,7 +40,11 @@ BAD_DAG_FILES = {
         "schedule=None",
         "lookback=3 re-reads past days and rewrites their files, so it needs partition_by='day'",
     ),
-    "page_size": ("page_size=20000", "schedule=None", "page_size must be an integer from 1 to 10000, got 20000"),
+    "page_size": (
+        "page_size=0",
+        "schedule=None",
+        "page_size must be a whole number of 1 or more (at most 10000 for an AP account), got 0",
+    ),
     "file_format": (
         'file_format="xlsx"',
         "schedule=None",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterable
 
@@ -47,3 +49,19 @@ def stop_groups(processes: Iterable[subprocess.Popen], grace: float = 20) -> Non
         signal_group(process.pid, signal.SIGKILL)
     for process in processes:
         process.wait(timeout=30)
+
+
+def run_script(script: str, *args: object, timeout: float = 120) -> dict:
+    """Run ``script`` (e.g. the official SDK's paging loop) in a fresh interpreter; its JSON output, parsed.
+
+    A fresh process keeps the SDK's own runtime and logging out of the test's, as a user's script would run it.
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -15,6 +12,7 @@ from airflow_provider_cashflow.sandbox import Sandbox
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 from tests.helpers.connections import connection, set_connection
 from tests.helpers.data import DAY, END, UNLIMITED, expected
+from tests.helpers.processes import run_script
 
 
 @pytest.mark.slow
@@ -68,17 +66,7 @@ def test_official_sdk_accepts_the_sandbox_and_agrees_with_the_hook(
 ) -> None:
     start, end = END - 2 * DAY, END
     start_ts, end_ts = int(start.timestamp()), int(end.timestamp())
-    result = subprocess.run(
-        [sys.executable, "-c", SDK_PAGER, sandbox_process.base_url, str(start_ts), str(end_ts), "7"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ.copy(),
-    )
-    assert result.returncode == 0, result.stderr
-    import json
-
-    sdk = json.loads(result.stdout)
+    sdk = run_script(SDK_PAGER, sandbox_process.base_url, start_ts, end_ts, 7)
     assert sdk["pages"] > 3
     # the SDK's window is the server's, both ends inclusive: cut it to [start, end) like the hook does
     sdk_rows = [r for r in sdk["rows"] if start_ts <= r["time"] < end_ts]

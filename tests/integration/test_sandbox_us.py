@@ -4,9 +4,6 @@ the undocumented behaviours as settings, and faults, rate limits, revisions and 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from collections import Counter
 
@@ -19,6 +16,7 @@ from airflow_provider_cashflow.sandbox import DEMO, DEMO_US, Sandbox, UsDataset,
 from airflow_provider_cashflow.sandbox.data import Dataset, DatasetSpec, RevisionSpec
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 from tests.helpers.data import DAY, END, SPEC, SPEC_ARGS
+from tests.helpers.processes import run_script
 
 START_TS, END_TS = int((END - 2 * DAY).timestamp()), int(END.timestamp())
 
@@ -78,15 +76,7 @@ def test_the_official_sdk_reads_the_us_history_and_gets_every_entry() -> None:
         *SPEC_ARGS,
         "--no-rate-limit",
     ) as sandbox:
-        result = subprocess.run(
-            [sys.executable, "-c", SDK_PAGER, sandbox.base_url, str(START_TS), str(END_TS), "7"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=os.environ.copy(),
-        )
-        assert result.returncode == 0, result.stderr
-        sdk = json.loads(result.stdout)
+        sdk = run_script(SDK_PAGER, sandbox.base_url, START_TS, END_TS, 7)
         truth = sandbox.us_records(START_TS, END_TS + 1)  # the SDK's end is inclusive, the truth's half-open
         stats = sandbox.stats()
     assert sdk["pages"] > 5 and len(sdk["rows"]) == len(truth) > 30

@@ -21,7 +21,7 @@ def test_limiter_keeps_any_30_s_under_30_calls_and_is_not_slower() -> None:
     for i in range(len(stamps) - 30):
         assert stamps[i + 30] - stamps[i] >= 30.0
     assert all(b - a >= 0.02 for a, b in itertools.pairwise(stamps))
-    assert stamps[29] - stamps[0] < 30 * 0.13  # a burst is paced by the gap, not spread over the window
+    assert stamps[29] - stamps[0] < 30 * 0.28  # a burst is paced by the gap, not spread over the window
     elapsed = stamps[-1] - stamps[0]
     assert 60.0 <= elapsed <= 61.0, elapsed  # the ideal is 60 s, plus the two 0.25 s margins
 

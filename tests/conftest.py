@@ -7,6 +7,7 @@ import importlib.util
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Any
@@ -134,6 +135,24 @@ if importlib.util.find_spec("xdist") is not None:  # `make compat` runs the suit
                 return lane(nodeid)
 
         return LaneScheduling(config, log)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temp_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """TMPDIR of this test process and its children in the session's own directory: the file budget of an
+    account (``airflow-provider-cashflow-*.calls``) is then not shared with the other lane, an earlier run or a
+    demo on the same machine, and nothing is left in /tmp."""
+    path = tmp_path_factory.mktemp("tmp")
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = str(path), str(path)
+    try:
+        yield
+    finally:
+        if saved[0] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[0]
+        tempfile.tempdir = saved[1]
 
 
 @pytest.fixture(autouse=True)

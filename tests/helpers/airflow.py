@@ -274,17 +274,14 @@ class AirflowServer(AirflowApi):
                     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
                 }
             )
-        self.log = tempfile.NamedTemporaryFile(prefix="standalone-", suffix=".log", delete=False)  # noqa: SIM115 - read by log_tail after the run
+        self.log = home.home / "standalone.log"  # in the test's own directory: nothing is left in /tmp
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 240) -> AirflowServer:
-        self.process = subprocess.Popen(
-            [AIRFLOW, "standalone"],
-            env=self.home.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [AIRFLOW, "standalone"], env=self.home.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -327,7 +324,7 @@ class AirflowServer(AirflowApi):
         return f"airflow standalone's log ends:\n{self.log_tail()}"
 
     def log_tail(self, chars: int = 4000) -> str:
-        return Path(self.log.name).read_text(errors="replace")[-chars:]
+        return self.log.read_text(errors="replace")[-chars:]
 
     def create_backfill(self, *args: str) -> None:
         """``airflow backfill create ARGS`` beside the running scheduler, retried should it still lose SQLite's lock.

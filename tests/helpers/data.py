@@ -14,8 +14,9 @@ END = datetime(2026, 11, 20, tzinfo=UTC)
 DAY = timedelta(days=1)
 SPEC = DatasetSpec(seed=11, days=10, per_day=30, end=END)
 HOUR = 3600  # seconds
-# connection extras that take the client's own pacing out of a test that is not about it
-UNLIMITED: dict[str, Any] = {"rate_limit_calls": 100000, "rate_limit_period": 1}
+# connection extras that take the client's own pacing out of a test that is not about it (its sandbox has no
+# limit): no window to speak of and no gap between two calls
+UNLIMITED: dict[str, Any] = {"rate_limit_calls": 100000, "rate_limit_period": 1, "rate_limit_min_interval": 0}
 
 Source = Dataset | Sandbox | SandboxProcess
 

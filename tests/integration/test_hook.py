@@ -182,7 +182,7 @@ def test_rate_limit_extras_reach_the_limiter(sandbox: Sandbox, monkeypatch) -> N
     set_connection(monkeypatch, "longport_paced", _conn(sandbox, extra=extra))
     limiter = CashflowHook("longport_paced").client.paced.limiter
     assert (limiter.max_calls, limiter.period, limiter.min_interval) == (12, 6.0, 0.0)
-    set_connection(monkeypatch, "longport_plain", _conn(sandbox))
+    set_connection(monkeypatch, "longport_plain", sandbox.connection(timeout=2))  # no rate-limit extra
     assert CashflowHook("longport_plain").client.paced.limiter.min_interval == 0.02
 
 

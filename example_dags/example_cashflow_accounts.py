@@ -37,10 +37,10 @@ with DAG(
     doc_md=__doc__,
 ):
     # {conn_id} becomes each mapped instance's connection id: one folder, one asset event and one budget per
-    # account. The task instances are listed under their connection ids.
+    # account. The task instances are listed under their connection ids. No page_size: each account pages at
+    # its data centre's default (10000 on AP, 100 on US, whose endpoint refuses sizes the AP one takes).
     CashflowOperator.partial(
         task_id="extract_cash_flows",
         output_path=f"{OUTPUT}/accounts/{{conn_id}}/date={{date}}/cashflow.jsonl",
         output_conn_id=os.environ.get("LONGPORT_CASHFLOW_OUTPUT_CONN") or None,
-        page_size="{{ var.value.get('longport_cashflow_page_size', 10000) }}",
     ).expand(longport_conn_id=ACCOUNTS)

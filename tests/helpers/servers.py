@@ -137,14 +137,19 @@ def _pg_bin(name: str) -> str:
     return found
 
 
+# The machine's temporary folder, read on import: the suite's fixtures then point TMPDIR into pytest's own folder
+# (see conftest.py), which is closed to other users.
+_SYSTEM_TEMP = tempfile.gettempdir()
+
+
 class PostgresServer:
     """A throwaway PostgreSQL cluster on a free loopback port. PostgreSQL refuses to run as root, so the cluster
-    belongs to the ``postgres`` user; its data and socket folders live in a temporary folder of its own (pytest's
-    are closed to other users)."""
+    belongs to the ``postgres`` user; its data and socket folders live in a folder of its own in the machine's
+    temporary folder (pytest's are closed to other users), removed by :meth:`stop`."""
 
     def __init__(self) -> None:
         self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="airflow-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="airflow-pg-", dir=_SYSTEM_TEMP))
         self.data, self.sockets, self.log = self.root / "data", self.root / "sockets", self.root / "server.log"
         self.sockets.mkdir()
         self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/airflow"

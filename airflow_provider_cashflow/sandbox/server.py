@@ -41,11 +41,13 @@ _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux
 _STAMP_SPACE = socket.CMSG_SPACE(16)
 
 
-def _enable_receive_stamps(connection: socket.socket) -> bool:
-    if _SO_TIMESTAMPNS is None or isinstance(connection, ssl.SSLSocket):  # TLS (a test's) reads no ancillary data
+def _enable_receive_stamps(listener: socket.socket) -> bool:
+    """Stamp what every connection accepted from ``listener`` receives, from its first byte on: set on the
+    accepted socket instead, a request that came before the handler thread ran would carry no stamp."""
+    if _SO_TIMESTAMPNS is None:
         return False
     try:
-        connection.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        listener.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
     except OSError:
         return False
     return True
@@ -78,7 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
         # Headers and body leave in two writes; without this, Nagle holds the body's last segment until the
         # client's delayed ACK (up to 40 ms a response), a stall no production server has.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._kernel_stamps = _enable_receive_stamps(self.connection)
+        # a TLS connection (a test's) reads decrypted records, which carry no ancillary data
+        self._kernel_stamps = self.server.kernel_stamps and not isinstance(self.connection, ssl.SSLSocket)
 
     def handle_one_request(self) -> None:
         # A call's arrival is when its first bytes reached the socket, as the kernel stamped them: read after the
@@ -316,6 +319,7 @@ class SandboxServer(ThreadingHTTPServer):
     def __init__(self, state: SandboxState, host: str = "127.0.0.1", port: int = 0):
         self.state = state
         super().__init__((host, port), _Handler)
+        self.kernel_stamps = _enable_receive_stamps(self.socket)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):

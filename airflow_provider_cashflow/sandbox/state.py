@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,23 +35,40 @@ class UsOptions:
 
 
 class _Budget:
-    """The server side of the rate limit, counted by arrival time."""
+    """The server side of the rate limit, counted by arrival time.
+
+    Calls are judged as their handler threads get to them, which need not be the order they arrived in (a thread
+    can be scheduled late, and arrival is the kernel's receive time), so the admitted arrivals are kept sorted and
+    a call is checked against its neighbours on both sides and against every window it falls into.
+    """
 
     def __init__(self, max_calls: int, period: float, min_interval: float):
         self.max_calls, self.period, self.min_interval = max_calls, period, min_interval
-        self._calls: deque[float] = deque()
+        self._calls: list[float] = []  # admitted arrivals, sorted
         self._lock = threading.Lock()
 
     def admit(self, now: float) -> str | None:
-        """``None`` if a call that arrived at ``now`` fits, else why not: ``gap`` (closer than min_interval) or ``window``."""
+        """``None`` if a call that arrived at ``now`` fits, else why not: ``gap`` (closer than min_interval to
+        another call) or ``window`` (some ``period`` holding it would hold more than ``max_calls``)."""
         with self._lock:
-            while self._calls and self._calls[0] <= now - self.period:
-                self._calls.popleft()
-            if self._calls and now - self._calls[-1] < self.min_interval:
+            calls, period = self._calls, self.period
+            # kept for two windows after the latest arrival: a thread runs late by milliseconds, not by a window
+            del calls[: bisect.bisect_right(calls, max(now, calls[-1] if calls else now) - 2 * period)]
+            at = bisect.bisect_left(calls, now)
+            before = calls[at - 1] if at else None
+            after = calls[at] if at < len(calls) else None
+            if (before is not None and now - before < self.min_interval) or (
+                after is not None and after - now < self.min_interval
+            ):
                 return "gap"
-            if len(self._calls) >= self.max_calls:
+            # the busiest window [start, start + period) that holds now starts at now or at an earlier call
+            starts = [*calls[bisect.bisect_right(calls, now - period) : at], now]
+            if any(
+                bisect.bisect_left(calls, start + period) - bisect.bisect_left(calls, start) >= self.max_calls
+                for start in starts
+            ):
                 return "window"
-            self._calls.append(now)
+            calls.insert(at, now)
             return None
 
 

@@ -89,8 +89,11 @@ class PacedSession:
         :raises LongPortTransportError: the connection failed, timed out or broke off in the body.
         """
         method = "GET" if body is None else "POST"
-        waited = self.limiter.acquire()
-        self.stats.add(rate_wait=waited, calls=1)
+        with self.limiter.turn() as waited:
+            self.stats.add(rate_wait=waited, calls=1)
+            return self._round_trip(method, path, params, body)
+
+    def _round_trip(self, method: str, path: str, params: Mapping[str, str], body: bytes | None) -> RawAnswer:
         try:
             response = self.session.request(
                 method,

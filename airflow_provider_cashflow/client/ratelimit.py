@@ -65,6 +65,7 @@ class _LocalStore:
     def __init__(self, path: str | None = None):
         self.path = path
         self.state = _State()
+        self.last_stamp: float | None = None  # when this store last granted a call
 
     @contextmanager
     def locked(self) -> Iterator[_State]:
@@ -98,7 +99,17 @@ class _LocalStore:
             delay = budget.delay_needed(calls, now, state.hold_until)
             if delay <= 0:
                 calls.append(now)
+                self.last_stamp = now
             return delay
+
+    def answered(self, stamp: float, clock: Callable[[], float]) -> None:
+        with self.locked() as state:
+            now = clock()  # read under the lock, so it is the latest stamp of all and the calls stay in order
+            # the file keeps microseconds: the granted stamp is the one within half of one
+            at = next((i for i, t in enumerate(state.calls) if abs(t - stamp) < 5e-7), None)
+            if at is not None:
+                del state.calls[at]
+            state.calls.append(max(now, stamp))
 
     def penalize(self, seconds: float, clock: Callable[[], float]) -> None:
         with self.locked() as state:
@@ -108,11 +119,18 @@ class _LocalStore:
 class BudgetStore(Protocol):
     """Where an account's budget lives; every limiter sharing a store shares the budget."""
 
+    last_stamp: float | None  # the stamp of the last call this store granted, on the clock it stamps with
+
     def take(self, budget: Budget, clock: Callable[[], float]) -> float:
         """Record a call now and return 0 if it fits ``budget``, else return the seconds to wait first.
 
         ``clock`` is read once the store holds its lock, so the call is stamped when it was granted (a store with
         a clock of its own, such as Redis's, may go by that instead)."""
+
+    def answered(self, stamp: float, clock: Callable[[], float]) -> None:
+        """The call granted at ``stamp`` has its answer: from now on it counts from now, when it had surely
+        arrived (a stall between the grant and the send, a file write or a garbage collection, no longer
+        shortens the gap or the window the server sees)."""
 
     def penalize(self, seconds: float, clock: Callable[[], float]) -> None:
         """Hold every sharer off for ``seconds`` from now, as ``clock`` tells it."""
@@ -122,7 +140,9 @@ class RateLimiter:
     """At most ``max_calls`` in any ``period`` seconds, and no two calls closer than ``min_interval``.
 
     Waits as long as the budget requires and no longer, plus ``margin``: the server counts calls when they
-    arrive, not when they leave here (0.25 s on a 30 s window costs under 1% of the throughput).
+    arrive, not when they leave here (0.25 s on a 30 s window costs under 1% of the throughput). A call made in
+    :meth:`turn` counts from its answer, which came after it arrived; the margin covers the calls of other
+    processes that are still on their way.
 
     :param max_calls: calls allowed per window (LongPort: 30).
     :param period: window length in seconds (LongPort: 30).
@@ -158,10 +178,10 @@ class RateLimiter:
     @property
     def gap(self) -> float:
         """The least seconds between two calls as this side stamps them (0: no gap)."""
-        # the margin covers the jitter between leaving here and arriving there, for the gap as for the window:
-        # on a loaded 2-core worker running several task processes it passed 100 ms (a server then saw two calls
-        # under 0.02 s apart), and a wider gap only slows bursts, not throughput: 30 calls take the 30 s window
-        # either way
+        # the margin covers another process's call still on its way, for the gap as for the window: on a
+        # loaded 2-core worker running several task processes the jitter passed 100 ms (a server then saw two
+        # calls under 0.02 s apart), and a wider gap only slows bursts, not throughput: 30 calls take the 30 s
+        # window either way
         return self.min_interval + self.margin if self.min_interval else 0.0
 
     @property
@@ -175,15 +195,31 @@ class RateLimiter:
 
     def acquire(self) -> float:
         """Block until a call may be made, record it, and return how long this call waited."""
+        return self._acquire()[0]
+
+    def _acquire(self) -> tuple[float, float | None]:
         waited = 0.0
         with self._lock:
             while True:
                 delay = self.store.take(self.budget, self.clock)
                 if delay <= 0:
-                    break
+                    return waited, self.store.last_stamp
                 self._sleep(delay)  # outside the file lock, so other processes can check their own turn
                 waited += delay
-        return waited
+
+    @contextmanager
+    def turn(self) -> Iterator[float]:
+        """A call's turn: waits for it (yields the seconds waited) and, once the block is over, counts the call
+        from then rather than from its grant. The server counts a call when it arrives, which is after the grant
+        and before the answer: a process that stalls between the two (a file write that waits for the disk's
+        journal, a garbage collection) would otherwise have its next call, or its 31st, arrive too soon."""
+        waited, stamp = self._acquire()
+        try:
+            yield waited
+        finally:
+            if stamp is not None:
+                with self._lock:
+                    self.store.answered(stamp, self.clock)
 
     def penalize(self, seconds: float) -> None:
         """After the server said "too many": hold every sharer off for ``seconds``, keeping the window's calls."""

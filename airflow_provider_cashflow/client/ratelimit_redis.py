@@ -9,6 +9,7 @@ record are not atomic.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -45,6 +46,17 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(span * 1000) + 1000)
 return {'0', stamp}
 """
 
+# KEYS: the calls. ARGV: a granted call's stamp as _TAKE returned it, max_calls, span. The call counts from now
+# instead: Redis's clock now is past every stamp in the list, so pushing it keeps the list in order.
+_ANSWERED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('LREM', KEYS[1], 1, ARGV[1])
+redis.call('RPUSH', KEYS[1], string.format('%.6f', math.max(now, tonumber(ARGV[1]))))
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000) + 1000)
+return 0
+"""
 # KEYS: the hold. ARGV: seconds. Extends the hold to now + seconds, never shortens it.
 _PENALIZE = """
 local t = redis.call('TIME')
@@ -90,7 +102,10 @@ class RedisBudgetStore:
         )
         self._keys = [f"{prefix}:calls", f"{prefix}:hold"]
         self.last_stamp: float | None = None  # when this process's last call was recorded, on Redis's clock
+        self._budget: Budget | None = None  # the budget and stored text of that call
+        self._stamp_text: bytes | str = ""
         self._take = self._redis.register_script(_TAKE)
+        self._answered = self._redis.register_script(_ANSWERED)
         self._penalize = self._redis.register_script(_PENALIZE)
         self._call(self._redis.ping)
 
@@ -116,10 +131,20 @@ class RedisBudgetStore:
     def take(self, budget: Budget, clock: Callable[[], float]) -> float:
         """As :meth:`BudgetStore.take`, on Redis's own clock (``clock`` is this machine's, so not used)."""
         args = [budget.max_calls, repr(budget.span), repr(budget.gap)]
-        delay, stamp = (float(x) for x in self._call(self._take, keys=self._keys, args=args))
-        if delay <= 0:
-            self.last_stamp = stamp
-        return delay
+        delay, stamp = self._call(self._take, keys=self._keys, args=args)
+        if float(delay) <= 0:
+            self.last_stamp = float(stamp)
+            self._budget, self._stamp_text = budget, stamp  # as stored: the exact text to find it by
+        return float(delay)
+
+    def answered(self, stamp: float, clock: Callable[[], float]) -> None:
+        """As :meth:`BudgetStore.answered`, on Redis's clock."""
+        if self._budget is None or stamp != self.last_stamp:
+            return  # not this process's last call: nothing to find it by
+        args = [self._stamp_text, self._budget.max_calls, repr(self._budget.span)]
+        # the call has its answer, which must not be lost to an outage now: the next take reports it
+        with contextlib.suppress(RateLimitStorageError):
+            self._call(self._answered, keys=self._keys[:1], args=args)
 
     def penalize(self, seconds: float, clock: Callable[[], float]) -> None:
         self._call(self._penalize, keys=self._keys[1:], args=[repr(float(seconds))])

@@ -53,16 +53,17 @@ def test_limiter_is_shared_per_app_key() -> None:
 
 
 def test_processes_of_one_machine_share_the_budget(tmp_path) -> None:
-    """Airflow runs each task in its own process: their calls together must fit the window."""
+    """Airflow runs each task in its own process: their calls together must fit the window (as granted, under
+    the file's lock: the time a process prints them at is its scheduler's business)."""
     import subprocess
     import sys
 
     script = (
-        "import sys, time\n"
+        "import sys\n"
         "from airflow_provider_cashflow.client.ratelimit import RateLimiter\n"
         f"limiter = RateLimiter(5, 1.0, 0.02, margin=0.01, shared_file={str(tmp_path / 'calls')!r})\n"
         "for _ in range(6):\n"
-        "    limiter.acquire(); print(time.time(), flush=True)\n"
+        "    limiter.acquire(); print(repr(limiter.store.last_stamp), flush=True)\n"
     )
     workers = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)]
     stamps = sorted(float(line) for w in workers for line in w.communicate(timeout=60)[0].split())
@@ -91,3 +92,30 @@ def test_the_shared_window_forgets_calls_older_than_the_period(tmp_path) -> None
         limiter.acquire()
         fake.now += 0.5
     assert len(path.read_text().split()) <= 1 + 3  # the hold, and the calls of the last second only
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["one process", "file"])
+def test_a_call_counts_from_its_answer_so_a_stall_after_the_grant_does_not_crowd_the_next(tmp_path, shared) -> None:
+    fake = FakeTime()
+    path = str(tmp_path / "calls") if shared else None
+    limiter = RateLimiter(3, 10.0, 0.02, margin=0.25, shared_file=path, clock=fake.clock, sleep=fake.sleep)
+    grants, answers = [], []
+    for _ in range(4):
+        with limiter.turn():
+            grants.append(fake.now)
+            fake.now += 0.5  # the process stalls half a second (a journal commit, a GC) before the call leaves
+        answers.append(fake.now)
+    assert all(grant >= answer + 0.27 for answer, grant in zip(answers, grants[1:], strict=False))  # the gap
+    # the 4th call waited for the 1st's answer plus the window, not for its grant plus the window
+    assert grants[3] >= answers[0] + 10.25, (grants, answers)
+
+
+def test_a_call_that_failed_still_counts_from_when_it_ended(tmp_path) -> None:
+    fake = FakeTime()
+    limiter = RateLimiter(30, 30.0, 0.02, shared_file=str(tmp_path / "calls"), clock=fake.clock, sleep=fake.sleep)
+    with pytest.raises(OSError), limiter.turn():
+        fake.now += 1.0
+        raise OSError("reset")  # the request may still have reached the server
+    ended = fake.now
+    limiter.acquire()
+    assert fake.now >= ended + 0.27

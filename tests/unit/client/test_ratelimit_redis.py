@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -149,3 +150,17 @@ def test_the_connection_form_shows_the_storage_field() -> None:
     assert "Redis" in field["label"] and "format" not in field["schema"]
     assert conn_type["ui-field-behaviour"]["placeholders"]["rate_limit_storage"].startswith("redis://")
     assert "rate_limit_storage" in CashflowHook.get_connection_form_widgets()
+
+
+def test_a_call_counts_from_its_answer_on_redis_s_clock(redis_server: RedisServer) -> None:
+    store = RedisBudgetStore(redis_server.url, "test:{answered}")
+    limiter = RateLimiter(2, 5.0, 0.02, margin=0.05, store=store)
+    with limiter.turn():
+        granted = store.last_stamp
+        time.sleep(0.4)  # a stall between the grant and the call's answer
+    with limiter.turn():
+        pass
+    assert store.last_stamp is not None and granted is not None
+    assert store.last_stamp - granted >= 0.4 + 0.07  # the gap counted from the first call's answer
+    calls = [float(t) for t in store._redis.lrange("test:{answered}:calls", 0, -1)]
+    assert len(calls) == 2 and calls[0] >= granted + 0.4 and calls == sorted(calls)  # restamped, in order

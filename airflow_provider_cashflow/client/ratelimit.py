@@ -89,8 +89,9 @@ class _LocalStore:
 
     def take(self, budget: Budget, clock: Callable[[], float]) -> float:
         with self.locked() as state:
-            # read under the lock: a process that waited for another's turn must not stamp its call in the past
-            now = clock()
+            # read under the lock: a process that waited for another's turn must not stamp its call in the past;
+            # to the microsecond the file keeps, so that answered() finds this very stamp in it
+            now = round(clock(), 6)
             calls = state.calls
             # only the calls still inside the window matter, and at most max_calls of them
             horizon = now - budget.span
@@ -103,13 +104,18 @@ class _LocalStore:
             return delay
 
     def answered(self, stamp: float, clock: Callable[[], float]) -> None:
-        with self.locked() as state:
-            now = clock()  # read under the lock, so it is the latest stamp of all and the calls stay in order
-            # the file keeps microseconds: the granted stamp is the one within half of one
-            at = next((i for i, t in enumerate(state.calls) if abs(t - stamp) < 5e-7), None)
-            if at is not None:
-                del state.calls[at]
-            state.calls.append(max(now, stamp))
+        try:
+            with self.locked() as state:
+                # read under the lock, after every other sharer's grant: the latest stamp of all (one clock, the
+                # machine's), so appending keeps the calls in order
+                now = round(clock(), 6)
+                if stamp in state.calls:  # gone if the window had already let it go
+                    state.calls.remove(stamp)
+                state.calls.append(max(now, stamp))
+        except OSError:
+            # the call has its answer, which a budget file that cannot be written now must not cost; its grant
+            # stamp stays, and the next take reports a file that stays unwritable
+            pass
 
     def penalize(self, seconds: float, clock: Callable[[], float]) -> None:
         with self.locked() as state:

@@ -119,3 +119,15 @@ def test_a_call_that_failed_still_counts_from_when_it_ended(tmp_path) -> None:
     ended = fake.now
     limiter.acquire()
     assert fake.now >= ended + 0.27
+
+
+def test_a_budget_file_that_cannot_be_written_after_the_call_does_not_cost_its_answer(tmp_path) -> None:
+    path = tmp_path / "calls"
+    limiter = RateLimiter(30, 30.0, 0.02, shared_file=str(path))
+    with limiter.turn():
+        path.unlink()
+        path.mkdir()  # the file is gone and cannot be opened for writing any more
+        answer = "the call's answer"
+    assert answer == "the call's answer"  # the block ended normally: nothing raised on the way out
+    with pytest.raises(OSError):
+        limiter.acquire()  # the next take reports the unusable file

@@ -62,11 +62,18 @@ def test_processes_of_one_machine_share_the_budget(tmp_path) -> None:
         "import sys\n"
         "from airflow_provider_cashflow.client.ratelimit import RateLimiter\n"
         f"limiter = RateLimiter(5, 1.0, 0.02, margin=0.01, shared_file={str(tmp_path / 'calls')!r})\n"
+        "print('ready', flush=True); sys.stdin.readline()\n"
         "for _ in range(6):\n"
         "    limiter.acquire(); print(repr(limiter.store.last_stamp), flush=True)\n"
     )
-    workers = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)]
-    stamps = sorted(float(line) for w in workers for line in w.communicate(timeout=60)[0].split())
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    # both start calling together, once each has imported and made its limiter: on a loaded machine one
+    # interpreter can start a second after the other, which is no business of the limiter's
+    assert [w.stdout.readline().strip() for w in workers if w.stdout] == ["ready", "ready"]
+    stamps = sorted(float(line) for w in workers for line in w.communicate("go\n", timeout=60)[0].split())
     assert all(w.returncode == 0 for w in workers) and len(stamps) == 12
     for i in range(len(stamps) - 5):
         assert stamps[i + 5] - stamps[i] >= 1.0  # never 6 calls in one second, across both processes

@@ -26,6 +26,8 @@ from airflow_provider_cashflow.client.ratelimit_redis import RedisBudgetStore
 url, calls = sys.argv[1], int(sys.argv[2])
 store = RedisBudgetStore(url, "test:{account}")
 limiter = RateLimiter(5, 1.0, 0.02, margin=0.05, store=store)
+print("ready", flush=True)
+sys.stdin.readline()
 for _ in range(calls):
     limiter.acquire()
     print(repr(store.last_stamp), flush=True)
@@ -34,11 +36,16 @@ for _ in range(calls):
 
 def _run_workers(url: str, workers: int, calls: int) -> list[float]:
     procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, url, str(calls)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, url, str(calls)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         for _ in range(workers)
     ]
     try:
-        outputs = [p.communicate(timeout=120)[0] for p in procs]
+        # all start calling together, once each has imported and reached Redis: on a loaded machine one
+        # interpreter can start seconds after another, which is no business of the limiter's
+        assert [p.stdout.readline().strip() for p in procs if p.stdout] == ["ready"] * workers
+        outputs = [p.communicate("go\n", timeout=120)[0] for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import IO, Protocol
 
 from airflow_provider_cashflow.defaults import RATE_LIMIT_CALLS, RATE_LIMIT_MIN_INTERVAL, RATE_LIMIT_PERIOD
 
@@ -27,6 +27,7 @@ class _State:
     def __init__(self, hold_until: float = 0.0, calls: list[float] | None = None):
         self.hold_until = hold_until
         self.calls = calls or []
+        self.granted: float | None = None  # the stamp of the call granted under this lock, if one was (not saved)
 
     def dump(self) -> str:
         return " ".join(f"{t:.6f}" for t in (self.hold_until, *self.calls))
@@ -58,6 +59,19 @@ class Budget:
         return max(delay, 0.0)
 
 
+_STALE_STAMP = 0.05  # seconds a grant's stamp may lag the write that records it
+
+
+def _save(handle: IO[str], text: str, state: _State) -> str:
+    new = state.dump()
+    if new != text:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(new)
+        handle.flush()  # to the file now, so that the time after this is the time the call can leave
+    return new
+
+
 class _LocalStore:
     """The budget's state under a lock: in this process only, or in a file under ``flock`` that every process of
     this machine shares (:mod:`.ratelimit_redis` keeps it in Redis instead, for every machine)."""
@@ -68,7 +82,7 @@ class _LocalStore:
         self.last_stamp: float | None = None  # when this store last granted a call
 
     @contextmanager
-    def locked(self) -> Iterator[_State]:
+    def locked(self, clock: Callable[[], float]) -> Iterator[_State]:
         if self.path is None:
             yield self.state  # the limiter's thread lock is all a single process needs
             return
@@ -79,16 +93,22 @@ class _LocalStore:
                 text = handle.read()
                 state = _State.load(text)
                 yield state
-                new = state.dump()
-                if new != text:
-                    handle.seek(0)
-                    handle.truncate()
-                    handle.write(new)
+                text = _save(handle, text, state)
+                # A grant's stamp must be when the call leaves, just after the lock is let go: another process
+                # spaces its own call from it. A write that waited for the disk (the ext4 journal of a busy
+                # machine held one for a fifth of a second) made it stale, so stamp the call again, until a
+                # write is quick (a few tries: a disk that stalls every write is left to the margin).
+                for _ in range(4):
+                    now = round(clock(), 6)
+                    if state.granted is None or now - state.granted < _STALE_STAMP:
+                        break
+                    state.calls[state.calls.index(state.granted)] = state.granted = now
+                    text = _save(handle, text, state)
         finally:
             os.close(fd)  # releases the lock
 
     def take(self, budget: Budget, clock: Callable[[], float]) -> float:
-        with self.locked() as state:
+        with self.locked(clock) as state:
             # read under the lock: a process that waited for another's turn must not stamp its call in the past;
             # to the microsecond the file keeps, so that answered() finds this very stamp in it
             now = round(clock(), 6)
@@ -100,12 +120,14 @@ class _LocalStore:
             delay = budget.delay_needed(calls, now, state.hold_until)
             if delay <= 0:
                 calls.append(now)
-                self.last_stamp = now
-            return delay
+                state.granted = now
+        if delay <= 0:
+            self.last_stamp = state.granted
+        return delay
 
     def answered(self, stamp: float, clock: Callable[[], float]) -> None:
         try:
-            with self.locked() as state:
+            with self.locked(clock) as state:
                 # read under the lock, after every other sharer's grant: the latest stamp of all (one clock, the
                 # machine's), so appending keeps the calls in order
                 now = round(clock(), 6)
@@ -118,7 +140,7 @@ class _LocalStore:
             pass
 
     def penalize(self, seconds: float, clock: Callable[[], float]) -> None:
-        with self.locked() as state:
+        with self.locked(clock) as state:
             state.hold_until = max(state.hold_until, clock() + seconds)
 
 

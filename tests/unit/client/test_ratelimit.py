@@ -154,3 +154,13 @@ def test_a_budget_file_that_cannot_be_written_after_the_call_does_not_cost_its_a
     assert answer == "the call's answer"  # the block ended normally: nothing raised on the way out
     with pytest.raises(OSError):
         limiter.acquire()  # the next take reports the unusable file
+
+
+def test_a_grant_whose_write_waited_for_the_disk_is_stamped_when_the_write_ended(tmp_path) -> None:
+    from airflow_provider_cashflow.client.ratelimit import _LocalStore
+
+    readings = iter([100.0, 100.3, 100.31])  # the grant, then after a write that took 0.3 s, then after a quick one
+    store = _LocalStore(str(tmp_path / "calls"))
+    assert store.take(RateLimiter(30, 30.0, 0.02).budget, lambda: next(readings)) == 0
+    assert store.last_stamp == 100.3  # another process spaces its call from when this one could leave
+    assert (tmp_path / "calls").read_text().split()[1:] == ["100.300000"]

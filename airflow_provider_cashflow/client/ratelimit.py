@@ -7,7 +7,9 @@ file that every process on the worker shares, or, with workers on several machin
 
 from __future__ import annotations
 
+import bisect
 import fcntl
+import math
 import os
 import threading
 import time
@@ -28,6 +30,7 @@ class _State:
         self.hold_until = hold_until
         self.calls = calls or []
         self.granted: float | None = None  # the stamp of the call granted under this lock, if one was (not saved)
+        self.margin = 0.0  # and how far past its grant that stamp lies
 
     def dump(self) -> str:
         return " ".join(f"{t:.6f}" for t in (self.hold_until, *self.calls))
@@ -42,15 +45,18 @@ class _State:
 class Budget:
     """What a store checks a call against: at most ``max_calls`` in any ``span`` seconds, ``gap`` apart.
 
-    ``span`` and ``gap`` are as this side stamps calls: the server's period and least interval plus a margin.
+    A store stamps each call with the latest time the server can have counted it, so that a call sent at ``now``
+    is surely counted after all of them: a granted call ``margin`` seconds after its grant (it is on its way), an
+    answered one at its answer (it had arrived), one that failed ``margin`` after it failed (it may be late).
     """
 
     max_calls: int
     span: float
     gap: float
+    margin: float = 0.0
 
     def delay_needed(self, calls: list[float], now: float, hold_until: float = 0.0) -> float:
-        """Seconds to wait before a call at ``now`` fits the budget (0 if it fits now)."""
+        """Seconds to wait before a call at ``now`` fits the budget (0 if it fits now); ``calls`` in order."""
         delay = hold_until - now
         if calls and self.gap:
             delay = max(delay, calls[-1] + self.gap - now)
@@ -60,6 +66,11 @@ class Budget:
 
 
 _STALE_STAMP = 0.05  # seconds a grant's stamp may lag the write that records it
+
+
+def _stamp(seconds: float) -> float:
+    """To the microsecond the file keeps (so that a call is found by its stamp again), never earlier."""
+    return math.ceil(round(seconds * 1e6, 3)) / 1e6
 
 
 def _save(handle: IO[str], text: str, state: _State) -> str:
@@ -99,19 +110,20 @@ class _LocalStore:
                 # machine held one for a fifth of a second) made it stale, so stamp the call again, until a
                 # write is quick (a few tries: a disk that stalls every write is left to the margin).
                 for _ in range(4):
-                    now = round(clock(), 6)
-                    if state.granted is None or now - state.granted < _STALE_STAMP:
+                    late = _stamp(clock() + state.margin)
+                    if state.granted is None or late - state.granted < _STALE_STAMP:
                         break
-                    state.calls[state.calls.index(state.granted)] = state.granted = now
+                    state.calls.remove(state.granted)
+                    bisect.insort(state.calls, late)
+                    state.granted = late
                     text = _save(handle, text, state)
         finally:
             os.close(fd)  # releases the lock
 
     def take(self, budget: Budget, clock: Callable[[], float]) -> float:
         with self.locked(clock) as state:
-            # read under the lock: a process that waited for another's turn must not stamp its call in the past;
-            # to the microsecond the file keeps, so that answered() finds this very stamp in it
-            now = round(clock(), 6)
+            # read under the lock: a process that waited for another's turn must not stamp its call in the past
+            now = clock()
             calls = state.calls
             # only the calls still inside the window matter, and at most max_calls of them
             horizon = now - budget.span
@@ -119,21 +131,20 @@ class _LocalStore:
             del calls[: max(keep, len(calls) - budget.max_calls)]
             delay = budget.delay_needed(calls, now, state.hold_until)
             if delay <= 0:
-                calls.append(now)
-                state.granted = now
+                state.granted, state.margin = _stamp(now + budget.margin), budget.margin
+                bisect.insort(calls, state.granted)
         if delay <= 0:
             self.last_stamp = state.granted
         return delay
 
-    def answered(self, stamp: float, clock: Callable[[], float]) -> None:
+    def answered(self, stamp: float, budget: Budget, clock: Callable[[], float], *, failed: bool = False) -> None:
+        # before the lock: the answer came before it, and a wait for another process's turn must not push it on
+        ended = _stamp(clock() + (budget.margin if failed else 0.0))
         try:
             with self.locked(clock) as state:
-                # read under the lock, after every other sharer's grant: the latest stamp of all (one clock, the
-                # machine's), so appending keeps the calls in order
-                now = round(clock(), 6)
                 if stamp in state.calls:  # gone if the window had already let it go
                     state.calls.remove(stamp)
-                state.calls.append(max(now, stamp))
+                bisect.insort(state.calls, ended)  # an answer may come before another sharer's grant plus margin
         except OSError:
             # the call has its answer, which a budget file that cannot be written now must not cost; its grant
             # stamp stays, and the next take reports a file that stays unwritable
@@ -155,10 +166,12 @@ class BudgetStore(Protocol):
         ``clock`` is read once the store holds its lock, so the call is stamped when it was granted (a store with
         a clock of its own, such as Redis's, may go by that instead)."""
 
-    def answered(self, stamp: float, clock: Callable[[], float]) -> None:
-        """The call granted at ``stamp`` has its answer: from now on it counts from now, when it had surely
-        arrived (a stall between the grant and the send, a file write or a garbage collection, no longer
-        shortens the gap or the window the server sees)."""
+    def answered(self, stamp: float, budget: Budget, clock: Callable[[], float], *, failed: bool = False) -> None:
+        """The call stamped ``stamp`` when granted has ended: from now on it counts from now, when it had surely
+        arrived if it has its answer (with no margin: a stall between the grant and the send, a file write or a
+        garbage collection, no longer shortens the gap or the window the server sees, and a call that was quick
+        no longer holds the next one back), or from now plus ``budget.margin`` if it ``failed`` (a request that
+        timed out may still reach the server)."""
 
     def penalize(self, seconds: float, clock: Callable[[], float]) -> None:
         """Hold every sharer off for ``seconds`` from now, as ``clock`` tells it."""
@@ -167,15 +180,15 @@ class BudgetStore(Protocol):
 class RateLimiter:
     """At most ``max_calls`` in any ``period`` seconds, and no two calls closer than ``min_interval``.
 
-    Waits as long as the budget requires and no longer, plus ``margin``: the server counts calls when they
-    arrive, not when they leave here (0.25 s on a 30 s window costs under 1% of the throughput). A call made in
-    :meth:`turn` counts from its answer, which came after it arrived; the margin covers the calls of other
-    processes that are still on their way.
+    Waits as long as the budget requires and no longer. The server counts calls when they arrive, not when they
+    leave here: a call made in :meth:`turn` counts from its answer, which came after it arrived, so a process's
+    calls one after another are exact; a call still on its way (another process's, or one made by
+    :meth:`acquire` alone) counts from ``margin`` seconds after its grant.
 
     :param max_calls: calls allowed per window (LongPort: 30).
     :param period: window length in seconds (LongPort: 30).
     :param min_interval: least gap between two calls in seconds (LongPort: 0.02).
-    :param margin: extra seconds added to every wait the window forces.
+    :param margin: the seconds a granted call may take to reach the server (a stall, a write, the network).
     :param shared_file: keep the window in this file so that several processes share it.
     :param store: keep the window there instead (e.g. a :class:`~.ratelimit_redis.RedisBudgetStore`).
     """
@@ -204,22 +217,10 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     @property
-    def gap(self) -> float:
-        """The least seconds between two calls as this side stamps them (0: no gap)."""
-        # the margin covers another process's call still on its way, for the gap as for the window: on a
-        # loaded 2-core worker running several task processes the jitter passed 100 ms (a server then saw two
-        # calls under 0.02 s apart), and a wider gap only slows bursts, not throughput: 30 calls take the 30 s
-        # window either way
-        return self.min_interval + self.margin if self.min_interval else 0.0
-
-    @property
-    def span(self) -> float:
-        """How long a call counts against the window, as this side stamps it."""
-        return self.period + self.margin
-
-    @property
     def budget(self) -> Budget:
-        return Budget(self.max_calls, self.span, self.gap)
+        # the margin covers a call still on its way: on a loaded 2-core worker running several task processes
+        # the time from grant to arrival passed 100 ms (a server then saw two calls under 0.02 s apart)
+        return Budget(self.max_calls, self.period, self.min_interval, self.margin)
 
     def acquire(self) -> float:
         """Block until a call may be made, record it, and return how long this call waited."""
@@ -240,14 +241,18 @@ class RateLimiter:
         """A call's turn: waits for it (yields the seconds waited) and, once the block is over, counts the call
         from then rather than from its grant. The server counts a call when it arrives, which is after the grant
         and before the answer: a process that stalls between the two (a file write that waits for the disk's
-        journal, a garbage collection) would otherwise have its next call, or its 31st, arrive too soon."""
+        journal, a garbage collection) would otherwise have its next call, or its 31st, arrive too soon; and a
+        process whose call was quick need not wait out the margin before its next. A block that raised had no
+        answer, so its call counts from ``margin`` after the block ended."""
         waited, stamp = self._acquire()
+        failed = True
         try:
             yield waited
+            failed = False
         finally:
             if stamp is not None:
                 with self._lock:
-                    self.store.answered(stamp, self.clock)
+                    self.store.answered(stamp, self.budget, self.clock, failed=failed)
 
     def penalize(self, seconds: float) -> None:
         """After the server said "too many": hold every sharer off for ``seconds``, keeping the window's calls."""

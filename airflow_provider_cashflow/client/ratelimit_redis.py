@@ -25,38 +25,56 @@ __all__ = ["RedisBudgetStore"]
 
 _TIMEOUT = 5.0  # seconds; a budget check is one round trip, so anything slower means Redis is in trouble
 
-# KEYS: the calls (a list of times, oldest first), the hold. ARGV: max_calls, span, gap (seconds).
-# Returns {seconds to wait, now}: 0 seconds means the call was recorded at now (Redis's clock). As text: Lua numbers
-# would reach Python truncated to integers.
-_TAKE = """
-local max_calls, span, gap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local calls = redis.call('LRANGE', KEYS[1], 0, -1)
-local n, first = #calls, 1
-while first <= n and tonumber(calls[first]) <= now - span do first = first + 1 end
-local delay = (tonumber(redis.call('GET', KEYS[2])) or 0) - now
-if first <= n and gap > 0 then delay = math.max(delay, tonumber(calls[n]) + gap - now) end
-if n - first + 1 >= max_calls then delay = math.max(delay, tonumber(calls[n - max_calls + 1]) + span - now) end
-local stamp = string.format('%.6f', now)
-if delay > 0 then return {string.format('%.6f', delay), stamp} end
-redis.call('RPUSH', KEYS[1], stamp)
-redis.call('LTRIM', KEYS[1], -max_calls, -1)
-redis.call('PEXPIRE', KEYS[1], math.ceil(span * 1000) + 1000)
-return {'0', stamp}
+# Both scripts below stamp calls as :class:`~.ratelimit.Budget` says (the latest time the server can have counted
+# each), on Redis's clock; this puts one in the list of calls (KEYS[1]), which stays in order, oldest first: an
+# answer may come before another machine's grant plus its margin. TIME is in whole microseconds, as %.6f keeps it.
+_RECORD = """
+local function now() local t = redis.call('TIME') return tonumber(t[1]) + tonumber(t[2]) / 1000000 end
+local function record(stamp, max_calls, keep_ms)
+  local calls = redis.call('LRANGE', KEYS[1], 0, -1)
+  local at = #calls + 1
+  while at > 1 and tonumber(calls[at - 1]) > tonumber(stamp) do at = at - 1 end
+  table.insert(calls, at, stamp)
+  redis.call('DEL', KEYS[1])
+  redis.call('RPUSH', KEYS[1], unpack(calls))
+  redis.call('LTRIM', KEYS[1], -max_calls, -1)
+  redis.call('PEXPIRE', KEYS[1], keep_ms)
+end
 """
 
-# KEYS: the calls. ARGV: a granted call's stamp as _TAKE returned it, max_calls, span. The call counts from now
-# instead: Redis's clock now is past every stamp in the list, so pushing it keeps the list in order.
-_ANSWERED = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+# KEYS: the calls, the hold. ARGV: max_calls, span, gap, margin (seconds).
+# Returns {seconds to wait, stamp}: 0 seconds means the call was recorded at the stamp, its grant plus the margin.
+# As text: Lua numbers would reach Python truncated to integers.
+_TAKE = (
+    _RECORD
+    + """
+local max_calls, span, gap, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local granted = now()
+local calls = redis.call('LRANGE', KEYS[1], 0, -1)
+local n, first = #calls, 1
+while first <= n and tonumber(calls[first]) <= granted - span do first = first + 1 end
+local delay = (tonumber(redis.call('GET', KEYS[2])) or 0) - granted
+if first <= n and gap > 0 then delay = math.max(delay, tonumber(calls[n]) + gap - granted) end
+if n - first + 1 >= max_calls then delay = math.max(delay, tonumber(calls[n - max_calls + 1]) + span - granted) end
+local stamp = string.format('%.6f', granted + margin)
+if delay > 0 then return {string.format('%.6f', delay), stamp} end
+record(stamp, max_calls, math.ceil((span + margin) * 1000) + 1000)
+return {'0', stamp}
+"""
+)
+
+# KEYS: the calls. ARGV: a granted call's stamp as _TAKE returned it, max_calls, span, margin, and '1' if the call
+# failed. The call counts from now instead, plus the margin if it failed.
+_ANSWERED = (
+    _RECORD
+    + """
+local max_calls, span, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local ended = now() + (ARGV[5] == '1' and margin or 0)
 redis.call('LREM', KEYS[1], 1, ARGV[1])
-redis.call('RPUSH', KEYS[1], string.format('%.6f', math.max(now, tonumber(ARGV[1]))))
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
-redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000) + 1000)
+record(string.format('%.6f', ended), max_calls, math.ceil((span + margin) * 1000) + 1000)
 return 0
 """
+)
 # KEYS: the hold. ARGV: seconds. Extends the hold to now + seconds, never shortens it.
 _PENALIZE = """
 local t = redis.call('TIME')
@@ -101,9 +119,8 @@ class RedisBudgetStore:
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), 2),
         )
         self._keys = [f"{prefix}:calls", f"{prefix}:hold"]
-        self.last_stamp: float | None = None  # when this process's last call was recorded, on Redis's clock
-        self._budget: Budget | None = None  # the budget and stored text of that call
-        self._stamp_text: bytes | str = ""
+        self.last_stamp: float | None = None  # the stamp of this process's last call, on Redis's clock
+        self._stamp_text: bytes | str = ""  # and its text as stored
         self._take = self._redis.register_script(_TAKE)
         self._answered = self._redis.register_script(_ANSWERED)
         self._penalize = self._redis.register_script(_PENALIZE)
@@ -130,18 +147,17 @@ class RedisBudgetStore:
 
     def take(self, budget: Budget, clock: Callable[[], float]) -> float:
         """As :meth:`BudgetStore.take`, on Redis's own clock (``clock`` is this machine's, so not used)."""
-        args = [budget.max_calls, repr(budget.span), repr(budget.gap)]
+        args = [budget.max_calls, repr(budget.span), repr(budget.gap), repr(budget.margin)]
         delay, stamp = self._call(self._take, keys=self._keys, args=args)
         if float(delay) <= 0:
-            self.last_stamp = float(stamp)
-            self._budget, self._stamp_text = budget, stamp  # as stored: the exact text to find it by
+            self.last_stamp, self._stamp_text = float(stamp), stamp  # as stored: the exact text to find it by
         return float(delay)
 
-    def answered(self, stamp: float, clock: Callable[[], float]) -> None:
+    def answered(self, stamp: float, budget: Budget, clock: Callable[[], float], *, failed: bool = False) -> None:
         """As :meth:`BudgetStore.answered`, on Redis's clock."""
-        if self._budget is None or stamp != self.last_stamp:
+        if self.last_stamp is None or stamp != self.last_stamp:
             return  # not this process's last call: nothing to find it by
-        args = [self._stamp_text, self._budget.max_calls, repr(self._budget.span)]
+        args = [self._stamp_text, budget.max_calls, repr(budget.span), repr(budget.margin), "1" if failed else "0"]
         # the call has its answer, which must not be lost to an outage now: the next take reports it
         with contextlib.suppress(RateLimitStorageError):
             self._call(self._answered, keys=self._keys[:1], args=args)

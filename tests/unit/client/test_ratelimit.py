@@ -184,3 +184,14 @@ def test_a_grant_whose_write_waited_for_the_disk_is_stamped_when_the_write_ended
     # another process spaces its call from when this one could leave, plus the margin for its way to the server
     assert store.last_stamp == 100.55
     assert (tmp_path / "calls").read_text().split()[1:] == ["100.550000"]
+
+
+def test_the_budget_file_reads_its_first_line_only_so_a_torn_rewrite_loses_nothing(tmp_path) -> None:
+    fake = FakeTime()
+    path = tmp_path / "calls"
+    # a process killed between writing a shorter state over a longer one and cutting the file to length
+    path.write_text(f"0.000000 {fake.now - 0.01:.6f}\n{fake.now:.6f} 17.5")
+    limiter = RateLimiter(30, 30.0, 0.02, margin=0.0, shared_file=str(path), clock=fake.clock, sleep=fake.sleep)
+    assert limiter.acquire() == pytest.approx(0.01)  # spaced from the call on the first line only
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1 and len(lines[0].split()) == 3  # rewritten whole: the hold and the two calls

@@ -29,9 +29,15 @@ class _OpenIntEnum(IntEnum):
     def _missing_(cls, value: object) -> _OpenIntEnum | None:
         if not isinstance(value, int) or isinstance(value, bool):
             return None
+        # kept, as Flag keeps its pseudo-members, so the next record of this code finds it: a page of business_type
+        # 0 spent a tenth of its decoding building them (msgspec asks here on every miss of its own table)
+        known = cls._value2member_map_.get(value)
+        if isinstance(known, cls):
+            return known
         member = int.__new__(cls, value)
         member._name_ = f"UNKNOWN_{value}"
         member._value_ = value
+        cls._value2member_map_.setdefault(value, member)
         return member
 
 

@@ -69,6 +69,8 @@ def test_missing_business_type_is_none_and_unknown_codes_survive() -> None:
     assert parse_cash_flow(raw).business_type is None
     odd = parse_cash_flow({**RAW, "business_type": 0, "direction": 7})
     assert int(odd.business_type) == 0 and odd.business_type.name == "UNKNOWN_0"
+    again = parse_cash_flow({**RAW, "business_type": 0})
+    assert again.business_type is odd.business_type and len(BusinessType) == 3  # kept, not made a member
     assert int(odd.direction) == 7
     assert odd.to_dict()["direction"] == 7
 

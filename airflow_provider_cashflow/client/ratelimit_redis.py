@@ -26,19 +26,18 @@ __all__ = ["RedisBudgetStore"]
 _TIMEOUT = 5.0  # seconds; a budget check is one round trip, so anything slower means Redis is in trouble
 
 # Both scripts below stamp calls as :class:`~.ratelimit.Budget` says (the latest time the server can have counted
-# each), on Redis's clock; this puts one in the list of calls (KEYS[1]), which stays in order, oldest first: an
-# answer may come before another machine's grant plus its margin. TIME is in whole microseconds, as %.6f keeps it.
+# each), on Redis's clock; record() puts one in the calls read from KEYS[1] and stores the newest max_calls, in
+# order, oldest first: an answer may come before another machine's grant plus its margin. TIME is in whole
+# microseconds, as %.6f keeps it.
 _RECORD = """
 local function now() local t = redis.call('TIME') return tonumber(t[1]) + tonumber(t[2]) / 1000000 end
-local function record(stamp, max_calls, keep_ms)
-  local calls = redis.call('LRANGE', KEYS[1], 0, -1)
+local function record(calls, stamp, max_calls, span, margin)
   local at = #calls + 1
   while at > 1 and tonumber(calls[at - 1]) > tonumber(stamp) do at = at - 1 end
   table.insert(calls, at, stamp)
   redis.call('DEL', KEYS[1])
-  redis.call('RPUSH', KEYS[1], unpack(calls))
-  redis.call('LTRIM', KEYS[1], -max_calls, -1)
-  redis.call('PEXPIRE', KEYS[1], keep_ms)
+  redis.call('RPUSH', KEYS[1], unpack(calls, math.max(1, #calls - max_calls + 1)))
+  redis.call('PEXPIRE', KEYS[1], math.ceil((span + margin) * 1000) + 1000)
 end
 """
 
@@ -58,7 +57,7 @@ if first <= n and gap > 0 then delay = math.max(delay, tonumber(calls[n]) + gap 
 if n - first + 1 >= max_calls then delay = math.max(delay, tonumber(calls[n - max_calls + 1]) + span - granted) end
 local stamp = string.format('%.6f', granted + margin)
 if delay > 0 then return {string.format('%.6f', delay), stamp} end
-record(stamp, max_calls, math.ceil((span + margin) * 1000) + 1000)
+record(calls, stamp, max_calls, span, margin)
 return {'0', stamp}
 """
 )
@@ -70,8 +69,11 @@ _ANSWERED = (
     + """
 local max_calls, span, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local ended = now() + (ARGV[5] == '1' and margin or 0)
-redis.call('LREM', KEYS[1], 1, ARGV[1])
-record(string.format('%.6f', ended), max_calls, math.ceil((span + margin) * 1000) + 1000)
+local calls = redis.call('LRANGE', KEYS[1], 0, -1)
+for i = 1, #calls do
+  if calls[i] == ARGV[1] then table.remove(calls, i) break end
+end
+record(calls, string.format('%.6f', ended), max_calls, span, margin)
 return 0
 """
 )

@@ -109,9 +109,9 @@ class _LocalStore:
                 yield state
                 text = _save(handle, text, state)
                 # A grant's stamp must be when the call leaves, just after the lock is let go: another process
-                # spaces its own call from it. A write that waited for the disk (the ext4 journal of a busy
-                # machine held one for a fifth of a second) made it stale, so stamp the call again, until a
-                # write is quick (a few tries: a disk that stalls every write is left to the margin).
+                # spaces its own call from it. A write that waited (for the disk, or a process descheduled on a
+                # busy machine) made it stale, so stamp the call again, until a write is quick (a few tries: a
+                # disk that stalls every write is left to the margin).
                 for _ in range(4):
                     late = _stamp(clock() + state.margin)
                     if state.granted is None or late - state.granted < _STALE_STAMP:

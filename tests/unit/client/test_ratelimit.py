@@ -17,8 +17,9 @@ from tests.helpers.fake_time import FakeTime
 
 @pytest.fixture
 def memory_dir() -> Iterator[Path]:
-    """A folder in memory (tmpfs) where the machine has one: the test below bounds the limiter's own time, and a
-    write to a file on a busy disk can wait a fifth of a second for the journal, a dozen times over."""
+    """A folder in memory (tmpfs) where the machine has one: the test below bounds the limiter's own time, which
+    a write to a file on a busy disk must not add to (it waited a fifth of a second for the ext4 journal, a dozen
+    times over, while the store still emptied the file before each write)."""
     shm = Path("/dev/shm")
     path = Path(tempfile.mkdtemp(prefix="cashflow-budget-", dir=shm if shm.is_dir() else None))
     try:

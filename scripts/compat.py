@@ -44,7 +44,7 @@ RELEASES: dict[str, Release] = {
     "3.0": Release(
         "3.0.6",
         # and pyjwt: 2.15.1 makes 3.0.6's API server fail every login ("Issuer (iss) must be a string"); 2.10.1 works.
-        pins=("fastapi<0.118", "universal-pathlib<0.3", "pyjwt<2.11"),
+        pins=("fastapi<0.118", "universal-pathlib<0.3", "pyjwt<2.11", "cryptography<51"),
         unsupported={"3.13": "apache-airflow 3.0.6 declares Requires-Python !=3.13 (3.13 came with Airflow 3.1)"},
     ),
     "3.1": Release("3.1.8", pins=("universal-pathlib<0.3",)),

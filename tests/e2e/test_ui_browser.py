@@ -154,11 +154,26 @@ def _toast(driver: Any, ui: dict[str, Any], title: str, containing: str, shot: s
         driver.implicitly_wait(10)
 
 
+def _click(element: Any, what: str) -> None:
+    """Click as a person does, once the element can take it: a menu or dialog still animating in covers its items
+    for a moment (Chromium 156 reports the click intercepted where older builds waited)."""
+    from selenium.common.exceptions import ElementClickInterceptedException
+
+    def clicked() -> bool:
+        try:
+            element.click()
+        except ElementClickInterceptedException:
+            return False
+        return True
+
+    _wait(clicked, f"{what} to take a click", timeout=10)
+
+
 def _press_test(driver: Any, conn_id: str) -> None:
     from selenium.webdriver.common.by import By
 
     row = driver.find_element(By.XPATH, f"//tr[.//*[text()='{conn_id}']]")
-    row.find_element(By.CSS_SELECTOR, "button[aria-label='Test Connection']").click()
+    _click(row.find_element(By.CSS_SELECTOR, "button[aria-label='Test Connection']"), f"{conn_id}'s Test button")
 
 
 def test_log_in_and_open_admin_connections(browser: Any, ui: dict[str, Any]) -> None:
@@ -171,8 +186,8 @@ def test_log_in_and_open_admin_connections(browser: Any, ui: dict[str, Any]) -> 
     browser.find_element(By.NAME, "password").send_keys(ui["password"])
     browser.find_element(By.XPATH, "//button[@type='submit']").click()
     _wait(lambda: "/auth/login" not in browser.current_url, "the login to finish")
-    browser.find_element(By.CSS_SELECTOR, "button[aria-label='Admin']").click()
-    browser.find_element(By.XPATH, "//*[@role='menuitem'][contains(., 'Connections')]").click()
+    _click(browser.find_element(By.CSS_SELECTOR, "button[aria-label='Admin']"), "the Admin menu")
+    _click(browser.find_element(By.XPATH, "//*[@role='menuitem'][contains(., 'Connections')]"), "Connections")
     _wait(lambda: browser.current_url.endswith("/connections"), "the connections page")
     assert browser.find_element(By.XPATH, "//*[text()='lp_saved_good']")
     _shot(browser, ui, "02-connections")
@@ -182,7 +197,7 @@ def test_add_a_longport_connection_through_the_form(browser: Any, ui: dict[str, 
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    browser.find_element(By.XPATH, "//button[contains(., 'Add Connection')]").click()
+    _click(browser.find_element(By.XPATH, "//button[contains(., 'Add Connection')]"), "Add Connection")
     browser.find_element(By.NAME, "connection_id").send_keys("lp_form")
     kind = browser.find_element(By.CSS_SELECTOR, "[role=dialog] input[role=combobox]")
     kind.send_keys("LongPort")
@@ -199,7 +214,10 @@ def test_add_a_longport_connection_through_the_form(browser: Any, ui: dict[str, 
     dialog.find_element(By.NAME, "password").send_keys(DEMO.app_secret)
     _shot(browser, ui, "03-form-standard")
     # the form's sections open one at a time: the standard fields close as the extra fields open
-    dialog.find_element(By.XPATH, ".//button[contains(., 'Extra Fields') and not(contains(., 'JSON'))]").click()
+    _click(
+        dialog.find_element(By.XPATH, ".//button[contains(., 'Extra Fields') and not(contains(., 'JSON'))]"),
+        "Extra Fields",
+    )
     _wait(lambda: "Access token" in dialog.text, "the extra fields")
     for label in ("Access token", "Region", "OAuth refresh token", "Timeout (seconds)", "Max attempts per call"):
         assert label in dialog.text
@@ -210,7 +228,7 @@ def test_add_a_longport_connection_through_the_form(browser: Any, ui: dict[str, 
     assert dialog.find_element(By.NAME, "element_max_attempts").get_attribute("value") == "8"
     dialog.find_element(By.NAME, "element_access_token").send_keys(DEMO.access_token)
     _shot(browser, ui, "03-form-filled")
-    dialog.find_element(By.XPATH, ".//button[contains(., 'Save')]").click()
+    _click(dialog.find_element(By.XPATH, ".//button[contains(., 'Save')]"), "Save")
     _wait(lambda: browser.find_elements(By.XPATH, "//tr[.//*[text()='lp_form']]"), "the saved connection")
     _shot(browser, ui, "04-saved")
 

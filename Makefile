@@ -33,12 +33,14 @@ test: $(STAMP) debian-packages
 test-fast: $(STAMP) debian-packages
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest tests/unit -m unit $(PYTEST_ARGS)
 
-# ruff (lint, then format) over the whole repository, and mypy (strict on client/ and output/, its defaults on
-# the rest of the package and the tests' toolkit), as configured in pyproject.toml
+# ruff (lint, then format) over the whole repository, mypy (strict on client/ and output/, its defaults on
+# the rest of the package and the tests' toolkit) and import-linter's layering contracts, as configured in
+# pyproject.toml
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/demo.py

@@ -78,6 +78,8 @@ def emit_asset_events(
     }
     if partition_key:
         extra["partition_key"] = partition_key
+    if manifest.table is not None:  # a table run: the table, and the snapshot or version it committed
+        extra["table"] = manifest.table.to_dict()
     if manifest.rewritten is not None:  # lookback: the days rewritten, and what each gained and lost
         extra["rewritten"] = [change.to_dict() for change in manifest.rewritten]
     for outlet in outlets:

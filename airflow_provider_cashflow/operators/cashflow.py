@@ -16,10 +16,12 @@ from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError, OutputFormatError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.operators.assets import default_outlet, emit_asset_events
+from airflow_provider_cashflow.operators.lake import table_asset, table_dataset, write_table
 from airflow_provider_cashflow.operators.plan import Parameters, Plan, check_literals, plan_run
 from airflow_provider_cashflow.operators.retry_policy import default_retry_policy
 from airflow_provider_cashflow.operators.us_accounts import us_parts
 from airflow_provider_cashflow.output.manifest import Manifest
+from airflow_provider_cashflow.output.tables import TableCommit
 from airflow_provider_cashflow.output.writer import write_parts, write_window
 
 if TYPE_CHECKING:
@@ -69,6 +71,10 @@ class CashflowOperator(BaseOperator):
     :param max_xcom_bytes: fail instead of pushing a larger XCom (``None``: no limit, e.g. with the object
         storage XCom backend).
     :param parquet_row_group_size: records per Parquet row group.
+    :param table: a lake table instead of files: ``iceberg:<namespace>.<table>`` (its catalog from the connection
+        ``output_conn_id``, type ``iceberg``, default ``iceberg_default``) or ``delta:<url>`` (``file://``,
+        ``s3://``; ``output_conn_id`` the storage's). Each run replaces its account's rows of its window's local days
+        (widened by ``lookback``) in one commit; see docs/lake-tables.md. (templated)
 
     On Airflow >= 3.3 its ``retry_policy`` defaults to
     :func:`~airflow_provider_cashflow.operators.retry_policy.longport_retry_policy` (pass your own to replace it).
@@ -90,6 +96,7 @@ class CashflowOperator(BaseOperator):
         "partition_timezone",
         "window_start",
         "window_end",
+        "table",
     )
     ui_color = "#ffd6a5"
 
@@ -115,10 +122,11 @@ class CashflowOperator(BaseOperator):
         window_end: datetime | str | None = None,
         max_xcom_bytes: int | None = 1_000_000,
         parquet_row_group_size: int = PARQUET_ROW_GROUP_SIZE,
+        table: str | None = None,
         **kwargs: Any,
     ) -> None:
         default_retry_policy(kwargs)
-        _default_outlets(output_path, kwargs)
+        _default_outlets(output_path, kwargs, table)
         super().__init__(**kwargs)
         self.longport_conn_id = longport_conn_id
         self.business_type = business_type
@@ -139,7 +147,9 @@ class CashflowOperator(BaseOperator):
         self.window_end = window_end
         self.max_xcom_bytes = max_xcom_bytes
         self.parquet_row_group_size = parquet_row_group_size
+        self.table = table
         self._written: list[str] = []
+        self._table: TableCommit | None = None
         self._base_url: str | None = None
         self._api_path = CASHFLOW_PATH
         # literal mistakes show as the DAG file's import error, before any run; templates are checked when run
@@ -152,7 +162,7 @@ class CashflowOperator(BaseOperator):
         ``__init__`` (the mapped ones, at run time)."""
         given = {name: kwargs.get(name, _UNKNOWN) for name in _PARAMETERS}
         check_literals(Parameters(**given))
-        _default_outlets(kwargs.get("output_path"), kwargs)
+        _default_outlets(kwargs.get("output_path"), kwargs, kwargs.get("table"))
         kwargs.setdefault("map_index_template", "{{ task.longport_conn_id }}")
         return super().partial(**kwargs)
 
@@ -186,6 +196,8 @@ class CashflowOperator(BaseOperator):
                     plan.window,
                     datetime.now(UTC).isoformat(),
                 )
+            if plan.table is not None:  # a lake table: the whole window in one commit (operators/lake.py)
+                return self._to_table(hook, plan, context)
             if isinstance(plan.query, UsHistoryQuery):  # a US account: its own endpoint, one read per day file
                 self._api_path = US_HISTORY_PATH
                 parts = us_parts(hook, plan.query, plan.output, plan.us_columns)
@@ -230,6 +242,19 @@ class CashflowOperator(BaseOperator):
         dag = context.get("dag") or self.get_dag()  # a task outside a DAG has no timetable
         return getattr(dag, "timetable", None)
 
+    def _to_table(self, hook: CashflowHook, plan: Plan, context: Context) -> dict[str, Any]:
+        if isinstance(plan.query, UsHistoryQuery):
+            self._api_path = US_HISTORY_PATH
+        assert plan.table is not None
+        manifest = write_table(hook, plan.query, plan.table, plan.us_columns, plan.complete)
+        assert manifest.table is not None
+        self._written, self._table = [manifest.table.location], manifest.table
+        if context.get("outlet_events") is not None:
+            emit_asset_events(
+                list(self.outlets or []), context["outlet_events"], "", manifest, context.get("partition_key")
+            )
+        return manifest.to_dict()
+
     def _to_xcom(self, records: Any, plan: Plan) -> list[dict[str, Any]]:
         window, limit = plan.window, plan.max_xcom_bytes
         rows: list[dict[str, Any]] = []
@@ -262,11 +287,13 @@ class CashflowOperator(BaseOperator):
         for path in self._written:
             parts = urlsplit(path)
             outputs.append(Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path))
+        if self._table is not None:  # the snapshot or version this run committed
+            outputs = [table_dataset(self._table)]
         return OperatorLineage(inputs=[Dataset(namespace=f"longport://{host}", name=self._api_path)], outputs=outputs)
 
 
-def _default_outlets(output_path: str | None, kwargs: dict[str, Any]) -> None:
-    if output_path and "outlets" not in kwargs:
-        outlet = default_outlet(output_path)
+def _default_outlets(output_path: str | None, kwargs: dict[str, Any], table: str | None = None) -> None:
+    if (output_path or table) and "outlets" not in kwargs:
+        outlet = default_outlet(output_path) if output_path else table_asset(table)
         if outlet is not None:
             kwargs["outlets"] = [outlet]

@@ -28,6 +28,7 @@ from airflow_provider_cashflow.domain.us_query import UsHistoryQuery, validate_c
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.operators.assets import account_path
+from airflow_provider_cashflow.operators.lake import check_table, table_target
 from airflow_provider_cashflow.operators.run_window import (
     check_both,
     check_timetable,
@@ -44,6 +45,7 @@ from airflow_provider_cashflow.output.writer import OutputSpec, check_day_path
 if TYPE_CHECKING:
     from airflow_provider_cashflow.client.settings import LongPortSettings
     from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+    from airflow_provider_cashflow.output.tables import TableTarget
 
 __all__ = ["Parameters", "Plan", "check_literals", "is_deferred", "plan_run"]
 
@@ -85,6 +87,7 @@ class Parameters:
     window_end: Any
     max_xcom_bytes: Any
     parquet_row_group_size: Any
+    table: Any = None
 
     @classmethod
     def of(cls, source: Any) -> Parameters:
@@ -104,6 +107,7 @@ class Plan:
     :param settings: the connection's settings, read and checked.
     :param complete: whether the window had ended when the run was planned; if not, later records of it are
         not in this output.
+    :param table: the lake table the run commits to (``table=``), or ``None``.
     """
 
     query: CashFlowQuery | UsHistoryQuery
@@ -113,6 +117,7 @@ class Plan:
     settings: LongPortSettings
     complete: bool
     us_columns: str = "cashflow"
+    table: TableTarget | None = None
 
     @property
     def window(self) -> Window:
@@ -132,6 +137,7 @@ def plan_run(params: Parameters, context: Any, timetable: Any, hook: CashflowHoo
     lookback = parse_lookback(params.lookback)
     us_columns = validate_us_columns(params.us_columns)
     tz = partition_timezone(params.partition_timezone, timetable)
+    table = table_target(params.table, params.output_path, params.output_conn_id)
     output = _output_spec(params, tz, lookback)
     settings = hook.settings  # reads and checks the connection: it says whether the account is AP or US
     region = settings.dc_region
@@ -140,7 +146,9 @@ def plan_run(params: Parameters, context: Any, timetable: Any, hook: CashflowHoo
         tz = partition_timezone(params.partition_timezone, timetable, US_TIMEZONE)
     if output is not None:
         output = replace(output, timezone=tz, fields=columns_fields(region, us_columns))
-    if output is not None and lookback is not None:
+    if table is not None:
+        table = replace(table, timezone=tz, fields=columns_fields(region, us_columns))
+    if (output is not None or table is not None) and lookback is not None:
         window = Window(widen(window.start, lookback, tz), window.end)
     page_size = _page_size(params.page_size)
     query: CashFlowQuery | UsHistoryQuery = (
@@ -151,8 +159,10 @@ def plan_run(params: Parameters, context: Any, timetable: Any, hook: CashflowHoo
     max_xcom_bytes = _max_xcom_bytes(params.max_xcom_bytes)
     if output is not None:
         output.check(window)
+    if table is not None:
+        check_table(table, window)
     complete = window.end <= datetime.now(UTC)
-    return Plan(query, output, lookback, max_xcom_bytes, settings, complete, us_columns)
+    return Plan(query, output, lookback, max_xcom_bytes, settings, complete, us_columns, table)
 
 
 def check_literals(params: Parameters, timetable: Any = None) -> None:
@@ -178,8 +188,10 @@ def check_literals(params: Parameters, timetable: Any = None) -> None:
         _check_partitioning(params.partition_by)
     lookback = parse_lookback(params.lookback) if given("lookback") else None
     path = params.output_path if given("output_path") else "{{ output_path }}"  # rendered later: some path
+    if given("table") and params.table:
+        table_target(params.table, params.output_path if given("output_path") else None, None)
     if given("partition_by"):
-        if lookback is not None:
+        if lookback is not None and not params.table:  # a table run replaces whole days of any window
             _check_lookback(params.lookback, params.partition_by, path)
         _check_day_files(params.partition_by, path)
         if given("output_path") and path:
@@ -200,7 +212,7 @@ def _output_spec(params: Parameters, tz: ZoneInfo, lookback: timedelta | None) -
     row_group_size = validate_row_group_size(params.parquet_row_group_size)
     compression = resolve_compression(params.file_format, params.compression)
     _check_partitioning(params.partition_by)
-    if lookback is not None:
+    if lookback is not None and not params.table:
         _check_lookback(params.lookback, params.partition_by, params.output_path)
     _check_day_files(params.partition_by, params.output_path)
     if not params.output_path:

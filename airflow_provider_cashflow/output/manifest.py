@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
+from airflow_provider_cashflow.output.tables import TableCommit
 
 __all__ = ["DayChange", "FileEntry", "Manifest", "query_summary"]
 
@@ -82,6 +83,7 @@ class Manifest:
     :param rewritten: with a lookback, one entry per day rewritten, oldest first; else ``None``.
     :param api_calls: the calls the run made.
     :param complete: whether the window had ended when the run began.
+    :param table: a table run's one commit (``table=``): the table, and its snapshot or version; else ``None``.
     """
 
     query: CashFlowQuery | UsHistoryQuery
@@ -95,6 +97,7 @@ class Manifest:
     rewritten: tuple[DayChange, ...] | None
     api_calls: int
     complete: bool
+    table: TableCommit | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape the task returns (keys of earlier versions kept; ``query`` added)."""
@@ -115,4 +118,6 @@ class Manifest:
         data["complete"] = self.complete
         data["query"] = query_summary(self.query)
         data["dc_region"] = "us" if isinstance(self.query, UsHistoryQuery) else "ap"
+        if self.table is not None:
+            data["table"] = self.table.to_dict()
         return data

@@ -1,0 +1,228 @@
+"""Lake tables (``table=``): Iceberg and Delta, each run one commit of its account's window, read back with DuckDB
+as an analyst reads them and compared with the sandbox's truth. The operator runs in-process (no metadata DB)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_cashflow.domain.models import parse_cash_flow
+from airflow_provider_cashflow.errors import LongPortConfigError
+from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, DriftSpec, RevisionSpec, Sandbox
+from tests.helpers.connections import set_connection
+from tests.helpers.data import DAY, END, HOUR, UNLIMITED, day_bounds, expected, expected_rows
+from tests.helpers.operator import run_operator
+from tests.helpers.tables import duck, normalised, rows_by_day, same_rows, scan, sqlite_catalog
+
+FORMATS = ["iceberg", "delta"]
+REVISING = DatasetSpec(
+    seed=5,
+    days=14,
+    per_day=30,
+    end=END,
+    revisions=RevisionSpec(late_share=0.25, late_max_hours=48, provisional_share=1.0, settle_hours=30),
+)
+
+
+def table_of(table_format: str, root: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh table of the format under ``root``: Iceberg in an embedded SQLite catalog, Delta in a folder."""
+    if table_format == "iceberg":
+        set_connection(monkeypatch, "iceberg_default", sqlite_catalog(root / "catalog"))
+        return "iceberg:cashflow.flows"
+    return f"delta:{(root / 'delta' / 'flows').as_uri()}"
+
+
+def source(manifest: dict[str, Any]) -> str:
+    """The DuckDB scan of the table as the run's commit left it."""
+    table = manifest["table"]
+    return scan(table["format"], table["metadata_location"] if table["format"] == "iceberg" else table["location"])
+
+
+def state(manifest: dict[str, Any], account: str = "longport_default") -> dict[str, list[dict[str, Any]]]:
+    with duck() as con:
+        return rows_by_day(con, source(manifest), account)
+
+
+@pytest.mark.parametrize("table_format", FORMATS)
+def test_daily_runs_with_lookback_leave_each_day_exact_and_a_rerun_changes_no_row(
+    table_format: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six daily runs, each seeing the history an hour after its interval, lookback=2: each day holds exactly the
+    last view of it; a rerun commits again and leaves every row as it was."""
+    dataset = Dataset(REVISING)
+    table = table_of(table_format, tmp_path, monkeypatch)
+    last_read: dict[str, int] = {}
+    manifests = []
+    with Sandbox(dataset, rate_limit=False, as_of_after_request=HOUR) as server:
+        set_connection(monkeypatch, "longport_default", server.connection(**UNLIMITED, timeout=2))
+        for i in range(6):
+            start = END - (7 - i) * DAY
+            manifest, context, _ = run_operator(start, start + DAY, table=table, lookback=2, page_size=50)
+            manifests.append(manifest)
+            for k in range(3):
+                last_read[(start - k * DAY).date().isoformat()] = int((start + DAY).timestamp()) + HOUR
+        days = state(manifests[-1])
+        assert sorted(days) == sorted(last_read)
+        for day, as_of in last_read.items():
+            assert same_rows(days[day], expected_rows(dataset.window(*_seconds(day), as_of=as_of))), day
+        # the late postings and settled dividends reached the table: some day differs from its first view
+        first_views = {
+            day: expected(dataset, *day_bounds(day), int(day_bounds(day)[1].timestamp()) + HOUR) for day in days
+        }
+        assert any(not same_rows(days[d], first_views[d]) for d in days)
+
+        # the rerun of the last run: a new commit, the same rows
+        server.control(as_of_after_request=HOUR)
+        again, _, _ = run_operator(END - 2 * DAY, END - DAY, table=table, lookback=2, page_size=50)
+    assert _sorted(state(again)) == _sorted(days)
+    commit, previous = again["table"], manifests[-1]["table"]
+    if table_format == "iceberg":
+        assert commit["snapshot_id"] != previous["snapshot_id"]
+        assert commit["previous_snapshot_id"] == previous["snapshot_id"]
+    else:
+        assert (commit["version"], commit["previous_version"]) == (previous["version"] + 1, previous["version"])
+    # the manifest and the asset event name the table and the commit
+    assert manifests[0]["table"]["format"] == table_format and manifests[0]["records"] > 0
+    assert manifests[-1]["interval"]["start"] == (END - 4 * DAY).isoformat()  # widened by the lookback
+    (event,) = context["outlet_events"]._dict.values()
+    assert event.extra["table"] == manifests[-1]["table"] and event.extra["records"] == manifests[-1]["records"]
+
+
+def _sorted(days: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows of one second come in no fixed order from a table scan: sorted, each day compares as a multiset."""
+    return {day: normalised(rows) for day, rows in days.items()}
+
+
+def _seconds(day: str) -> tuple[int, int]:
+    start, end = day_bounds(day)
+    return int(start.timestamp()), int(end.timestamp())
+
+
+@pytest.mark.parametrize("table_format", FORMATS)
+def test_each_day_is_exact_while_the_history_changes_during_the_run(
+    table_format: str, dataset: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Postings and cancellations after every page: every record that existed throughout lands once, none twice."""
+    table = table_of(table_format, tmp_path, monkeypatch)
+    drift = DriftSpec(postings=1, cancellations=1, seed=3)
+    with Sandbox(dataset, rate_limit=False, drift=drift) as server:
+        set_connection(monkeypatch, "longport_default", server.connection(**UNLIMITED, timeout=2))
+        mark = server.mark()
+        manifest, _, _ = run_operator(END - 3 * DAY, END, table=table, page_size=7)
+        days = state(manifest)
+        assert manifest["api_calls"] > 10  # many pages, each followed by a change
+        for day in days:
+            truth = server.drift_truth(*_seconds(day), after=mark)
+            got = [_frozen(row) for row in days[day]]
+            assert truth.problems(got, key=lambda r: _frozen(parse_cash_flow(r).to_dict())) == {}, day
+        assert sum(len(rows) for rows in days.values()) == manifest["records"]
+
+
+def _frozen(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(sorted(normalised([row])[0].items()))
+
+
+@pytest.mark.parametrize("table_format", FORMATS)
+def test_time_travel_reads_the_table_as_the_previous_run_left_it(
+    table_format: str, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLARS_ICEBERG_PLANNER", "pyiceberg")  # the planner pyiceberg installs; no plugin wanted
+    table = table_of(table_format, tmp_path, monkeypatch)
+    first, _, _ = run_operator(END - 2 * DAY, END - DAY, table=table)
+    second, _, _ = run_operator(END - DAY, END, table=table)
+    import polars as pl
+
+    if table_format == "iceberg":
+        from airflow.providers.apache.iceberg.hooks.iceberg import IcebergHook
+
+        flows = IcebergHook().load_table("cashflow.flows")
+        before = flows.scan(snapshot_id=second["table"]["previous_snapshot_id"]).to_arrow()
+        now = pl.scan_iceberg(flows).collect()
+    else:
+        before = pl.scan_delta(second["table"]["location"], version=second["table"]["previous_version"]).collect()
+        now = pl.scan_delta(second["table"]["location"]).collect()
+    assert sorted(set(before["date"].to_pylist() if hasattr(before["date"], "to_pylist") else before["date"])) == [
+        (END - 2 * DAY).date()
+    ]
+    assert len(before) == first["records"] and len(now) == first["records"] + second["records"]
+
+
+@pytest.mark.parametrize("table_format", FORMATS)
+def test_an_empty_window_replaces_the_days_with_nothing(
+    table_format: str, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = table_of(table_format, tmp_path, monkeypatch)
+    full, _, _ = run_operator(END - DAY, END, table=table)
+    assert full["records"] == 28
+    # the same days again, filtered to a symbol nobody traded: the account's rows of those days are replaced by none
+    empty, _, _ = run_operator(END - DAY, END, table=table, symbol="NONE.US")
+    assert empty["records"] == 0 and state(empty) == {}
+
+
+def test_every_column_is_typed_for_a_reader(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    iceberg, _, _ = run_operator(END - DAY, END, table=table_of("iceberg", tmp_path, monkeypatch))
+    delta, _, _ = run_operator(END - DAY, END, table=table_of("delta", tmp_path, monkeypatch))
+    with duck() as con:
+        for manifest in (iceberg, delta):
+            types = dict(con.execute(f"DESCRIBE SELECT * FROM {source(manifest)}").fetchall()[i][:2] for i in range(10))
+            assert types == {
+                "transaction_flow_name": "VARCHAR",
+                "direction": "INTEGER",
+                "business_type": "INTEGER",
+                "balance": "DECIMAL(38,12)",
+                "currency": "VARCHAR",
+                "business_time": "TIMESTAMP WITH TIME ZONE",
+                "symbol": "VARCHAR",
+                "description": "VARCHAR",
+                "account": "VARCHAR",
+                "date": "DATE",
+            }
+            (net,) = con.execute(f"SELECT sum(balance)::VARCHAR FROM {source(manifest)}").fetchone()
+            want = sum(Decimal(r["balance"]) for r in expected(sandbox, END - DAY, END))
+            assert Decimal(net) == want
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"table": "parquet:cashflow.flows"}, r"table format must be one of iceberg, delta"),
+        ({"table": "cashflow.flows"}, r"table must be '<format>:<table>'"),
+        ({"table": "iceberg:flows"}, r"'<namespace>.<table>'"),
+        ({"table": "delta:/data/lake"}, r"named by its URL"),
+        ({"table": "delta:file:///lake/{conn_id}"}, r"no placeholder"),
+        ({"table": "iceberg:cashflow.flows", "output_path": "file:///x/{date}.jsonl"}, r"two targets: give one"),
+    ],
+)
+def test_a_wrong_table_fails_when_the_dag_is_parsed(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(LongPortConfigError, match=message):
+        run_operator(END - DAY, END, **kwargs)
+
+
+def test_a_table_run_refuses_part_of_a_day_and_a_missing_catalog_before_any_call(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = table_of("delta", tmp_path, monkeypatch)
+    with pytest.raises(AirflowFailException, match=r"replaces whole days of partition_timezone='UTC'"):
+        run_operator(END - DAY, END - DAY / 24, table=table)
+    with pytest.raises(Exception, match=r"iceberg_missing"):
+        run_operator(END - DAY, END, table="iceberg:cashflow.flows", output_conn_id="iceberg_missing")
+    assert sandbox.state.snapshot()["calls"] == 0
+
+
+def test_a_lookback_without_day_files_is_fine_for_a_table(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest, _, _ = run_operator(END - DAY, END, table=table_of("delta", tmp_path, monkeypatch), lookback=1)
+    assert sorted(state(manifest)) == ["2026-11-18", "2026-11-19"]
+    assert Counter(json.dumps(r, sort_keys=True) for rows in state(manifest).values() for r in rows) == Counter(
+        json.dumps(r, sort_keys=True) for r in normalised(expected(sandbox, END - 2 * DAY, END))
+    )
+    assert datetime.fromisoformat(manifest["interval"]["start"]) == END - 2 * DAY
+    assert manifest["interval"]["start"].endswith("+00:00") and UTC

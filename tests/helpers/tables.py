@@ -4,6 +4,7 @@ to compare with the sandbox's truth."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 from collections.abc import Iterator
@@ -88,3 +89,53 @@ def normalised(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def same_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
     """Equal as multisets of rows (the order inside a second is the API's, which a table does not keep)."""
     return normalised(a) == normalised(b)
+
+
+class HoldingProxy:
+    """A TCP proxy on a free loopback port in front of ``port`` (a moto server) that forwards every byte until a
+    client sends a request matching ``pattern``: that request is held, never forwarded, and :attr:`held` is set.
+    A task killed then was killed in the middle of its commit, with the data files already written."""
+
+    def __init__(self, port: int, pattern: bytes) -> None:
+        import re
+        import socket
+        import threading
+
+        self._upstream, self._pattern = port, re.compile(pattern)
+        self.held = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._sockets: list[Any] = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self._upstream))
+            self._sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source: Any, sink: Any, from_client: bool) -> None:
+        tail = b""
+        try:
+            while data := source.recv(65536):
+                if from_client and self._pattern.search(tail + data):
+                    self.held.set()
+                    return  # the request never reaches the server
+                tail = data[-512:]
+                sink.sendall(data)
+        except OSError:
+            return
+
+    def stop(self) -> None:
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.close()

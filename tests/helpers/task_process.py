@@ -1,13 +1,15 @@
 """A task process for the crash tests: builds a DAG and executes CashflowOperator, as a worker's task would.
 
 Run as ``python -m tests.helpers.task_process SPEC_JSON`` from the repository root with the connections in ``AIRFLOW_CONN_*``; SPEC_JSON holds
-``start``, ``end`` (ISO 8601), the operator's ``kwargs`` and optionally ``s3_block_size``.
+``start``, ``end`` (ISO 8601), the operator's ``kwargs`` and optionally ``s3_block_size`` and ``start_at`` (a Unix
+time to wait for once imported, so that several task processes run at once).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import datetime
 
 
@@ -21,6 +23,8 @@ def main(spec_json: str) -> None:
         s3fs.S3FileSystem.default_block_size = int(spec["s3_block_size"])
     from tests.helpers.operator import run_operator
 
+    if spec.get("start_at"):
+        time.sleep(max(0.0, spec["start_at"] - time.time()))
     run_operator(datetime.fromisoformat(spec["start"]), datetime.fromisoformat(spec["end"]), **spec["kwargs"])
 
 

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Real servers and tools the tests start (each feature adds its own): installed by `make test` when missing.
 DEBIAN_PACKAGES := redis-server postgresql chromium chromium-driver
 
-.PHONY: demo test test-fast lint bench venv clean debian-packages compat airflow docs screenshots
+.PHONY: demo test test-fast lint bench venv clean debian-packages compat compat-latest airflow docs screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -53,8 +53,13 @@ airflow: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PORT="$(PORT)" $(PY) scripts/airflow_ui.py
 
 # One venv per Airflow 3 minor x Python (in .compat/), the real-Airflow slice of the suite in each; CELLS="3.0-3.11 ..."
+# Each installs its known-good resolution (scripts/compat-constraints/); compat-latest installs today's releases and
+# names the library when one of them breaks a cell
 compat: $(STAMP)
 	$(PY) scripts/compat.py $(CELLS)
+
+compat-latest: $(STAMP)
+	$(PY) scripts/compat.py --latest $(CELLS)
 
 # The documentation site into site/; --strict: a broken link, anchor or API reference fails the build
 docs: $(STAMP)

@@ -6,8 +6,21 @@ UI renders, ``test_connection`` against the sandbox, the retry policy, and the e
 ``airflow dags test`` with their files checked against the sandbox. Prints the matrix with times and writes it
 to ``.compat/matrix.md``. Exits non-zero if any cell fails.
 
-    make compat                      # all cells
+Each cell installs its **known-good resolution** (``scripts/compat-constraints/<cell>.txt``, the third-party
+packages of its last passing run, like Airflow's constraints files) as uv constraints, so a release published
+since cannot turn the cell red: when it fails, a change of ours did it. ``--latest`` installs today's releases
+instead; when that fails, the cell tells an upstream release from a change of ours, and names the library:
+
+1. the first failing test again, alone (passes: flaky or order-dependent, not diagnosed);
+2. with the known-good resolution (still fails: a change of ours);
+3. today's releases with half of the changed packages held back at their known-good versions, rerunning only
+   that test, halving until one package is left: that release broke it.
+
+A passing cell records its resolution as the new known-good one; commit the file.
+
+    make compat                      # all cells, each with its known-good resolution
     make compat CELLS="3.0-3.11 3.3-3.13"
+    make compat-latest CELLS=3.0-3.11  # today's releases; a failure names the library
 """
 
 from __future__ import annotations
@@ -21,9 +34,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 REPO = Path(__file__).resolve().parents[1]
 ROOT = REPO / ".compat"
+KNOWN_GOOD = REPO / "scripts" / "compat-constraints"
 
 
 @dataclass(frozen=True)
@@ -77,7 +92,83 @@ class Result:
     detail: str = ""
 
 
-def run_cell(airflow: str, python: str, uv: str, log_dir: Path) -> Result:
+@dataclass
+class Venv:
+    """One cell's venv: what installs into it and runs in it, each command and its output written to the log."""
+
+    path: Path
+    release: Release
+    uv: str
+    log: TextIO
+    env: dict[str, str]
+
+    @property
+    def python(self) -> str:
+        return str(self.path / "bin" / "python")
+
+    def run(self, command: list[str]) -> subprocess.CompletedProcess[str]:
+        self.log.write(f"$ {' '.join(command)}\n")
+        self.log.flush()
+        done = subprocess.run(command, capture_output=True, env=self.env, cwd=REPO, text=True)
+        self.log.write(done.stdout + done.stderr)
+        self.log.flush()
+        return done
+
+    def install(self, constraints: dict[str, str] | None, *, upgrade: bool) -> bool:
+        """The release, its pins and our package; ``constraints`` hold versions, ``upgrade`` takes today's releases."""
+        command = [
+            self.uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            self.python,
+            f"apache-airflow=={self.release.version}",
+        ]
+        command += [*self.release.pins, "-e", f"{REPO}[test-core]"]
+        if upgrade:
+            command.append("--upgrade")
+        if constraints:
+            held = self.path.parent / f"{self.path.name}.constraints.txt"
+            held.write_text("".join(f"{name}=={version}\n" for name, version in sorted(constraints.items())))
+            command += ["--constraint", str(held)]
+        return self.run(command).returncode == 0
+
+    def freeze(self) -> dict[str, str]:
+        """The third-party packages installed (ours, editable, left out)."""
+        command = [self.uv, "pip", "freeze", "--quiet", "--python", self.python, "--exclude-editable"]
+        done = subprocess.run(command, capture_output=True, env=self.env, cwd=REPO, text=True, check=True)
+        return _parse_requirements(done.stdout)
+
+    def pytest(self, *tests: str) -> subprocess.CompletedProcess[str]:
+        return self.run([self.python, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider", "-rfEs"])
+
+
+def _parse_requirements(text: str) -> dict[str, str]:
+    pairs = (line.split("#")[0].strip().partition("==") for line in text.splitlines())
+    return {name.lower(): version for name, sep, version in pairs if sep}
+
+
+def known_good_file(cell: str) -> Path:
+    return KNOWN_GOOD / f"{cell}.txt"
+
+
+def record_known_good(cell: str, release: Release, python: str, packages: dict[str, str]) -> bool:
+    """Write the cell's known-good resolution; True if it changed."""
+    path = known_good_file(cell)
+    header = (
+        f"# Known-good resolution of the compat cell Airflow {release.version} on Python {python}: the third-party\n"
+        "# packages of its last passing run, installed as uv constraints by scripts/compat.py, which writes this file.\n"
+    )
+    text = header + "".join(f"{name}=={version}\n" for name, version in sorted(packages.items()))
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return True
+
+
+def run_cell(airflow: str, python: str, uv: str, log_dir: Path, *, latest: bool = False) -> Result:
     release = RELEASES[airflow]
     cell = f"{airflow}-{python}"
     if python in release.unsupported:
@@ -85,47 +176,77 @@ def run_cell(airflow: str, python: str, uv: str, log_dir: Path) -> Result:
     exe = interpreter(python)
     if exe is None:
         return Result(cell, "FAILED", detail=f"no Python {python} on this machine (looked in pyenv and PATH)")
-    venv = ROOT / f"af{airflow}-py{python}"
+    known_path = known_good_file(cell)
+    known = _parse_requirements(known_path.read_text()) if known_path.exists() else None
+    held = None if latest else known
+    path = ROOT / f"af{airflow}-py{python}"
     log = log_dir / f"{cell}.log"
-    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "VIRTUAL_ENV": str(venv)}
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "VIRTUAL_ENV": str(path)}
     env.pop("PYTHONPATH", None)
+    env["PATH"] = f"{path / 'bin'}:{os.environ.get('PATH', '')}"
     started = time.monotonic()
     with log.open("w") as out:
-        steps = []
-        if not (venv / "bin" / "python").exists():
-            steps.append([uv, "venv", "--quiet", "--python", exe, str(venv)])
-        steps.append(
-            [
-                uv,
-                "pip",
-                "install",
-                "--quiet",
-                "--python",
-                str(venv / "bin" / "python"),
-                f"apache-airflow=={release.version}",
-                *release.pins,
-                "-e",
-                f"{REPO}[test-core]",
-            ]
-        )
-        for command in steps:
-            out.write(f"$ {' '.join(command)}\n")
-            out.flush()
-            if subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO).returncode:
-                return Result(cell, "FAILED", time.monotonic() - started, detail=f"install failed: see {log}")
+        venv = Venv(path, release, uv, out, env)
+        if (
+            not (path / "bin" / "python").exists()
+            and venv.run([uv, "venv", "--quiet", "--python", exe, str(path)]).returncode
+        ):
+            return Result(cell, "FAILED", time.monotonic() - started, detail=f"venv failed: see {log}")
+        if not venv.install(held, upgrade=held is None):
+            why = f"with {_relative(known_path)}: our requirements moved past it? " if held else ""
+            return Result(cell, "FAILED", time.monotonic() - started, detail=f"install failed {why}see {log}")
         build = time.monotonic() - started
-        env["PATH"] = f"{venv / 'bin'}:{os.environ.get('PATH', '')}"
-        command = [str(venv / "bin" / "python"), "-m", "pytest", *SLICE, "-q", "-p", "no:cacheprovider", "-rfEs"]
-        out.write(f"$ {' '.join(command)}\n")
-        out.flush()
         started = time.monotonic()
-        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=REPO, text=True)
-        out.write(done.stdout)
-    summary = _summary(done.stdout)
-    status = "passed" if done.returncode == 0 and "skipped" not in summary else "FAILED"
-    return Result(
-        cell, status, build, time.monotonic() - started, summary if status == "passed" else f"{summary}: see {log}"
-    )
+        done = venv.pytest(*SLICE)
+        tests = time.monotonic() - started
+        summary = _summary(done.stdout)
+        if done.returncode == 0 and "skipped" not in summary:
+            if record_known_good(cell, release, python, venv.freeze()):
+                summary += f"; recorded {_relative(known_path)}"
+            return Result(cell, "passed", build, tests, summary)
+        cause = "with the known-good resolution, so a change of ours" if held else diagnose(venv, done.stdout, known)
+    return Result(cell, "FAILED", build, tests, f"{summary}; {cause}: see {log}")
+
+
+def diagnose(venv: Venv, output: str, known: dict[str, str] | None) -> str:
+    """Today's releases fail the slice: an upstream release, and which, or a change of ours?
+
+    Reruns only the first failing test: alone, then with the known-good resolution, then with half of the changed
+    packages held back at their known-good versions, halving until one package is left.
+    """
+    found = re.search(r"^(?:FAILED|ERROR) (\S+)", output, re.MULTILINE)
+    if found is None:
+        return "no failing test named, not diagnosed"
+    test = found.group(1)
+    if known is None:
+        return "no known-good resolution to compare with, not diagnosed"
+    today = venv.freeze()
+    if venv.pytest(test).returncode == 0:
+        return f"{test} passes alone: flaky or order-dependent, not diagnosed"
+    if not venv.install(known, upgrade=False):
+        return "the known-good resolution no longer installs, not diagnosed"
+    if venv.pytest(test).returncode:
+        return f"{test} fails with the known-good resolution too, so a change of ours"
+    suspects = sorted(name for name, version in known.items() if today.get(name, version) != version)
+    if not suspects:
+        return f"{test} passes with the known-good resolution, though no package in it changed version"
+    while len(suspects) > 1:
+        half = len(suspects) // 2
+        for part in (suspects[:half], suspects[half:]):
+            if venv.install({name: known[name] for name in part}, upgrade=True) and venv.pytest(test).returncode == 0:
+                suspects = part
+                break
+        else:
+            break  # neither half alone: several releases together
+    if len(suspects) == 1:
+        name = suspects[0]
+        return f"upstream: {name} {today[name]} breaks {test}; {known[name]}, known-good, passes: pin it in RELEASES"
+    held = ", ".join(f"{name} {known[name]}" for name in suspects)
+    return f"upstream: {test} passes with these held back together: {held}"
+
+
+def _relative(path: Path) -> str:
+    return str(path.relative_to(REPO))
 
 
 def _summary(output: str) -> str:
@@ -145,6 +266,7 @@ def table(results: list[Result]) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("cells", nargs="*", help="AIRFLOW-PYTHON, e.g. 3.0-3.11 (default: all)")
+    parser.add_argument("--latest", action="store_true", help="today's releases, not the known-good resolutions")
     args = parser.parse_args(argv)
     every = [f"{a}-{p}" for a in RELEASES for p in PYTHONS]
     cells = [c for arg in args.cells for c in arg.replace(",", " ").split()] or every
@@ -156,8 +278,9 @@ def main(argv: list[str]) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for cell in cells:
-        print(f"==> Airflow {RELEASES[cell.split('-')[0]].version} on Python {cell.split('-')[1]}", flush=True)
-        result = run_cell(*cell.split("-"), uv=uv, log_dir=log_dir)
+        airflow, python = cell.split("-")
+        print(f"==> Airflow {RELEASES[airflow].version} on Python {python}", flush=True)
+        result = run_cell(airflow, python, uv, log_dir, latest=args.latest)
         print(
             f"    {result.status} (install {result.build:.0f} s, tests {result.tests:.0f} s) {result.detail}",
             flush=True,

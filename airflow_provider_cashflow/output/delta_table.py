@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import OutputFormatError
 from airflow_provider_cashflow.output.tables import ACCOUNT, DATE, TableCommit, TableTarget, days_of
 
 __all__ = ["commit_delta"]
@@ -36,6 +37,7 @@ def commit_delta(
     from deltalake import CommitProperties, DeltaTable, write_deltalake
 
     first, last = days_of(window, tz)
+    _check_columns(target, options, data.schema.names)
     predicate = f"{ACCOUNT} = {_quoted(account)} AND {DATE} >= '{first}' AND {DATE} <= '{last}'"
     write_deltalake(
         target.name,
@@ -59,6 +61,20 @@ def commit_delta(
         version=version,
         previous=version - 1 if version > 0 else None,
     )
+
+
+def _check_columns(target: TableTarget, options: dict[str, str], names: list[str]) -> None:
+    """An existing table holds the run's columns, or nothing is written."""
+    from deltalake import DeltaTable
+
+    if not DeltaTable.is_deltatable(target.name, storage_options=options):
+        return
+    have = [field.name for field in DeltaTable(target.name, storage_options=options).schema().fields]
+    if have != names:
+        raise OutputFormatError(
+            f"the Delta table {target.name} has the columns {have}, not those this run writes ({names}): a US "
+            "account with us_columns='native' needs a table of its own"
+        )
 
 
 def _window_bytes(table: Any, account: str, first: Any, last: Any) -> int:

@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_cashflow.domain.models import parse_cash_flow
+from airflow_provider_cashflow.domain.us_transactions import parse_us_transaction, to_cash_flow
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, DriftSpec, RevisionSpec, Sandbox
 from tests.helpers.connections import set_connection
@@ -226,3 +228,51 @@ def test_a_lookback_without_day_files_is_fine_for_a_table(
     )
     assert datetime.fromisoformat(manifest["interval"]["start"]) == END - 2 * DAY
     assert manifest["interval"]["start"].endswith("+00:00") and UTC
+
+
+@pytest.mark.parametrize("table_format", FORMATS)
+def test_ap_and_us_accounts_share_one_table_and_native_us_columns_take_their_own(
+    table_format: str, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_connection(monkeypatch, "longport_us", sandbox.connection(us=True, **UNLIMITED, timeout=5))
+    table = table_of(table_format, tmp_path, monkeypatch)
+    start, end = (datetime(2026, 11, d, tzinfo=NEW_YORK).astimezone(UTC) for d in (17, 19))
+    ap, _, _ = run_operator(start, end, table=table, partition_timezone="America/New_York")
+    us, _, _ = run_operator(start, end, table=table, longport_conn_id="longport_us")  # New York days by default
+    assert us["dc_region"] == "us" and us["partition_timezone"] == "America/New_York"
+    with duck() as con:
+        for account, truth in (("longport_default", _ap_truth), ("longport_us", _us_truth)):
+            days = rows_by_day(con, source(us), account)
+            assert sorted(days) == ["2026-11-17", "2026-11-18"], account
+            for day, rows in days.items():
+                assert rows and same_rows(rows, truth(sandbox, day)), (account, day)
+    assert ap["records"] > 0
+
+    # every key the US endpoint sends: not into the cash-flow table, into one of its own
+    with pytest.raises(AirflowFailException, match=r"needs a table of its own"):
+        run_operator(start, end, table=table, longport_conn_id="longport_us", us_columns="native")
+    native = table.replace("flows", "us_native")
+    manifest, _, _ = run_operator(start, end, table=native, longport_conn_id="longport_us", us_columns="native")
+    with duck() as con:
+        (count,) = con.execute(f"SELECT count(*) FROM {source(manifest)}").fetchone()
+        columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source(manifest)}").fetchall()]
+    assert count == manifest["records"] == us["records"]
+    assert {"biz_code", "amount", "create_at", "done_at", "account", "date"} <= set(columns)
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _ny_day(day: str) -> tuple[datetime, datetime]:
+    start = datetime.fromisoformat(day).replace(tzinfo=NEW_YORK)
+    return start.astimezone(UTC), (start + DAY).astimezone(UTC)
+
+
+def _ap_truth(sandbox: Sandbox, day: str) -> list[dict[str, Any]]:
+    return expected(sandbox, *_ny_day(day))
+
+
+def _us_truth(sandbox: Sandbox, day: str) -> list[dict[str, Any]]:
+    start, end = _ny_day(day)
+    rows = sandbox.us_records(int(start.timestamp()), int(end.timestamp()))
+    return [to_cash_flow(parse_us_transaction(r)).to_dict() for r in rows]

@@ -10,10 +10,13 @@ minor lacks (checked by installing 3.0.6, 3.1.8, 3.2.2 and 3.3.2):
 - ``airflow.sdk.ExceptionRetryPolicy`` and friends (AIP-105 task retry policies): 3.3+ only.
 - the Test button's saved secrets: 3.1.7+ put them back in place of the form's ``***``; 3.0 does not, and has no
   later patch release (3.1.0-3.1.6 neither: there the fix is an upgrade).
+- the secrets backends a hook's connection lookup tries: the task SDK's list (3.1+, and 3.0 inside a task); 3.0
+  outside a task reads the core list.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "AirflowNotFoundException",
     "BaseHook",
     "airflow_version",
+    "secrets_backends",
     "timetable_expression",
     "timetable_timezone",
 ]
@@ -58,6 +62,18 @@ HAS_RETRY_POLICIES = AIRFLOW_VERSION >= (3, 3)
 
 #: The hook itself puts a saved connection's secrets in place of the Test button's masks (Airflow 3.0 only).
 HOOK_RESTORES_TEST_SECRETS = AIRFLOW_VERSION < (3, 1)
+
+
+def secrets_backends() -> list[Any]:
+    """The secrets backends ``BaseHook.get_connection`` tries in this process, in its order."""
+    task_runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
+    if AIRFLOW_VERSION < (3, 1) and not hasattr(task_runner, "SUPERVISOR_COMMS"):
+        from airflow.configuration import ensure_secrets_loaded
+
+        return list(ensure_secrets_loaded())
+    from airflow.sdk.execution_time.supervisor import ensure_secrets_backend_loaded
+
+    return list(ensure_secrets_backend_loaded())
 
 
 def timetable_timezone(timetable: Any) -> Any:

@@ -10,6 +10,7 @@ __all__ = [
     "RATE_LIMIT_CODES",
     "RETRYABLE_CODES",
     "TOKEN_EXPIRED_CODES",
+    "ConnectionReadError",
     "DataCentreError",
     "LongPortAPIError",
     "LongPortConfigError",
@@ -76,6 +77,12 @@ class LongPortError(Exception):
 
 class LongPortConfigError(LongPortError, ValueError):
     """Bad configuration or input, found before any call was made."""
+
+
+class ConnectionReadError(LongPortError):
+    """A secrets backend failed while reading the connection: it may exist, and a later try may read it."""
+
+    retryable = True
 
 
 class DataCentreError(LongPortConfigError):

@@ -37,6 +37,7 @@ from airflow_provider_cashflow.hooks.no_retry import (
     no_retry,
 )
 from airflow_provider_cashflow.hooks.redaction import cannot_test_message, redacted_fields
+from airflow_provider_cashflow.hooks.unreadable import unreadable_connection
 
 __all__ = ["CashflowHook"]
 
@@ -77,10 +78,14 @@ class CashflowHook(BaseHook):
 
     @classmethod
     def get_connection(cls, conn_id: str) -> Any:
-        """As ``BaseHook.get_connection``; a missing connection fails the task at once, naming what exists."""
+        """As ``BaseHook.get_connection``; a missing connection fails the task at once, naming what exists, and one
+        that a secrets backend or its ``AIRFLOW_CONN_...`` variable could not give says what failed."""
         try:
             return super().get_connection(conn_id)
         except AirflowNotFoundException:
+            unreadable = unreadable_connection(conn_id)
+            if unreadable is not None:
+                raise (unreadable if unreadable.retryable else no_retry(unreadable)) from None
             raise no_retry(missing_connection(conn_id)) from None
 
     @cached_property

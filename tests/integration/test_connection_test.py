@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from airflow_provider_cashflow.compat import AIRFLOW_VERSION
 from airflow_provider_cashflow.sandbox import DEMO
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
-from tests.helpers.airflow import AirflowHome
+from tests.helpers.airflow import PROGRAM_ENV, AirflowHome, program
 from tests.helpers.connections import api_body, longport_connection, set_connection
 
 
@@ -155,3 +156,56 @@ def test_only_airflow_30_reads_the_saved_connection_from_the_test_route(monkeypa
     else:
         assert "redacted values ('***') for app secret (password), access_token" in message
         assert "airflow connections test <connection id>" in message and "lp_saved" not in message
+
+
+# A connection that is there but cannot be read is not a missing one -------------------------------------------
+
+SECRET = "s3cr3t-Value-9f2"  # in each malformed variable: must never reach a message
+
+
+def _probe(tmp_path: Any, conn_ids: list[str], **env: str) -> dict[str, dict[str, Any]]:
+    """``CashflowHook(ID).settings`` for each id in a process of its own, Airflow configured by ``env``."""
+    home = AirflowHome(tmp_path / "home", **env)
+    home.migrate_db()
+    result = home.run(*program("connection_probe"), *conn_ids, program=sys.executable, **PROGRAM_ENV)
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("CONNECTION-PROBE ")]
+    return {answer["id"]: answer for answer in json.loads(line.removeprefix("CONNECTION-PROBE "))}
+
+
+def test_a_malformed_variable_says_it_cannot_be_parsed_not_that_it_is_missing(tmp_path: Any) -> None:
+    answers = _probe(
+        tmp_path,
+        ["lp_json", "lp_uri", "lp_missing"],
+        AIRFLOW_CONN_LP_JSON='{"conn_type": "longport", "login": "key", "password": "' + SECRET + '", ',
+        # urllib's error quotes the port it could not read: here the secret, pasted one field too far
+        AIRFLOW_CONN_LP_URI=f"longport://key:pw@127.0.0.1:{SECRET}",
+    )
+    broken_json, broken_uri, missing = answers["lp_json"], answers["lp_uri"], answers["lp_missing"]
+    for answer, cause in ((broken_json, "JSONDecodeError: Expecting"), (broken_uri, "Port could not be cast")):
+        assert answer["class"] == "LongPortConfigError" and answer["no_retry"], answer
+        message = answer["message"]
+        assert f"is set in AIRFLOW_CONN_{answer['id'].upper()}, but Airflow cannot parse it" in message, message
+        assert cause in message and "not defined" not in message, message
+        assert SECRET not in message and "s3cr3t" not in message, message
+    assert "Port could not be cast to integer value as '***'" in broken_uri["message"]
+    assert missing["class"] == "LongPortConfigError" and "connection 'lp_missing' is not defined" in missing["message"]
+
+
+def test_a_failing_secrets_backend_is_named_with_its_error(tmp_path: Any) -> None:
+    from tests.helpers.connection_probe import FailingSecretsBackend
+
+    with SandboxProcess("--days", "1", "--per-day", "1", "--no-rate-limit") as sandbox:
+        answers = _probe(
+            tmp_path,
+            ["longport_default", "lp_in_env"],
+            AIRFLOW__SECRETS__BACKEND="tests.helpers.connection_probe.FailingSecretsBackend",
+            AIRFLOW_CONN_LP_IN_ENV=json.dumps(longport_connection(sandbox.base_url)),
+        )
+    unreadable = answers["longport_default"]
+    assert unreadable["class"] == "ConnectionReadError", unreadable
+    assert unreadable["retryable"] and not unreadable["no_retry"]  # the store may answer on the task's next try
+    message = unreadable["message"]
+    assert "connection 'longport_default' could not be read: the secrets backend FailingSecretsBackend" in message
+    assert f"PermissionError: {FailingSecretsBackend.ERROR}" in message and "not defined" not in message, message
+    # Airflow reads on past a failing backend: a connection the environment holds is read as ever
+    assert answers["lp_in_env"] == {"id": "lp_in_env", "read": True}

@@ -30,6 +30,7 @@ from airflow_provider_cashflow.compat import timetable_expression, timetable_tim
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
 from airflow_provider_cashflow.sandbox import Sandbox
 from tests.helpers.data import END
+from tests.helpers.tables import sqlite_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -83,7 +84,15 @@ def test_every_page_has_examples_that_run() -> None:
 
 
 def _redirect_output(op: CashflowOperator, root: Path) -> None:
-    """``s3://my-bucket/cashflow/date={date}/x.jsonl`` of an example to ``file://<tmp>/<task>/cashflow/...``."""
+    """``s3://my-bucket/cashflow/date={date}/x.jsonl`` of an example to ``file://<tmp>/<task>/cashflow/...``; a
+    lake table to a local Delta folder, or into an embedded Iceberg catalog there."""
+    if op.table:
+        table_format, _, _ = op.table.partition(":")
+        if table_format == "iceberg":
+            catalog = sqlite_catalog(root / op.task_id / "catalog")
+            os.environ[f"AIRFLOW_CONN_{(op.output_conn_id or 'iceberg_default').upper()}"] = json.dumps(catalog)
+        else:
+            op.table, op.output_conn_id = f"delta:{(root / op.task_id / 'delta').as_uri()}", None
     if op.output_path:
         parts = urlsplit(op.output_path)
         op.output_path = f"{(root / op.task_id).as_uri()}/{parts.path.lstrip('/')}"

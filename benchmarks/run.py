@@ -161,6 +161,43 @@ def worker_paging(base_url: str, start: int, end: int, size: int, mode: str) -> 
     return {"calls": hook.client.stats.calls, "rows": rows}
 
 
+def worker_lake(base_url: str, start: int, end: int, target: str, out: str) -> dict:
+    """One window through the operator into day files (Parquet), an Iceberg table or a Delta table, under ``out``."""
+    import resource
+
+    os.environ["AIRFLOW_CONN_LONGPORT_DEFAULT"] = _conn(base_url, rate_limit_calls=100000, rate_limit_period=1)
+    catalog = {"type": "sql", "uri": f"sqlite:///{out}/catalog.db", "warehouse": f"file://{out}"}
+    os.environ["AIRFLOW_CONN_ICEBERG_DEFAULT"] = json.dumps({"conn_type": "iceberg", "extra": catalog})
+    from airflow.sdk import DAG
+
+    from airflow_provider_cashflow.operators.cashflow import CashflowOperator
+
+    kwargs: dict = {
+        "parquet": {"output_path": f"file://{out}/date={{date}}/cashflow.parquet", "file_format": "parquet"},
+        "iceberg": {"table": "iceberg:cashflow.flows"},
+        "delta": {"table": f"delta:file://{out}/delta"},
+    }[target]
+    with DAG("bench", schedule=None, start_date=datetime(2020, 1, 1, tzinfo=UTC)):
+        op = CashflowOperator(task_id="t", partition_by="day", outlets=[], **kwargs)
+    context = {
+        "data_interval_start": datetime.fromtimestamp(start, UTC),
+        "data_interval_end": datetime.fromtimestamp(end + 1, UTC),
+    }
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    manifest = op.execute(context)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "seconds": seconds,
+        "records": manifest["records"],
+        "calls": manifest["api_calls"],
+        "bytes": manifest["bytes"],
+        "baseline_mib": baseline / 1024,
+        "peak_mib": peak / 1024,
+    }
+
+
 def parse(raw: dict) -> object:
     from airflow_provider_cashflow.domain.models import parse_cash_flow
 
@@ -315,11 +352,41 @@ def bench_paging() -> list[str]:
 DRIFT = ("--drift-postings", "2", "--drift-cancellations", "1", "--drift-seed", "1")
 
 
+def bench_lake() -> list[str]:
+    """1,000,000 records of a year through the operator: Parquet day files, one Iceberg commit, one Delta version."""
+    rows = [
+        "| operator, 1,000,000 records of 365 days | API calls | seconds | records/s | bytes | RSS before | peak RSS | growth |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    with SandboxProcess("--records", "1000000", "--days", "365", "--end", END.isoformat(), "--no-rate-limit") as sb:
+        start, end = _window(sb, 365)
+        for target, label in (
+            ("parquet", "Parquet day files (365)"),
+            ("iceberg", "Iceberg table, one commit (SQLite catalog)"),
+            ("delta", "Delta table, one version"),
+        ):
+            with tempfile.TemporaryDirectory() as tmp:
+                r = _child("lake", sb.base_url, start, end, target, tmp)
+            rows.append(
+                f"| {label} | {r['calls']} | {r['seconds']:.1f} | {r['records'] / r['seconds']:,.0f} | "
+                f"{r['bytes']:,} | {r['baseline_mib']:.0f} MiB | {r['peak_mib']:.0f} MiB | "
+                f"{r['peak_mib'] - r['baseline_mib']:.0f} MiB |"
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
 def _key(row: dict) -> str:
     return json.dumps(row, sort_keys=True)
 
 
-SECTIONS = {"speed": bench_speed, "memory": bench_memory, "paced": bench_paced, "paging": bench_paging}
+SECTIONS = {
+    "speed": bench_speed,
+    "memory": bench_memory,
+    "paced": bench_paced,
+    "paging": bench_paging,
+    "lake": bench_lake,
+}
 
 
 def main(sections: list[str]) -> int:
@@ -344,6 +411,7 @@ if __name__ == "__main__":
             "operator": worker_operator,
             "paced": worker_paced,
             "paging": worker_paging,
+            "lake": worker_lake,
         }
         fn = workers[kind]
         typed = [int(a) if a.isdigit() else a for a in args]

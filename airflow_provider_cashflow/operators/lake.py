@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from airflow_provider_cashflow.compat import AirflowNotFoundException
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
 from airflow_provider_cashflow.domain.us_transactions import to_cash_flow
@@ -64,7 +65,20 @@ def catalog(conn_id: str | None) -> Any:
     name);"""
     from airflow.providers.apache.iceberg.hooks.iceberg import IcebergHook
 
-    return IcebergHook(conn_id or DEFAULT_CATALOG_CONN).catalog
+    name = conn_id or DEFAULT_CATALOG_CONN
+    try:
+        return IcebergHook(name).catalog
+    except AirflowNotFoundException:
+        raise LongPortConfigError(
+            f"table='iceberg:...' reads its catalog from the connection {name!r}, which does not exist: add a connection "
+            'of type iceberg, e.g. extra {"type": "sql", "uri": "sqlite:////data/lake/catalog.db", "warehouse": '
+            '"file:///data/lake/warehouse"}, or name yours in output_conn_id'
+        ) from None
+    except ImportError as error:  # pyiceberg without the catalog's driver says "SQLAlchemy support not installed"
+        raise LongPortConfigError(
+            f"the Iceberg catalog of connection {name!r} needs a driver that is not installed ({error}): "
+            "pip install 'pyiceberg[sql-sqlite]' (or sql-postgres)"
+        ) from None
 
 
 def storage_options(target: TableTarget) -> dict[str, str]:

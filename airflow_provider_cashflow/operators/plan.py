@@ -193,7 +193,7 @@ def check_literals(params: Parameters, timetable: Any = None) -> None:
     if given("partition_by"):
         if lookback is not None and not params.table:  # a table run replaces whole days of any window
             _check_lookback(params.lookback, params.partition_by, path)
-        _check_day_files(params.partition_by, path)
+        _check_day_files(params.partition_by, path or params.table)  # a table is partitioned by day
         if given("output_path") and path:
             check_day_path(params.partition_by, path)
     if given("output_path") and path:
@@ -214,7 +214,7 @@ def _output_spec(params: Parameters, tz: ZoneInfo, lookback: timedelta | None) -
     _check_partitioning(params.partition_by)
     if lookback is not None and not params.table:
         _check_lookback(params.lookback, params.partition_by, params.output_path)
-    _check_day_files(params.partition_by, params.output_path)
+    _check_day_files(params.partition_by, params.output_path or params.table)
     if not params.output_path:
         return None
     check_scheme(params.output_path)

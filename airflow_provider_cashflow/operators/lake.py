@@ -62,7 +62,7 @@ def check_table(target: TableTarget, window: Window) -> None:
 
 def catalog(conn_id: str | None) -> Any:
     """The pyiceberg catalog of an ``iceberg`` connection, named after it (a SQL catalog scopes its tables by that
-    name);"""
+    name), through the apache-iceberg provider's ``IcebergHook``."""
     from airflow.providers.apache.iceberg.hooks.iceberg import IcebergHook
 
     name = conn_id or DEFAULT_CATALOG_CONN

@@ -279,3 +279,20 @@ def _us_truth(sandbox: Sandbox, day: str) -> list[dict[str, Any]]:
     start, end = _ny_day(day)
     rows = sandbox.us_records(int(start.timestamp()), int(end.timestamp()))
     return [to_cash_flow(parse_us_transaction(r)).to_dict() for r in rows]
+
+
+@pytest.mark.parametrize("table_format", FORMATS)
+def test_openlineage_names_the_table_and_the_commit(
+    table_format: str, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest, _, op = run_operator(END - DAY, END, table=table_of(table_format, tmp_path, monkeypatch))
+    lineage = op.get_openlineage_facets_on_complete(None)
+    (output,) = lineage.outputs
+    table = manifest["table"]
+    assert f"{output.namespace}{output.name}" == table["location"]
+    version = table["snapshot_id"] if table_format == "iceberg" else table["version"]
+    assert output.facets["version"].datasetVersion == str(version)
+    if table_format == "iceberg":
+        (name,) = output.facets["symlinks"].identifiers
+        assert (name.namespace, name.name) == ("iceberg://iceberg_default", "cashflow.flows")
+    assert [d.name for d in lineage.inputs] == ["/v1/asset/cashflow"]

@@ -17,6 +17,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -95,8 +96,6 @@ def worker_hook(base_url: str, start: int, end: int, size: int, pacing: str) -> 
 
 
 def worker_operator(base_url: str, start: int, end: int, file_format: str, out: str) -> dict:
-    import resource
-
     os.environ["AIRFLOW_CONN_LONGPORT_DEFAULT"] = _conn(base_url, rate_limit_calls=100000, rate_limit_period=1)
     from airflow.sdk import DAG
 
@@ -104,23 +103,7 @@ def worker_operator(base_url: str, start: int, end: int, file_format: str, out: 
 
     with DAG("bench", schedule=None, start_date=datetime(2020, 1, 1, tzinfo=UTC)):
         op = CashflowOperator(task_id="t", output_path=f"file://{out}", file_format=file_format, outlets=[])
-    context = {
-        "data_interval_start": datetime.fromtimestamp(start, UTC),
-        "data_interval_end": datetime.fromtimestamp(end + 1, UTC),
-    }
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.perf_counter()
-    manifest = op.execute(context)
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {
-        "seconds": seconds,
-        "records": manifest["records"],
-        "calls": manifest["api_calls"],
-        "bytes": manifest["bytes"],
-        "baseline_mib": baseline / 1024,
-        "peak_mib": peak / 1024,
-    }
+    return _measured(op, start, end)
 
 
 def worker_paced(base_url: str, start: int, end: int) -> dict:
@@ -161,24 +144,10 @@ def worker_paging(base_url: str, start: int, end: int, size: int, mode: str) -> 
     return {"calls": hook.client.stats.calls, "rows": rows}
 
 
-def worker_lake(base_url: str, start: int, end: int, target: str, out: str) -> dict:
-    """One window through the operator into day files (Parquet), an Iceberg table or a Delta table, under ``out``."""
+def _measured(op: Any, start: int, end: int) -> dict:
+    """Execute the operator for ``[start, end]``: its seconds, records, calls and bytes, and the process's RSS."""
     import resource
 
-    os.environ["AIRFLOW_CONN_LONGPORT_DEFAULT"] = _conn(base_url, rate_limit_calls=100000, rate_limit_period=1)
-    catalog = {"type": "sql", "uri": f"sqlite:///{out}/catalog.db", "warehouse": f"file://{out}"}
-    os.environ["AIRFLOW_CONN_ICEBERG_DEFAULT"] = json.dumps({"conn_type": "iceberg", "extra": catalog})
-    from airflow.sdk import DAG
-
-    from airflow_provider_cashflow.operators.cashflow import CashflowOperator
-
-    kwargs: dict = {
-        "parquet": {"output_path": f"file://{out}/date={{date}}/cashflow.parquet", "file_format": "parquet"},
-        "iceberg": {"table": "iceberg:cashflow.flows"},
-        "delta": {"table": f"delta:file://{out}/delta"},
-    }[target]
-    with DAG("bench", schedule=None, start_date=datetime(2020, 1, 1, tzinfo=UTC)):
-        op = CashflowOperator(task_id="t", partition_by="day", outlets=[], **kwargs)
     context = {
         "data_interval_start": datetime.fromtimestamp(start, UTC),
         "data_interval_end": datetime.fromtimestamp(end + 1, UTC),
@@ -196,6 +165,25 @@ def worker_lake(base_url: str, start: int, end: int, target: str, out: str) -> d
         "baseline_mib": baseline / 1024,
         "peak_mib": peak / 1024,
     }
+
+
+def worker_lake(base_url: str, start: int, end: int, target: str, out: str) -> dict:
+    """One window through the operator into day files (Parquet), an Iceberg table or a Delta table, under ``out``."""
+    os.environ["AIRFLOW_CONN_LONGPORT_DEFAULT"] = _conn(base_url, rate_limit_calls=100000, rate_limit_period=1)
+    catalog = {"type": "sql", "uri": f"sqlite:///{out}/catalog.db", "warehouse": f"file://{out}"}
+    os.environ["AIRFLOW_CONN_ICEBERG_DEFAULT"] = json.dumps({"conn_type": "iceberg", "extra": catalog})
+    from airflow.sdk import DAG
+
+    from airflow_provider_cashflow.operators.cashflow import CashflowOperator
+
+    kwargs: dict = {
+        "parquet": {"output_path": f"file://{out}/date={{date}}/cashflow.parquet", "file_format": "parquet"},
+        "iceberg": {"table": "iceberg:cashflow.flows"},
+        "delta": {"table": f"delta:file://{out}/delta"},
+    }[target]
+    with DAG("bench", schedule=None, start_date=datetime(2020, 1, 1, tzinfo=UTC)):
+        op = CashflowOperator(task_id="t", partition_by="day", outlets=[], **kwargs)
+    return _measured(op, start, end)
 
 
 def parse(raw: dict) -> object:

@@ -101,20 +101,9 @@ def test_four_accounts_commit_into_one_table_at_once(
         assert len({s.summary["airflow-provider-cashflow.run"] for s in appends}) == 4
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    server = MotoServer()
-    try:
-        server.client().create_bucket(Bucket="lake")
-        yield server
-    finally:
-        server.stop()
-
-
 def _s3_connections(monkeypatch: pytest.MonkeyPatch, endpoint: str, root: Path) -> None:
     """``aws_default`` (Delta's storage) and ``iceberg_default`` (a SQLite catalog, its warehouse on S3), both at
     ``endpoint``: moto, or the proxy in front of it."""
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     aws = {"conn_type": "aws", "login": "testing", "password": "testing"}
     set_connection(monkeypatch, "aws_default", {**aws, "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}})
     catalog = sqlite_catalog(root, warehouse="s3://lake/warehouse")
@@ -135,8 +124,14 @@ COMMITS = {"delta": rb"PUT [^ ]*_delta_log/0+1\.json", "iceberg": rb"PUT [^ ]*/m
 
 @pytest.mark.parametrize("table_format", ["iceberg", "delta"])
 def test_a_task_killed_in_the_middle_of_its_commit_leaves_the_previous_state_on_s3(
-    table_format: str, sandbox: Sandbox, moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    table_format: str,
+    sandbox: Sandbox,
+    s3_server: MotoServer,
+    s3_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    moto = s3_server
     table = f"delta:s3://lake/{tmp_path.name}" if table_format == "delta" else "iceberg:cashflow.flows"
     _s3_connections(monkeypatch, moto.endpoint, tmp_path / "catalog")
     first, _, _ = run_operator(END - 2 * DAY, END - DAY, table=table)  # the state to keep: one day

@@ -248,7 +248,7 @@ class CashflowOperator(BaseOperator):
         assert plan.table is not None
         manifest = write_table(hook, plan.query, plan.table, plan.us_columns, plan.complete)
         assert manifest.table is not None
-        self._written, self._table = [manifest.table.location], manifest.table
+        self._table = manifest.table
         if context.get("outlet_events") is not None:
             emit_asset_events(
                 list(self.outlets or []), context["outlet_events"], "", manifest, context.get("partition_key")

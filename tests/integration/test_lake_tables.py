@@ -296,3 +296,28 @@ def test_openlineage_names_the_table_and_the_commit(
         (name,) = output.facets["symlinks"].identifiers
         assert (name.namespace, name.name) == ("iceberg://iceberg_default", "cashflow.flows")
     assert [d.name for d in lineage.inputs] == ["/v1/asset/cashflow"]
+
+
+@pytest.mark.parametrize("table_format", FORMATS)
+def test_a_run_that_fails_half_way_commits_nothing(
+    table_format: str, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = table_of(table_format, tmp_path, monkeypatch)
+    first, _, _ = run_operator(END - DAY, END, table=table)
+    before = state(first)
+    # three pages read, then a page the parser refuses (a record without its currency): no retry cures it
+    sandbox.control(faults={"fail_after_pages": 3, "fail_kind": "missing_field"})
+    with pytest.raises(AirflowFailException, match=r"currency"):
+        run_operator(END - DAY, END, table=table, lookback=3, page_size=7)
+    sandbox.control(faults={})
+    assert _sorted(state(first)) == _sorted(before)  # the table as the first run left it: nothing else committed
+    if table_format == "iceberg":
+        from airflow.providers.apache.iceberg.hooks.iceberg import IcebergHook
+
+        assert (
+            IcebergHook().load_table("cashflow.flows").current_snapshot().snapshot_id == first["table"]["snapshot_id"]
+        )
+    else:
+        from deltalake import DeltaTable
+
+        assert DeltaTable(first["table"]["location"]).version() == first["table"]["version"]

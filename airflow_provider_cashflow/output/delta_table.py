@@ -50,7 +50,7 @@ def commit_delta(
     )
     table = DeltaTable(target.name, storage_options=options)
     # write_deltalake does not say which version it made; the log does, by the run id it carries
-    version = next(entry["version"] for entry in table.history(200) if entry.get(_RUN_KEY) == run)
+    version = _version_of(table, run)
     log.info("committed %d records of %s to Delta %s: version %d", data.num_rows, window, target, version)
     return TableCommit(
         format="delta",
@@ -61,6 +61,15 @@ def commit_delta(
         version=version,
         previous=version - 1 if version > 0 else None,
     )
+
+
+def _version_of(table: Any, run: str) -> int:
+    """The version whose commit carries the run id: among the latest commits, else in the whole log."""
+    for limit in (200, None):
+        found = next((entry["version"] for entry in table.history(limit) if entry.get(_RUN_KEY) == run), None)
+        if found is not None:
+            return int(found)
+    raise RuntimeError(f"the Delta log of {table.table_uri} has no commit of run {run}")  # pragma: no cover
 
 
 def _check_columns(target: TableTarget, options: dict[str, str], names: list[str]) -> None:

@@ -15,6 +15,7 @@ import warnings
 from typing import Any
 
 from airflow_provider_cashflow.domain.windows import Window
+from airflow_provider_cashflow.errors import OutputFormatError
 from airflow_provider_cashflow.output.tables import ACCOUNT, DATE, TableCommit, TableTarget, days_of
 
 __all__ = ["DEFAULT_CATALOG_CONN", "commit_iceberg"]
@@ -64,7 +65,6 @@ def load_or_create(cat: Any, name: str, schema: Any) -> Any:
 
 def check_schema(table: Any, schema: Any, target: TableTarget) -> None:
     """The table holds the run's columns with the same types, or nothing is written."""
-    from airflow_provider_cashflow.errors import OutputFormatError
 
     def columns(iceberg: Any) -> list[tuple[str, str, bool]]:
         return [(f.name, str(f.field_type), f.required) for f in iceberg.fields]

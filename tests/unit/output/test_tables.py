@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -10,8 +12,8 @@ import pytest
 
 from airflow_provider_cashflow.domain.models import BusinessType, CashFlow, Direction
 from airflow_provider_cashflow.domain.windows import Window
-from airflow_provider_cashflow.errors import OutputFormatError
-from airflow_provider_cashflow.output.tables import arrow_schema, check_rows, to_arrow
+from airflow_provider_cashflow.errors import LongPortConfigError, OutputFormatError
+from airflow_provider_cashflow.output.tables import arrow_schema, check_rows, require, to_arrow
 
 HK = ZoneInfo("Asia/Hong_Kong")
 DAY = timedelta(days=1)
@@ -48,3 +50,22 @@ def test_a_row_of_another_day_or_account_is_refused_before_any_commit() -> None:
 def test_an_amount_the_decimal_column_cannot_hold_fails_the_run() -> None:
     with pytest.raises(OutputFormatError, match=r"decimal\(38, 12\)"):
         to_arrow([(WINDOW, [flow(WINDOW.start, "0.0000000000001")])], "fund_a", HK)
+
+
+@pytest.mark.parametrize(("table_format", "module"), [("iceberg", "pyiceberg"), ("delta", "deltalake")])
+def test_a_missing_library_names_the_extra_to_install(
+    table_format: str, module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # import fails, as where the extra is not installed
+    with pytest.raises(LongPortConfigError, match=rf"pip install 'airflow-provider-cashflow\[{table_format}\]'"):
+        require(table_format)
+
+
+def test_the_table_writers_import_no_table_library_until_a_table_run() -> None:
+    """The provider imports without the iceberg and delta extras: their libraries load inside a table run."""
+    code = (
+        "import sys; import airflow_provider_cashflow.output.iceberg_table, airflow_provider_cashflow.output.delta_table; "
+        "print(sorted(m for m in ('pyiceberg', 'deltalake', 'pyarrow', 'airflow') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

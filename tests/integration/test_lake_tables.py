@@ -321,3 +321,16 @@ def test_a_run_that_fails_half_way_commits_nothing(
         from deltalake import DeltaTable
 
         assert DeltaTable(first["table"]["location"]).version() == first["table"]["version"]
+
+
+def test_a_templated_table_is_checked_when_the_run_renders_it(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = table_of("delta", tmp_path, monkeypatch)
+    manifest, _, op = run_operator(
+        END - DAY, END, table="{{ params.table }}", extra_context={"params": {"table": table}}
+    )
+    assert manifest["table"]["location"] == table[len("delta:") :] and op.outlets == []
+    with pytest.raises(AirflowFailException, match=r"table format must be one of iceberg, delta"):
+        run_operator(END - DAY, END, table="{{ params.table }}", extra_context={"params": {"table": "hudi:x.y"}})
+    assert sandbox.state.snapshot()["calls"] == 1

@@ -19,6 +19,14 @@ $(STAMP): $(PY) pyproject.toml
 
 venv: $(STAMP)
 
+# `make demo` needs the package alone (Airflow, the sandbox, JSONL on file://): not the test, bench, lint or docs
+# extras, which a full venv (make venv, make test) has anyway
+DEMO_STAMP := $(VENV)/.demo-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+$(DEMO_STAMP): $(PY) pyproject.toml
+	$(UV) pip install --python $(PY) --quiet -e .
+	rm -f $(VENV)/.demo-installed-*; touch $(DEMO_STAMP)
+
 debian-packages:
 	@[ -z "$(strip $(DEBIAN_PACKAGES))" ] || bash scripts/ensure-debian-packages.sh $(DEBIAN_PACKAGES)
 
@@ -42,7 +50,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/demo.py
 
 bench: $(STAMP)

@@ -134,9 +134,9 @@ class LongPortSettings:
         if self.dc_region == region:
             return
         raise DataCentreError(
-            f"connection {self.conn_id!r} is a {self.dc_region.upper()}-region account ({self.dc_region_reason}), "
+            f"connection {self.conn_id!r} is {_a(self.dc_region)}-region account ({self.dc_region_reason}), "
             f"and {call} is only available in the {region.upper()} data centre: {instead}. If the account is in fact "
-            f"a {region.upper()} one, set the connection extra dc_region={region!r} ('Data centre' in the form)"
+            f"{_a(region)} one, set the connection extra dc_region={region!r} ('Data centre' in the form)"
         )
 
     @property
@@ -220,18 +220,29 @@ class LongPortSettings:
     def _base_url(conn_id: str, host: str, port: int | None, region_default: str) -> str:
         if not host:
             return region_default
+        given = f"{host}:{port}" if port else host  # a URI connection's port is a field of its own: show it too
         if "://" not in host:
             raise LongPortConfigError(
-                f"connection {conn_id!r}: host {host!r} has no scheme; write the base URL in full, e.g. "
-                f"{GLOBAL_BASE_URL} (or leave host empty to use the region's default)"
+                f"connection {conn_id!r}: host {given!r} has no scheme; write the base URL in full, e.g. "
+                f"{_distinct(f'https://{given}', GLOBAL_BASE_URL)} (or leave host empty to use the region's default)"
             )
         parts = urlsplit(host)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise LongPortConfigError(
-                f"connection {conn_id!r}: host {host!r} is not an http(s) base URL; use e.g. {GLOBAL_BASE_URL}"
+                f"connection {conn_id!r}: host {given!r} is not an http(s) base URL; use e.g. {GLOBAL_BASE_URL}"
             )
         url = f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
         if port and parts.port is None:
             url = f"{parts.scheme}://{parts.netloc}:{port}{parts.path}".rstrip("/")
         require_secure_base_url(url, where=f"connection {conn_id!r}: host")
         return url
+
+
+def _a(region: str) -> str:
+    """``an AP``, ``a US``: the article as the letters are read."""
+    name = region.upper()
+    return f"an {name}" if name[:1] in "AEFHILMNORSX" else f"a {name}"
+
+
+def _distinct(*examples: str) -> str:
+    return " or ".join(dict.fromkeys(examples))

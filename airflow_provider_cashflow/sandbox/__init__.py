@@ -215,6 +215,19 @@ class Sandbox:
                 f"# data: [{moment(data.start)}, {moment(data.end)}) half-open, {len(data)} AP records and "
                 f"{len(us_data)} US entries (by {us_data.time_field}); ground truth: GET {self.base_url}/__sandbox/records"
                 "?start_time=..&end_time=.. (Unix seconds or ISO 8601 with an offset)",
+                self._drift_line(),
                 "",
             ]
+        )
+
+    def _drift_line(self) -> str:
+        drift = self.state.drift
+        if not drift.active:
+            return "# drift: off (the history holds still between calls; --drift-postings N turns it on)"
+        pages = "every page" if drift.every == 1 else f"every {drift.every} pages"
+        until = "" if drift.max_pages is None else f", for {drift.max_pages} pages at most"
+        return (
+            f"# drift: ON, {drift.postings} postings and {drift.cancellations} cancellations after {pages}{until} "
+            f"(seed {drift.seed}): the history changes between the calls of a paging run; what a run should have "
+            f"read: GET {self.base_url}/__sandbox/drift"
         )

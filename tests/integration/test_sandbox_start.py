@@ -65,3 +65,15 @@ def test_the_printed_connection_line_works_as_it_stands(monkeypatch: pytest.Monk
         assert f"{secret!r}" in text  # the demo credentials, each named
     start_iso = datetime.fromtimestamp(Dataset(SPEC).start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert f"# data: [{start_iso}, 2026-11-20T00:00:00Z) half-open, 300 AP records and 300 US entries" in text
+
+
+def test_the_banner_says_whether_drift_is_on(dataset: Dataset) -> None:
+    from airflow_provider_cashflow.sandbox import Sandbox
+    from airflow_provider_cashflow.sandbox.drift import DriftSpec
+
+    drift = DriftSpec(postings=2, cancellations=3, every=2, max_pages=9)
+    with Sandbox(dataset, rate_limit=False) as still, Sandbox(dataset, rate_limit=False, drift=drift) as drifting:
+        assert "# drift: off (the history holds still between calls" in still.banner()
+        line = "# drift: ON, 2 postings and 3 cancellations after every 2 pages, for 9 pages at most (seed 0)"
+        assert line in drifting.banner()
+        assert f"GET {drifting.base_url}/__sandbox/drift" in drifting.banner()

@@ -51,3 +51,15 @@ def test_every_imported_distribution_is_declared() -> None:
         if not distributions & declared:
             missing[module] = sorted(files)
     assert not missing, f"imported but not declared in pyproject.toml: {missing}"
+
+
+def test_make_demo_installs_the_package_alone() -> None:
+    """A demo needs Airflow, the sandbox and JSONL on ``file://``: not the test, bench, lint or docs extras."""
+    import subprocess
+
+    planned = subprocess.run(
+        ["make", "-n", "-B", "demo"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    installs = [line for line in planned if " pip install " in line and "--upgrade pip uv" not in line]
+    assert installs and all(line.endswith(" -e .") for line in installs), installs
+    assert planned[-1].endswith("scripts/demo.py")

@@ -150,3 +150,21 @@ def test_the_oauth_refresh_carries_the_region_header_too() -> None:
         server.server_close()
         thread.join(5)
     assert seen == ["us", "ap"]
+
+
+def test_a_refusal_reads_an_ap_region_account_with_its_article() -> None:
+    settings = LongPortSettings.from_connection(conn())
+    with pytest.raises(DataCentreError) as raised:
+        settings.require_dc_region("us", "POST /v1/us/assets/transaction-history", "use the cash-flow endpoint")
+    assert str(raised.value).startswith("connection 'acct' is an AP-region account (")
+    assert "If the account is in fact a US one" in str(raised.value)
+
+
+def test_a_uri_connection_s_host_error_keeps_its_port() -> None:
+    from airflow.models.connection import Connection
+
+    uri = Connection(conn_id="acct", uri="longport://key:secret@openapi.example.com:8443?access_token=token")
+    with pytest.raises(LongPortConfigError) as raised:
+        LongPortSettings.from_connection(uri)
+    assert "host 'openapi.example.com:8443' has no scheme" in str(raised.value)
+    assert "e.g. https://openapi.example.com:8443 or https://" in str(raised.value)

@@ -228,6 +228,7 @@ class CashflowOperator(BaseOperator):
             complete=plan.complete,
         )
         self._written = [entry.path for entry in manifest.files]
+        self.log.info("%s", manifest.summary())
         if context.get("outlet_events") is not None:
             emit_asset_events(
                 list(self.outlets or []),
@@ -249,6 +250,7 @@ class CashflowOperator(BaseOperator):
         manifest = write_table(hook, plan.query, plan.table, plan.us_columns, plan.complete)
         assert manifest.table is not None
         self._table = manifest.table
+        self.log.info("%s", manifest.summary())
         if context.get("outlet_events") is not None:
             emit_asset_events(
                 list(self.outlets or []), context["outlet_events"], "", manifest, context.get("partition_key")

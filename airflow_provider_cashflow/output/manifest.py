@@ -99,6 +99,18 @@ class Manifest:
     complete: bool
     table: TableCommit | None = None
 
+    def summary(self) -> str:
+        """The manifest in one short line, for the task log: files (the first and the last), records, calls."""
+        names = [entry.path for entry in self.files]
+        if len(names) > 2:
+            names = [names[0], "...", names[-1]]
+        where = f"table {self.table.location}" if self.table is not None else ", ".join(names) or "no file"
+        incomplete = "" if self.complete else "; incomplete: the window had not ended"
+        return (
+            f"manifest: {_count(len(self.files), 'file')}, {_count(self.records, 'record')}, {self.bytes} bytes, "
+            f"{_count(self.api_calls, 'API call')} for {self.query.window}: {where}{incomplete}"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape the task returns (keys of earlier versions kept; ``query`` added)."""
         window = self.query.window
@@ -121,3 +133,7 @@ class Manifest:
         if self.table is not None:
             data["table"] = self.table.to_dict()
         return data
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

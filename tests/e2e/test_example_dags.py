@@ -81,8 +81,12 @@ def test_daily_dag_writes_the_interval_exactly_and_reruns_byte_identical(airflow
     first = path.read_bytes()
     manifest = airflow.xcom("example_cashflow_daily", "extract_cash_flows")[-1]
     assert manifest["records"] == len(rows) and manifest["files"][0]["path"] == f"file://{path}"
-    airflow.run("dags", "test", "example_cashflow_daily", logical.date().isoformat())
+    rerun = airflow.run("dags", "test", "example_cashflow_daily", logical.date().isoformat())
     assert path.read_bytes() == first
+    log = rerun.stdout + rerun.stderr  # the task's log: the manifest once, in one short line
+    (line,) = [line for line in log.splitlines() if "manifest: " in line]
+    assert f"manifest: 1 file, {len(rows)} records, {len(first)} bytes, 1 API call for [{start.isoformat()}" in line
+    assert f": file://{path}" in line, line
     assert sandbox_now.stats()["rejected_rate_limit"] == 0
 
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+from jinja2 import TemplateError, TemplateSyntaxError
 
 from airflow_provider_cashflow.compat import AirflowFailException
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL, PARQUET_ROW_GROUP_SIZE, US_HISTORY_PATH
 from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
 from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError, OutputFormatError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+from airflow_provider_cashflow.hooks.no_retry import no_retry
 from airflow_provider_cashflow.operators.assets import default_outlet, emit_asset_events
 from airflow_provider_cashflow.operators.lake import table_asset, table_dataset, write_table
 from airflow_provider_cashflow.operators.plan import Parameters, Plan, check_literals, plan_run
@@ -166,6 +168,21 @@ class CashflowOperator(BaseOperator):
         kwargs.setdefault("map_index_template", "{{ task.longport_conn_id }}")
         return super().partial(**kwargs)
 
+    def _do_render_template_fields(
+        self, parent: Any, template_fields: Iterable[str], context: Context, jinja_env: Any, seen_oids: set[int]
+    ) -> None:
+        """Airflow's rendering, field by field, where a template that cannot render (an undefined name, a syntax
+        error) fails the task at once, naming the field: it renders the same way on every try.
+
+        Airflow renders before ``execute`` (the mapped and the plain task both through this method), so the
+        operator's own no-retry rule would not see the error.
+        """
+        for name in template_fields:
+            try:
+                super()._do_render_template_fields(parent, (name,), context, jinja_env, seen_oids)
+            except TemplateError as error:
+                raise no_retry(_template_error(name, error)) from error
+
     def execute(self, context: Context) -> Any:
         try:
             return self._run(context)
@@ -292,6 +309,16 @@ class CashflowOperator(BaseOperator):
         if self._table is not None:  # the snapshot or version this run committed
             outputs = [table_dataset(self._table)]
         return OperatorLineage(inputs=[Dataset(namespace=f"longport://{host}", name=self._api_path)], outputs=outputs)
+
+
+def _template_error(field: str, error: Exception) -> LongPortConfigError:
+    line = getattr(error, "lineno", None)
+    where = f" (line {line})" if isinstance(error, TemplateSyntaxError) and line else ""
+    return LongPortConfigError(
+        f"the template of {field} does not render: {type(error).__name__}{where}: {error}; fix it in the DAG file "
+        "(a retry would render it the same way). The names a template can use: "
+        "https://airflow.apache.org/docs/apache-airflow/stable/templates-ref.html"
+    )
 
 
 def _default_outlets(output_path: str | None, kwargs: dict[str, Any], table: str | None = None) -> None:

@@ -35,12 +35,13 @@ from airflow_provider_cashflow.operators.run_window import (
     explicit_window,
     partition_timezone,
     resolve_window,
+    timetable_windows,
 )
 from airflow_provider_cashflow.operators.us_accounts import check_filters, columns_fields, validate_us_columns
 from airflow_provider_cashflow.output.formats import resolve_compression, validate_row_group_size
 from airflow_provider_cashflow.output.partitions import PARTITIONINGS
 from airflow_provider_cashflow.output.storage import check_scheme
-from airflow_provider_cashflow.output.writer import OutputSpec, check_day_path
+from airflow_provider_cashflow.output.writer import DATE_PLACEHOLDER, OutputSpec, check_date_window, check_day_path
 
 if TYPE_CHECKING:
     from airflow_provider_cashflow.client.settings import LongPortSettings
@@ -200,9 +201,27 @@ def check_literals(params: Parameters, timetable: Any = None) -> None:
         check_scheme(path)
     if given("partition_timezone") and params.partition_timezone not in (None, ""):
         resolve_timezone(params.partition_timezone)
+    if given("output_path", "partition_by", "partition_timezone") and path and not params.table:
+        _check_date_windows(params, timetable)
     for name, check in _ALONE:
         if given(name):
             check(getattr(params, name))
+
+
+def _check_date_windows(params: Parameters, timetable: Any) -> None:
+    """A ``{date}`` file of a window longer than a day, where the window is known now: given literally, or by the
+    schedule (each of a year's runs, which a weekly or monthly schedule fails on its first)."""
+    if DATE_PLACEHOLDER not in params.output_path or params.partition_by != "interval":
+        return
+    tz = partition_timezone(params.partition_timezone, timetable)
+    if params.window_start is not None and params.window_end is not None:
+        if not (is_deferred(params.window_start) or is_deferred(params.window_end)):
+            check_date_window(
+                params.output_path, params.partition_by, explicit_window(params.window_start, params.window_end), tz
+            )
+        return
+    for window in timetable_windows(timetable):
+        check_date_window(params.output_path, params.partition_by, window, tz)
 
 
 # The output --------------------------------------------------------------------------------------------------

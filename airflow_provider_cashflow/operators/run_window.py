@@ -4,7 +4,8 @@ data interval, or a partitioned run's ``partition_date`` (Airflow >= 3.2); and w
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,15 @@ from airflow_provider_cashflow.domain.calendar import next_cron_time, resolve_ti
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
 
-__all__ = ["NO_INTERVAL", "check_both", "check_timetable", "explicit_window", "partition_timezone", "resolve_window"]
+__all__ = [
+    "NO_INTERVAL",
+    "check_both",
+    "check_timetable",
+    "explicit_window",
+    "partition_timezone",
+    "resolve_window",
+    "timetable_windows",
+]
 
 NO_INTERVAL = (
     "this run has no data interval (it was triggered by an asset or manually without a logical date), so there "
@@ -126,3 +135,41 @@ def partition_timezone(explicit: Any, timetable: Any, default: str = "UTC") -> Z
     if zone is None:
         return ZoneInfo(default)
     return resolve_timezone(zone, "the timetable's timezone (pass partition_timezone to choose one)")
+
+
+_REFERENCE = datetime(2026, 1, 1, tzinfo=UTC)  # any moment will do: a year of windows from it, DST changes included
+_YEAR = timedelta(days=366)
+_MOST = 400
+
+
+def timetable_windows(timetable: Any) -> Iterator[Window]:
+    """The windows the timetable gives its runs over a year, as far as it tells before any run: a cron data-interval
+    or partitioned timetable's (from one tick to the next), a delta one's, a trigger one's ``interval``; none for
+    any other (a custom timetable may give anything: its runs are checked as they start). Lazily, so a check can
+    stop at the first window it refuses."""
+    kind = type(timetable).__name__
+    expression = timetable_expression(timetable)
+    if expression is not None and kind in ("CronDataIntervalTimetable", "CronPartitionTimetable"):
+        zone = timetable_timezone(timetable)
+        tz = resolve_timezone(zone if zone is not None else "UTC", "the timetable's timezone")
+        start = next_cron_time(expression, _REFERENCE, tz)
+        for _ in range(_MOST):  # a year of a daily schedule; an hourly one's gaps show in far fewer
+            if start >= _REFERENCE + _YEAR:
+                return
+            end = next_cron_time(expression, start, tz)
+            yield Window(start, end)
+            start = end
+    elif kind == "DeltaDataIntervalTimetable":
+        delta = _attribute(timetable, "delta")
+        if delta is not None:
+            yield Window(_REFERENCE, _REFERENCE + delta)
+    elif kind in ("CronTriggerTimetable", "DeltaTriggerTimetable"):
+        interval = _attribute(timetable, "interval")
+        if interval is not None and _REFERENCE - interval < _REFERENCE:
+            yield Window(_REFERENCE - interval, _REFERENCE)
+
+
+def _attribute(timetable: Any, name: str) -> Any:
+    """The SDK's public attribute (3.2+) or the core timetable's private one (3.0, 3.1)."""
+    value = getattr(timetable, name, None)
+    return value if value is not None else getattr(timetable, f"_{name}", None)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
@@ -19,11 +22,20 @@ from airflow_provider_cashflow.output.manifest import DayChange, FileEntry
 from airflow_provider_cashflow.output.partitions import split
 from airflow_provider_cashflow.output.storage import atomic_write, open_target, prepare_target
 
-__all__ = ["OutputSpec", "Written", "check_day_path", "write_parts", "write_window"]
+__all__ = [
+    "OutputSpec",
+    "Written",
+    "check_date_window",
+    "check_day_path",
+    "is_longer_than_a_day",
+    "write_parts",
+    "write_window",
+]
 
 log = logging.getLogger(__name__)
 DATE_PLACEHOLDER = "{date}"
 _UTC = ZoneInfo("UTC")
+_DAY = timedelta(days=1)
 
 
 class _CountingStream:
@@ -64,6 +76,28 @@ def check_day_path(partition_by: str, path: str) -> None:
             f"partition_by='day' writes one file per day, so output_path needs a {DATE_PLACEHOLDER} placeholder, "
             f"e.g. s3://bucket/cashflow/date={DATE_PLACEHOLDER}/cashflow.jsonl; got {path!r}"
         )
+
+
+def check_date_window(path: str, partition_by: str, window: Window, tz: ZoneInfo) -> None:
+    """``{date}`` names one local day: a window longer than a day (24 hours, and a day on ``tz``'s clock, so a DST
+    day is still one) written to one file under it would put several days under one date, which every
+    hive-partitioned reader takes for that one day."""
+    if partition_by != "interval" or DATE_PLACEHOLDER not in path or not is_longer_than_a_day(window, tz):
+        return
+    local = f"{window.start.astimezone(tz):%Y-%m-%d %H:%M} to {window.end.astimezone(tz):%Y-%m-%d %H:%M} {tz.key}"
+    raise LongPortConfigError(
+        f"output_path names its file by {DATE_PLACEHOLDER}, one local day, but the window {window} ({local}) is "
+        "longer than a day, so one date= folder would hold several days' records and a reader would take them "
+        f"for that one day. Add partition_by='day' (one file per day of partition_timezone={tz.key!r}, still one "
+        f"run), or take {DATE_PLACEHOLDER} out of output_path and name the file by the window, e.g. "
+        "cashflow/{{ data_interval_start | ds }}_{{ data_interval_end | ds }}.jsonl"
+    )
+
+
+def is_longer_than_a_day(window: Window, tz: ZoneInfo) -> bool:
+    """Longer than 24 hours, and than a day on ``tz``'s wall clock."""
+    wall = window.end.astimezone(tz).replace(tzinfo=None) - window.start.astimezone(tz).replace(tzinfo=None)
+    return window.end - window.start > _DAY and wall > _DAY
 
 
 @dataclass(frozen=True)
@@ -130,6 +164,8 @@ class OutputSpec:
                 "of at least one day, or an output_path without {date} that is unique per run"
             )
 
+        check_date_window(self.path, self.partition_by, window, tz)
+
     def check(self, window: Window) -> None:
         """Everything that can fail before the first API call: scheme, filesystem, folder, pyarrow."""
         if self.file_format == "parquet":
@@ -139,7 +175,8 @@ class OutputSpec:
         self.check_partitions(window)
         parts = self.parts(window)
         for part in dict.fromkeys((parts[0], parts[-1])):  # the first and the last, once each
-            prepare_target(open_target(self.url_for(part), self.conn_id))
+            with _no_new_folders(open_target(self.url_for(part), self.conn_id), keep=False):
+                pass  # proven creatable and writable; a run that fails later leaves no empty date= folder
 
 
 @dataclass(frozen=True)
@@ -225,8 +262,7 @@ def _write_part(part: Window, records: Iterable[Record], spec: OutputSpec, targe
             target.unlink()
             log.info("no records in %s: removed %s left by an earlier run", part, target)
         return _Empty()
-    prepare_target(target)
-    with atomic_write(target) as raw:
+    with _no_new_folders(target, keep=True), atomic_write(target) as raw:
         stream = _CountingStream(raw)
         writer = open_writer(
             stream,  # type: ignore[arg-type]
@@ -248,3 +284,39 @@ def _write_part(part: Window, records: Iterable[Record], spec: OutputSpec, targe
         records=writer.records,
         bytes=stream.bytes,
     )
+
+
+@contextmanager
+def _no_new_folders(target: Any, *, keep: bool) -> Iterator[None]:
+    """:func:`prepare_target` for ``target``, then the block; the folders it created are removed again if the block
+    fails, and also when it succeeds unless ``keep``. On a local disk: an object store has no folders of its own.
+
+    A folder is removed only while empty, deepest first: another run's file in it keeps it.
+    """
+    created: list[str] = []
+    if "file" in _protocols(target):
+        folder = target.parent
+        while not folder.exists() and folder.parent != folder:
+            created.append(folder.path)
+            folder = folder.parent
+    prepare_target(target)
+    try:
+        yield
+    except BaseException:
+        _remove_empty(created)
+        raise
+    if not keep:
+        _remove_empty(created)
+
+
+def _remove_empty(folders: list[str]) -> None:
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty (another run wrote there meanwhile) or gone: leave it, and its parents
+            return
+
+
+def _protocols(target: Any) -> tuple[str, ...]:
+    protocol = getattr(target.fs, "protocol", ())
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)

@@ -14,13 +14,16 @@ import pytest
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
 from tests.helpers.airflow import AirflowHome
 from tests.helpers.connections import longport_connection
+from tests.helpers.servers import MotoServer
 
 pytestmark = pytest.mark.e2e
 
 HEADER = """
+import os
 from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import DAG, task
+from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.operators.cashflow import CashflowOperator
@@ -51,6 +54,12 @@ BAD_DAG_FILES = {
         "file_format must be one of jsonl, csv, parquet; got 'xlsx'",
     ),
     "row_group": ("parquet_row_group_size=0", "schedule=None", "parquet_row_group_size must be a whole number"),
+    "weekly_date": (
+        'output_path="file:///tmp/first-hour/date={date}/cashflow.jsonl"',
+        'schedule=CronDataIntervalTimetable("0 0 * * 1", timezone="UTC")',
+        "output_path names its file by {date}, one local day, but the window [2026-01-05T00:00:00+00:00, "
+        "2026-01-12T00:00:00+00:00) (2026-01-05 00:00 to 2026-01-12 00:00 UTC) is longer than a day",
+    ),
 }
 
 # the same mistakes behind templates parse, and are left to the run
@@ -65,11 +74,24 @@ with DAG("first_hour_templated", schedule=None, start_date=START, params={"fmt":
 RETRIES = (
     HEADER
     + """
+LAKE = "file://" + os.environ["FIRST_HOUR_LAKE"]
 WINDOW = {"window_start": START, "window_end": START + timedelta(days=1)}
 
 with DAG("first_hour_retries", schedule=None, start_date=START,
-         default_args={"retries": 2, "retry_delay": timedelta(seconds=1)}):
+         default_args={"retries": 2, "retry_delay": timedelta(seconds=1)},
+         params={"start": "2026-11-01T00:00:00+00:00", "end": "2026-11-08T00:00:00+00:00"}):
     CashflowOperator(task_id="operator_typo", longport_conn_id="longport_defualt", **WINDOW)
+    CashflowOperator(task_id="template_typo", output_path=LAKE + "/{{ ds_nodahs }}/cashflow.jsonl", **WINDOW)
+    # a week into one {date} folder, known only once the templates render; a call would fail and be retried
+    CashflowOperator(task_id="week_into_one_date", longport_conn_id="longport_faulty",
+                     output_path=LAKE + "/week/date={date}/cashflow.jsonl",
+                     window_start="{{ params.start }}", window_end="{{ params.end }}")
+    # a run failing on its first call, writing by day, leaves no folder, file or upload behind (no retry: the
+    # retry policy's first wait after a server fault is a minute)
+    for name, path, conn in [("file", LAKE + "/failed", None), ("s3", "s3://lake/failed", "aws_moto")]:
+        CashflowOperator(task_id=f"first_call_fails_{name}", longport_conn_id="longport_faulty", retries=0,
+                         output_path=path + "/account={conn_id}/date={date}/cashflow.jsonl", output_conn_id=conn,
+                         partition_by="day", window_start=START, window_end=START + timedelta(days=3))
 
     @task
     def hook_typo() -> int:
@@ -96,7 +118,7 @@ with DAG("first_hour_retries", schedule=None, start_date=START,
 
 
 @pytest.fixture(scope="module")
-def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowHome, str]]:
+def airflow(tmp_path_factory: pytest.TempPathFactory, s3_server: MotoServer) -> Iterator[tuple[AirflowHome, str]]:
     root = tmp_path_factory.mktemp("first_hour")
     dags = root / "dags"
     dags.mkdir()
@@ -121,6 +143,9 @@ with DAG("bad_{name}", {dag_arguments}, start_date=START):
             AIRFLOW__CORE__DAGS_FOLDER=str(dags),
             AIRFLOW_CONN_LONGPORT_DEFAULT=json.dumps(longport_connection(healthy.base_url)),
             AIRFLOW_CONN_LONGPORT_FAULTY=json.dumps(longport_connection(faulty.base_url, max_attempts=1)),
+            AIRFLOW_CONN_AWS_MOTO=json.dumps(s3_server.connection()),
+            AWS_EC2_METADATA_DISABLED="true",
+            FIRST_HOUR_LAKE=str(root / "lake"),
         )
         home.migrate_db()
         home.run("dags", "reserialize")  # parses the folder and records each file's import error
@@ -169,3 +194,29 @@ def test_a_missing_connection_says_what_exists_and_what_was_meant(airflow: tuple
     assert "connection 'longport_defualt' is not defined; did you mean 'longport_default'?" in output, output[-3000:]
     assert "The longport connections this process can see: 'longport_default', 'longport_faulty'" in output
     assert "isn't defined" not in output  # Airflow's bare message is replaced, not added to
+
+
+def test_a_template_that_cannot_render_fails_in_one_try_naming_its_field(airflow: tuple[AirflowHome, str]) -> None:
+    home, output = airflow
+    assert _tries(home, "template_typo") == (1, "failed")
+    assert "the template of output_path does not render: UndefinedError: 'ds_nodahs' is undefined" in output
+
+
+def test_a_templated_week_into_one_date_folder_is_refused_at_run_start(airflow: tuple[AirflowHome, str]) -> None:
+    home, output = airflow
+    assert _tries(home, "week_into_one_date") == (1, "failed")  # no call made: the sandbox's 5xx would be retried
+    assert "is longer than a day, so one date= folder would hold several days' records" in output
+    assert "Add partition_by='day'" in output
+
+
+def test_a_run_failing_on_its_first_call_leaves_nothing_behind(
+    airflow: tuple[AirflowHome, str], s3_server: MotoServer
+) -> None:
+    home, _ = airflow
+    assert _tries(home, "first_call_fails_file") == (1, "failed")
+    assert _tries(home, "first_call_fails_s3") == (1, "failed")
+    lake = Path(home.env["FIRST_HOUR_LAKE"])
+    assert not lake.exists(), sorted(str(path) for path in lake.rglob("*"))  # nor the folder it would write in
+    client = s3_server.client()
+    assert client.list_objects_v2(Bucket="lake", Prefix="failed/").get("Contents", []) == []
+    assert client.list_multipart_uploads(Bucket="lake").get("Uploads", []) == []

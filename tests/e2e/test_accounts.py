@@ -1,7 +1,8 @@
-"""Many accounts in one DAG under real Airflow: ``example_cashflow_accounts`` mapped over three sandboxes.
+"""Many accounts under real Airflow: ``example_cashflow_accounts`` mapped over three sandboxes in its UTC DAG, and
+a Hong Kong account in its Hong Kong DAG.
 
 Each sandbox plays one LongPort account with an app key, a token and a budget of its own; the third account's
-token has expired.
+token has expired. The Hong Kong account reads the first one's sandbox, under a connection id of its own.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from tests.helpers.connections import connection_json
 from tests.helpers.data import expected
 from tests.helpers.lake import jsonl
 
-DAG_ID = "example_cashflow_accounts"
+DAG_ID = "example_cashflow_accounts_utc"
+HONG_KONG_DAG = "example_cashflow_accounts_asia_hong_kong"
 DAY = timedelta(days=1)
 LOGICAL = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - DAY
 ACCOUNTS = ("fund_a", "fund_b", "fund_expired")
@@ -65,7 +67,8 @@ def test_each_account_lands_in_its_own_folder_and_the_expired_one_is_named(
     home = AirflowHome(
         tmp_path / "home",
         LONGPORT_CASHFLOW_OUTPUT=f"file://{lake}",
-        LONGPORT_CASHFLOW_ACCOUNTS=",".join(ACCOUNTS),
+        LONGPORT_CASHFLOW_ACCOUNTS=",".join([*ACCOUNTS, "fund_hk=Asia/Hong_Kong"]),
+        AIRFLOW_CONN_FUND_HK=_connection("fund_a", accounts["fund_a"]),
         **env,
     )
     home.migrate()
@@ -74,7 +77,7 @@ def test_each_account_lands_in_its_own_folder_and_the_expired_one_is_named(
 
     start = LOGICAL - DAY  # `dags test` with logical date D runs [D - 1 day, D)
     files = sorted(str(p.relative_to(lake)) for p in lake.rglob("*") if p.is_file())
-    assert files == [f"accounts/{name}/date={start.date()}/cashflow.jsonl" for name in ("fund_a", "fund_b")]
+    assert files == [f"accounts/account={name}/date={start.date()}/cashflow.jsonl" for name in ("fund_a", "fund_b")]
     for name in ("fund_a", "fund_b"):
         rows = jsonl(lake / files[ACCOUNTS.index(name)])
         assert rows and rows == _truth(accounts[name], start), name
@@ -90,9 +93,32 @@ def test_each_account_lands_in_its_own_folder_and_the_expired_one_is_named(
 
     # one asset per account, reached through the alias that the mapped task names at parse time
     events = home.query("select a.uri, e.extra from asset_event e join asset a on a.id = e.asset_id order by a.uri")
-    assert [uri for uri, _ in events] == [f"file://{lake}/accounts/{name}" for name in ("fund_a", "fund_b")]
+    assert [uri for uri, _ in events] == [f"file://{lake}/accounts/account={name}" for name in ("fund_a", "fund_b")]
     for (_uri, extra), name in zip(events, ("fund_a", "fund_b"), strict=False):
         assert json.loads(extra)["records"] == len(_truth(accounts[name], start))
     # one budget per account: the limiter files of the three app keys
     budgets = list((tmp_path / "home" / "tmp").glob("airflow-provider-cashflow-*.calls"))
     assert len(budgets) == 3, budgets
+
+
+def test_a_hong_kong_account_gets_hong_kong_days_in_its_own_dag(
+    tmp_path: Path, accounts: dict[str, SandboxProcess]
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    lake = tmp_path / "lake"
+    home = AirflowHome(
+        tmp_path / "home",
+        LONGPORT_CASHFLOW_OUTPUT=f"file://{lake}",
+        LONGPORT_CASHFLOW_ACCOUNTS="fund_a,fund_hk=Asia/Hong_Kong",
+        AIRFLOW_CONN_FUND_HK=_connection("fund_a", accounts["fund_a"]),
+    )
+    home.migrate()
+    assert home.dags_test([(HONG_KONG_DAG, LOGICAL.date().isoformat())]) == ["success"]
+    ((interval_start,),) = home.query("select data_interval_start from dag_run where dag_id = ?", HONG_KONG_DAG)
+    hong_kong = ZoneInfo("Asia/Hong_Kong")
+    day = datetime.fromisoformat(interval_start).replace(tzinfo=UTC).astimezone(hong_kong)
+    assert day.hour == 0  # the run's day is a Hong Kong day
+    (path,) = [p for p in lake.rglob("*") if p.is_file()]
+    assert str(path.relative_to(lake)) == f"accounts/account=fund_hk/date={day.date()}/cashflow.jsonl"
+    assert jsonl(path) == _truth(accounts["fund_a"], day.astimezone(UTC)) and jsonl(path)

@@ -20,7 +20,7 @@ EXAMPLES = {
     "example_cashflow_daily",
     "example_cashflow_xcom_summary",
     "example_cashflow_monthly_backfill",
-    "example_cashflow_accounts",
+    "example_cashflow_accounts_utc",
     "example_cashflow_hong_kong",
 }
 

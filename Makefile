@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Real servers and tools the tests start (each feature adds its own): installed by `make test` when missing.
 DEBIAN_PACKAGES := redis-server postgresql chromium chromium-driver
 
-.PHONY: demo test test-fast lint bench venv clean debian-packages compat compat-latest airflow docs screenshots
+.PHONY: demo test test-fast lint bench venv clean debian-packages compat compat-latest airflow docs docs-tables screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ compat-latest: $(STAMP)
 # The documentation site into site/; --strict: a broken link, anchor or API reference fails the build
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# The tables generated from the code, written into the pages between their markers (a test fails when one is stale)
+docs-tables: $(STAMP)
+	$(PY) docs/_gen/hooks.py
 
 # The connection form and Test screenshots in docs/img/ui/, taken by the browser test in headless Chromium
 screenshots: $(STAMP) debian-packages

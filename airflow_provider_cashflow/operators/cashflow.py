@@ -52,9 +52,9 @@ class CashflowOperator(BaseOperator):
     :param page_size: records per API call; AP 1 to 10000, default 10000; US default 100 (its maximum is
         undocumented: a refusal says so). (templated)
     :param output_path: ``ObjectStoragePath`` URL (``file://``, ``s3://``, ``gs://``, ...); ``{date}`` is
-        replaced by the partition's local date in ``partition_timezone``, ``{conn_id}`` by ``longport_conn_id``
-        (one folder per account when the task is mapped over accounts). ``None`` returns the records as XCom.
-        (templated)
+        replaced by the partition's local date in ``partition_timezone`` (one local day: a longer window needs
+        ``partition_by="day"``), ``{conn_id}`` by ``longport_conn_id`` (write ``account={conn_id}`` for one folder
+        per account that readers see as a column). ``None`` returns the records as XCom. (templated)
     :param output_conn_id: connection for the storage (e.g. ``aws_default``). (templated)
     :param file_format: ``jsonl`` (default), ``csv`` or ``parquet``. (templated)
     :param compression: ``none``/``gzip`` for jsonl and csv; ``none``/``snappy``/``gzip``/``zstd`` for

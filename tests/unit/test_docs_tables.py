@@ -71,3 +71,57 @@ def test_the_sandbox_flag_tables_list_every_flag_of_their_group() -> None:
     assert len(drift) > 5 and len(us) > 3
     assert flags("a history that changes") <= drift <= every  # the drift table adds --end-time, its neighbour
     assert flags("the US data centre") <= us <= every
+
+
+def test_the_generated_tables_committed_in_the_pages_are_the_code_s() -> None:
+    """The pages read in the repository (GitHub, the sdist) show the tables the site shows; ``make docs-tables``
+    writes them."""
+    import sys
+
+    sys.path.insert(0, str(DOCS / "_gen"))
+    try:
+        from hooks import PAGES, with_tables
+    finally:
+        sys.path.remove(str(DOCS / "_gen"))
+    stale, committed = [], 0
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        committed += text.count("<!-- end generated: ")
+        if with_tables(text, page.name) != text:
+            stale.append(page.name)
+    assert committed >= 7  # every table, between its two markers
+    assert not stale, f"generated tables out of date in {stale}: run `make docs-tables` and commit the pages"
+
+
+def test_the_manifest_key_table_names_every_key_a_manifest_has() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from airflow_provider_cashflow.domain.query import CashFlowQuery
+    from airflow_provider_cashflow.domain.windows import Window
+    from airflow_provider_cashflow.output.manifest import DayChange, FileEntry, Manifest
+    from airflow_provider_cashflow.output.tables import TableCommit
+
+    window = Window(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
+    every = Manifest(  # every optional part present
+        query=CashFlowQuery.of(window),
+        file_format="jsonl",
+        compression="none",
+        partition_by="day",
+        partition_timezone=ZoneInfo("UTC"),
+        files=(FileEntry("file:///x", "a", "b", 1, 2),),
+        records=1,
+        bytes=2,
+        rewritten=(DayChange("2026-11-01", True, 1, 0, 0),),
+        api_calls=1,
+        complete=True,
+        table=TableCommit(format="delta", name="t", location="file:///t", records=1, bytes=2),
+    ).to_dict()
+    documented = {
+        key for row in _rows("operator.md", "| key | what it holds") for key in re.findall(r"`(\w+)`", row[0])
+    }
+    assert documented == set(every)
+    (files,) = [row[1] for row in _rows("operator.md", "| key | what it holds") if row[0] == "`files`"]
+    assert all(f"`{key}`" in files for key in every["files"][0])
+    (interval,) = [row[1] for row in _rows("operator.md", "| key | what it holds") if row[0] == "`interval`"]
+    assert "widened by `lookback`" in interval

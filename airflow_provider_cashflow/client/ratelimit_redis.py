@@ -10,6 +10,7 @@ record are not atomic.
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from airflow_provider_cashflow.client.ratelimit import Budget
 
 __all__ = ["RedisBudgetStore"]
+
+log = logging.getLogger(__name__)
 
 _TIMEOUT = 5.0  # seconds; a budget check is one round trip, so anything slower means Redis is in trouble
 
@@ -41,14 +44,27 @@ local function record(calls, stamp, max_calls, span, margin)
 end
 """
 
-# KEYS: the calls, the hold. ARGV: max_calls, span, gap, margin (seconds).
-# Returns {seconds to wait, stamp}: 0 seconds means the call was recorded at the stamp, its grant plus the margin.
-# As text: Lua numbers would reach Python truncated to integers.
+# KEYS: the calls, the hold, the store's mark. ARGV: max_calls, span, gap, margin (seconds).
+# Returns {seconds to wait, stamp, '1' if the store was new to the account}: 0 seconds means the call was recorded at
+# the stamp, its grant plus the margin. As text: Lua numbers would reach Python truncated to integers.
+# The mark is the run id of the Redis that keeps the account's calls. A Redis without it, or with another run id,
+# has lost calls the API may still count: it restarted (empty, or from a snapshot older than its last calls), a
+# replica took over, or the keys were flushed. So everyone waits out one window from now before the next call.
 _TAKE = (
     _RECORD
     + """
 local max_calls, span, gap, margin = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local granted = now()
+local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+local new = '0'
+if redis.call('GET', KEYS[3]) ~= run_id then
+  local hold = granted + span + margin
+  if hold > (tonumber(redis.call('GET', KEYS[2])) or 0) then
+    redis.call('SET', KEYS[2], string.format('%.6f', hold), 'PX', math.ceil((span + margin) * 1000) + 1000)
+  end
+  redis.call('SET', KEYS[3], run_id)
+  new = '1'
+end
 local calls = redis.call('LRANGE', KEYS[1], 0, -1)
 local n, first = #calls, 1
 while first <= n and tonumber(calls[first]) <= granted - span do first = first + 1 end
@@ -56,9 +72,9 @@ local delay = (tonumber(redis.call('GET', KEYS[2])) or 0) - granted
 if first <= n and gap > 0 then delay = math.max(delay, tonumber(calls[n]) + gap - granted) end
 if n - first + 1 >= max_calls then delay = math.max(delay, tonumber(calls[n - max_calls + 1]) + span - granted) end
 local stamp = string.format('%.6f', granted + margin)
-if delay > 0 then return {string.format('%.6f', delay), stamp} end
+if delay > 0 then return {string.format('%.6f', delay), stamp, new} end
 record(calls, stamp, max_calls, span, margin)
-return {'0', stamp}
+return {'0', stamp, new}
 """
 )
 
@@ -120,7 +136,7 @@ class RedisBudgetStore:
             socket_connect_timeout=_TIMEOUT,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), 2),
         )
-        self._keys = [f"{prefix}:calls", f"{prefix}:hold"]
+        self._keys = [f"{prefix}:calls", f"{prefix}:hold", f"{prefix}:store"]  # one slot for a Redis Cluster
         self.last_stamp: float | None = None  # the stamp of this process's last call, on Redis's clock
         self._stamp_text: bytes | str = ""  # and its text as stored
         self._take = self._redis.register_script(_TAKE)
@@ -138,7 +154,8 @@ class RedisBudgetStore:
             if isinstance(error, self._refusals):  # a retry would be refused the same way
                 raise LongPortConfigError(
                     f"the shared rate-limit storage {self.where} (connection extra rate_limit_storage) refused this "
-                    f"client ({reason}): check the user and password in the URL, and that the user may run EVALSHA"
+                    f"client ({reason}): check the user and password in the URL, and that the user may run EVALSHA "
+                    "and INFO"
                 ) from None
             raise RateLimitStorageError(
                 f"the shared rate-limit storage {self.where} (connection extra rate_limit_storage) did not answer "
@@ -150,7 +167,14 @@ class RedisBudgetStore:
     def take(self, budget: Budget, clock: Callable[[], float]) -> float:
         """As :meth:`BudgetStore.take`, on Redis's own clock (``clock`` is this machine's, so not used)."""
         args = [budget.max_calls, repr(budget.span), repr(budget.gap), repr(budget.margin)]
-        delay, stamp = self._call(self._take, keys=self._keys, args=args)
+        delay, stamp, new = self._call(self._take, keys=self._keys, args=args)
+        if new == b"1":
+            log.warning(
+                "the shared rate-limit storage %s keeps no calls of this account: it is new, restarted, failed over "
+                "or flushed, and the calls it lost may still count at the API. Waiting one window (%.1f s) first",
+                self.where,
+                budget.span + budget.margin,
+            )
         if float(delay) <= 0:
             self.last_stamp, self._stamp_text = float(stamp), stamp  # as stored: the exact text to find it by
         return float(delay)
@@ -165,7 +189,7 @@ class RedisBudgetStore:
             self._call(self._answered, keys=self._keys[:1], args=args)
 
     def penalize(self, seconds: float, clock: Callable[[], float]) -> None:
-        self._call(self._penalize, keys=self._keys[1:], args=[repr(float(seconds))])
+        self._call(self._penalize, keys=self._keys[1:2], args=[repr(float(seconds))])
 
     def close(self) -> None:
         self._redis.close()

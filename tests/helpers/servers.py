@@ -31,26 +31,27 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir = tempfile.TemporaryDirectory(prefix="redis-")
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - the server's log, closed by stop()
+        self._command = [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self._dir.name,
+            "--daemonize",
+            "no",
+            *options,
+        ]
+        self._start(startup_timeout)
+
+    def _start(self, startup_timeout: float) -> None:
         self.process = subprocess.Popen(
-            [
-                binary,
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self._dir.name,
-                "--daemonize",
-                "no",
-                *options,
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            self._command, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + startup_timeout
         while not self.ping():
@@ -58,6 +59,12 @@ class RedisServer:
                 self.stop()
                 raise RuntimeError(f"redis-server did not start: {self.log_tail()}")
             time.sleep(0.1)
+
+    def restart_empty(self, startup_timeout: float = 30.0) -> None:
+        """Kill the server as a crash would (SIGKILL) and start it again on the same port, holding nothing."""
+        self.process.kill()
+        self.process.wait()
+        self._start(startup_timeout)
 
     def ping(self) -> bool:
         try:

@@ -34,6 +34,15 @@ for _ in range(calls):
 """
 
 
+def _kept(limiter: RateLimiter) -> RateLimiter:
+    """As if this Redis had kept the account's calls all along, so the first call need not wait a window out (that
+    wait is tested on its own, below)."""
+    store = limiter.store
+    assert isinstance(store, RedisBudgetStore)
+    store._redis.set(store._keys[2], store._redis.info("server")["run_id"])
+    return limiter
+
+
 def _run_workers(url: str, workers: int, calls: int) -> list[float]:
     procs = [
         subprocess.Popen(
@@ -68,7 +77,7 @@ def test_processes_on_several_machines_share_one_window_and_gap_exactly(redis_se
 
 
 def test_a_penalty_holds_every_sharer(redis_server: RedisServer) -> None:
-    first = RateLimiter(30, 30.0, 0.02, store=RedisBudgetStore(redis_server.url, "test:{hold}"))
+    first = _kept(RateLimiter(30, 30.0, 0.02, store=RedisBudgetStore(redis_server.url, "test:{hold}")))
     other_store = RedisBudgetStore(redis_server.url, "test:{hold}")
     other = RateLimiter(30, 30.0, 0.02, store=other_store)
     first.acquire()
@@ -81,11 +90,26 @@ def test_a_penalty_holds_every_sharer(redis_server: RedisServer) -> None:
 
 def test_keys_expire_when_the_account_is_idle(redis_server: RedisServer) -> None:
     store = RedisBudgetStore(redis_server.url, "test:{idle}")
-    limiter = RateLimiter(3, 2.0, 0.0, store=store)
+    limiter = _kept(RateLimiter(3, 2.0, 0.0, store=store))
     limiter.acquire()
     limiter.penalize(1.0)
     assert 0 < store._redis.pttl("test:{idle}:calls") <= (2.0 + 0.25) * 1000 + 1000
     assert 0 < store._redis.pttl("test:{idle}:hold") <= 2000
+
+
+def test_a_redis_that_lost_the_accounts_calls_holds_every_sharer_one_window(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = RedisBudgetStore(redis_server.url, "test:{lost}")
+    limiter = RateLimiter(5, 1.0, 0.0, margin=0.05, store=store)
+    other = RateLimiter(5, 1.0, 0.0, margin=0.05, store=RedisBudgetStore(redis_server.url, "test:{lost}"))
+    assert limiter.acquire() >= 1.0  # new to the account: the calls of the last window may be elsewhere
+    assert "keeps no calls of this account" in caplog.text and "Waiting one window (1.1 s)" in caplog.text
+    assert limiter.acquire() == 0 and other.acquire() == 0  # from then on, the budget as usual
+    store._redis.flushall()  # the keys are lost, the calls they held still count at the server ...
+    assert other.acquire() >= 1.0 and limiter.acquire() == 0  # ... so the first sharer to see it waits a window
+    store._redis.set("test:{lost}:store", "f" * 40)  # a replica took over: another Redis run, maybe behind
+    assert limiter.acquire() >= 1.0
 
 
 def test_unreachable_redis_is_a_retryable_error_that_names_it_and_hides_the_password() -> None:
@@ -104,13 +128,13 @@ def test_a_wrong_redis_password_is_a_config_error_a_retry_cannot_cure() -> None:
             shared_limiter("key-wrong-pass", storage=f"redis://:wrong-redis-pass@127.0.0.1:{server.port}/0")
         assert "wrong-redis-pass" not in str(caught.value)
         limiter = shared_limiter("key-right-pass", storage=f"redis://:right-redis-pass@127.0.0.1:{server.port}/0")
-        assert limiter.acquire() == 0
+        assert _kept(limiter).acquire() == 0
 
 
 def test_redis_going_away_mid_run_fails_the_call_instead_of_falling_back() -> None:
     server = RedisServer()
     try:
-        limiter = shared_limiter("key-goes-away", 30, 30.0, 0.02, storage=server.url)
+        limiter = _kept(shared_limiter("key-goes-away", 30, 30.0, 0.02, storage=server.url))
         limiter.acquire()
     finally:
         server.stop()
@@ -119,8 +143,8 @@ def test_redis_going_away_mid_run_fails_the_call_instead_of_falling_back() -> No
 
 
 def test_accounts_have_budgets_of_their_own(redis_server: RedisServer) -> None:
-    a = shared_limiter("account-a", 2, 30.0, 0.0, storage=redis_server.url)
-    b = shared_limiter("account-b", 2, 30.0, 0.0, storage=redis_server.url)
+    a = _kept(shared_limiter("account-a", 2, 30.0, 0.0, storage=redis_server.url))
+    b = _kept(shared_limiter("account-b", 2, 30.0, 0.0, storage=redis_server.url))
     assert a is shared_limiter("account-a", 2, 30.0, 0.0, storage=redis_server.url)
     for limiter in (a, a, b, b):
         assert limiter.acquire() == 0  # two calls each at once: neither account spends the other's budget
@@ -161,7 +185,7 @@ def test_the_connection_form_shows_the_storage_field() -> None:
 
 def test_a_call_counts_from_its_answer_on_redis_s_clock(redis_server: RedisServer) -> None:
     store = RedisBudgetStore(redis_server.url, "test:{answered}")
-    limiter = RateLimiter(2, 5.0, 0.02, margin=0.05, store=store)
+    limiter = _kept(RateLimiter(2, 5.0, 0.02, margin=0.05, store=store))
 
     def redis_now() -> float:
         seconds, micros = store._redis.time()

@@ -3,13 +3,14 @@ the next tick of a cron schedule."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airflow_provider_cashflow.errors import LongPortConfigError
 
-__all__ = ["day_start", "local_date", "next_cron_time", "parse_lookback", "resolve_timezone", "widen"]
+__all__ = ["cron_times", "day_start", "local_date", "next_cron_time", "parse_lookback", "resolve_timezone", "widen"]
 
 
 def resolve_timezone(name: Any, setting: str = "partition_timezone") -> ZoneInfo:
@@ -74,8 +75,14 @@ def next_cron_time(expression: str, after: datetime, tz: tzinfo) -> datetime:
     Wall-clock arithmetic, as core Airflow's cron timetables do it, keeps DST days whole: a partitioned run's
     period (``CronPartitionTimetable``, Airflow >= 3.2) ends at its timetable's next tick.
     """
+    return next(cron_times(expression, after, tz))
+
+
+def cron_times(expression: str, after: datetime, tz: tzinfo) -> Iterator[datetime]:
+    """The times of the cron ``expression`` after ``after``, in order, as :func:`next_cron_time` gives each."""
     from croniter import croniter  # type: ignore[import-untyped]
 
-    local = after.astimezone(tz).replace(tzinfo=None)
-    following: datetime = croniter(expression, start_time=local).get_next(datetime)
-    return following.replace(tzinfo=tz).astimezone(UTC)
+    ticks = croniter(expression, start_time=after.astimezone(tz).replace(tzinfo=None))
+    while True:
+        following: datetime = ticks.get_next(datetime)
+        yield following.replace(tzinfo=tz).astimezone(UTC)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from airflow_provider_cashflow.compat import timetable_expression, timetable_timezone
-from airflow_provider_cashflow.domain.calendar import next_cron_time, resolve_timezone
+from airflow_provider_cashflow.domain.calendar import cron_times, next_cron_time, resolve_timezone
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
 
@@ -152,13 +153,7 @@ def timetable_windows(timetable: Any) -> Iterator[Window]:
     if expression is not None and kind in ("CronDataIntervalTimetable", "CronPartitionTimetable"):
         zone = timetable_timezone(timetable)
         tz = resolve_timezone(zone if zone is not None else "UTC", "the timetable's timezone")
-        start = next_cron_time(expression, _REFERENCE, tz)
-        for _ in range(_MOST):  # a year of a daily schedule; an hourly one's gaps show in far fewer
-            if start >= _REFERENCE + _YEAR:
-                return
-            end = next_cron_time(expression, start, tz)
-            yield Window(start, end)
-            start = end
+        yield from _cron_windows(expression, tz.key)
     elif kind == "DeltaDataIntervalTimetable":
         delta = _attribute(timetable, "delta")
         if delta is not None:
@@ -167,6 +162,19 @@ def timetable_windows(timetable: Any) -> Iterator[Window]:
         interval = _attribute(timetable, "interval")
         if interval is not None and _REFERENCE - interval < _REFERENCE:
             yield Window(_REFERENCE - interval, _REFERENCE)
+
+
+@lru_cache(maxsize=32)
+def _cron_windows(expression: str, zone: str) -> tuple[Window, ...]:
+    """A year of a cron schedule's windows, made once per schedule: the DAG's tasks share it (about 40 ms a year)."""
+    ticks = cron_times(expression, _REFERENCE, ZoneInfo(zone))
+    windows: list[Window] = []
+    start = next(ticks)
+    while len(windows) < _MOST and start < _REFERENCE + _YEAR:  # a daily schedule's year; an hourly one's 400 hours
+        end = next(ticks)
+        windows.append(Window(start, end))
+        start = end
+    return tuple(windows)
 
 
 def _attribute(timetable: Any, name: str) -> Any:

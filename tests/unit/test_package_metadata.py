@@ -77,3 +77,10 @@ def test_classifiers_are_pypis_and_match_the_supported_pythons() -> None:
     assert PROJECT["requires-python"] == f">=3.{minors[0]}"
     assert (ROOT / "airflow_provider_cashflow" / "py.typed").exists() == ("Typing :: Typed" in PROJECT["classifiers"])
     assert {"airflow", "airflow-provider", "longport", "longbridge"} <= set(PROJECT["keywords"])
+
+
+def test_the_sdist_carries_the_docs_pages_with_their_tables() -> None:
+    """The site is built from the sdist's pages, and a reader of the sdist reads them as they stand."""
+    sdist = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["hatch"]["build"]["targets"]
+    assert "docs" in sdist["sdist"]["include"]
+    assert "<!-- end generated: operator-parameters -->" in (ROOT / "docs" / "operator.md").read_text(encoding="utf-8")

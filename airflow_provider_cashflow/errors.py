@@ -16,6 +16,7 @@ __all__ = [
     "LongPortConfigError",
     "LongPortError",
     "LongPortTransportError",
+    "OAuthRefreshError",
     "OutOfOrderError",
     "OutputFormatError",
     "RateLimitStorageError",
@@ -147,6 +148,69 @@ class LongPortTransportError(LongPortError):
         # 4xx page without the API's envelope (a wrong host or path, a proxy that refuses) answers the same next time.
         status = self.http_status
         return status is None or status < 300 or status >= 500 or status in (408, 429)
+
+
+class OAuthRefreshError(LongPortError):
+    """The OAuth token endpoint gave no new access token: no answer, a fault, or a refusal.
+
+    Retryable, with backoff within the task and then by Airflow's retries, unless the endpoint refused the request
+    itself: a rejected grant (``invalid_grant``: the refresh token expired or was revoked, which needs a new
+    authorization in a browser) or client, or another 4xx answer. It carries the HTTP status and the OAuth error
+    code (RFC 6749, 5.2) as they came; neither is a LongPort error code, so :attr:`code` stays ``None``.
+
+    :param token_url: the token endpoint (it carries no secret).
+    :param answered: what it answered, e.g. ``HTTP 503, temporarily_unavailable``.
+    :param http_status: its HTTP status, ``None`` when it did not answer.
+    :param oauth_error: the ``error`` of its JSON answer, if it had one.
+    """
+
+    REFUSALS = frozenset(
+        {"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type"}
+        | {"invalid_scope", "access_denied"}
+    )
+    FAULTS = frozenset({"temporarily_unavailable", "server_error"})
+
+    def __init__(
+        self,
+        token_url: str,
+        answered: str,
+        *,
+        http_status: int | None = None,
+        oauth_error: str | None = None,
+        trace_id: str | None = None,
+        retry_after: float | None = None,
+    ):
+        self.http_status = http_status
+        self.oauth_error = oauth_error
+        self.trace_id = trace_id
+        self.retry_after = retry_after
+        trace = f" (trace id {trace_id})" if trace_id else ""
+        super().__init__(f"OAuth token refresh at {token_url} failed ({answered}{trace}): {self.advice}")
+
+    @property
+    def advice(self) -> str:
+        if self.retryable:
+            return "a passing fault of the token endpoint, retried with backoff and then by Airflow's retries"
+        if self.oauth_error == "invalid_grant":
+            return (
+                "the refresh token has expired or was revoked: authorize again in a browser and store the new "
+                "refresh_token in the connection"
+            )
+        return "the token endpoint refused the request: check the OAuth client id (the connection's login)"
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        if self.oauth_error in self.REFUSALS:
+            return False
+        if self.oauth_error in self.FAULTS:
+            return True
+        status = self.http_status
+        # no answer, a 5xx, a timeout or a 429, or a 200 without a token (cut off); another 4xx answers the same again
+        return status is None or status < 300 or status >= 500 or status in (408, 429)
+
+    @property
+    def is_rate_limit(self) -> bool:
+        return False  # the token endpoint's own limit, not the account's API budget
 
 
 class RecordError(LongPortError, ValueError):

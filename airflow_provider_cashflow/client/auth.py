@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from airflow_provider_cashflow.client.base_url import require_secure_base_url
+from airflow_provider_cashflow.client.base_url import redact_url, require_secure_base_url
 from airflow_provider_cashflow.defaults import DC_REGION_HEADER
-from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
+from airflow_provider_cashflow.errors import LongPortAPIError, OAuthRefreshError
 
 __all__ = ["BearerAuth", "OAuthRefresher", "SignatureAuth", "canonical_request", "sign"]
 
@@ -186,6 +186,12 @@ class OAuthRefresher:
         )
 
     def refresh(self, session: requests.Session, timeout: float) -> str:
+        """A new access token, once; the rotated refresh token is kept for the next.
+
+        :raises OAuthRefreshError: no token: ``retryable`` for a fault (no answer, 5xx, ``temporarily_unavailable``),
+            not for a refusal (``invalid_grant``: authorize again).
+        :raises LongPortAPIError: the endpoint answered with LongPort's own envelope and its error code.
+        """
         try:
             response = session.post(
                 self.token_url,
@@ -196,30 +202,43 @@ class OAuthRefresher:
                 verify=session.verify,  # the connection's ca_bundle wins over REQUESTS_CA_BUNDLE, as for the calls
             )
         except (requests.ConnectionError, requests.Timeout) as err:
-            raise LongPortTransportError(f"OAuth token refresh failed: {type(err).__name__}") from None
-        trace_id = response.headers.get("x-trace-id")
+            raise OAuthRefreshError(redact_url(self.token_url), f"no answer: {type(err).__name__}") from None
+        status, trace_id = response.status_code, response.headers.get("x-trace-id")
         try:
             payload = response.json()
         except ValueError:
-            raise LongPortTransportError(
-                f"OAuth token refresh answered HTTP {response.status_code} with a body that is not JSON",
-                trace_id=trace_id,
-            ) from None
-        token = payload.get("access_token") if isinstance(payload, Mapping) else None
-        if response.status_code != 200 or not token:
-            code = payload.get("code") if isinstance(payload, Mapping) else None
-            message = (
-                (payload.get("error_description") or payload.get("message") or payload.get("error"))
-                if isinstance(payload, Mapping)
-                else None
-            )
+            payload = None
+        answer = payload if isinstance(payload, Mapping) else {}
+        token = answer.get("access_token")
+        if status == 200 and token:
+            if answer.get("refresh_token"):
+                self._refresh_token = answer["refresh_token"]
+            return str(token)
+        code = answer.get("code")
+        if isinstance(code, int) and code:  # LongPort's own envelope: its code is what it says
             raise LongPortAPIError(
-                int(code) if isinstance(code, int) else 401003,
-                f"OAuth token refresh failed: {message or 'no access_token in the answer'}; "
-                "authorize again in a browser and store the new refresh_token in the connection",
-                trace_id=trace_id,
-                http_status=response.status_code,
+                code, f"OAuth token refresh failed: {answer.get('message')}", trace_id=trace_id, http_status=status
             )
-        if payload.get("refresh_token"):
-            self._refresh_token = payload["refresh_token"]
-        return str(token)
+        oauth_error = answer.get("error") if isinstance(answer.get("error"), str) else None
+        answered = f"HTTP {status}" + (f", {oauth_error}" if oauth_error else "")
+        if answer.get("error_description"):
+            answered += f": {answer['error_description']}"
+        elif payload is None:
+            answered += ", a body that is not JSON"
+        elif status == 200:
+            answered += ", no access_token in the answer"
+        raise OAuthRefreshError(
+            redact_url(self.token_url),
+            answered,
+            http_status=status,
+            oauth_error=oauth_error,
+            trace_id=trace_id,
+            retry_after=_seconds(response.headers.get("Retry-After")),
+        )
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    try:
+        return float(retry_after) if retry_after else None
+    except ValueError:
+        return None  # an HTTP date: the backoff decides

@@ -80,7 +80,8 @@ class RetryLoop:
     :param policy: bounds of retries for one call; may be replaced between calls.
     :param limiter: held back for every sharer of the account when the server says it is over budget.
     :param stats: counts retries, backoff time and token refreshes.
-    :param refresh_token: renews an expired OAuth token (bearer mode); tried once per call, for free.
+    :param refresh_token: renews an expired OAuth token (bearer mode): once per call, not spending the call's
+        attempts; the renewal is retried on its own faults within the same bounds.
     :param sleep: waits out a backoff.
     """
 
@@ -114,7 +115,7 @@ class RetryLoop:
                 return decode(send())
             except LongPortAPIError as error:
                 if error.token_expired and self.refresh_token is not None and not refreshed:
-                    self.refresh_token()
+                    self._refresh()
                     refreshed = True
                     attempt -= 1  # the expired token was not the server's fault; do not spend the budget
                     continue
@@ -122,7 +123,19 @@ class RetryLoop:
             except LongPortTransportError as error:
                 self._wait_or_raise(error, attempt, started)
 
-    def _wait_or_raise(self, error: LongPortError, attempt: int, started: float) -> None:
+    def _refresh(self) -> None:
+        """Renew the OAuth token, retried within the same bounds as a call: the token endpoint has faults too."""
+        assert self.refresh_token is not None
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.refresh_token()
+            except LongPortError as error:
+                self._wait_or_raise(error, attempt, started, what="OAuth token refresh")
+
+    def _wait_or_raise(self, error: LongPortError, attempt: int, started: float, what: str = "LongPort call") -> None:
         """Sleep before the next attempt, or re-raise ``error`` when the policy says the call has failed."""
         policy = self.policy
         retry_after = error.retry_after
@@ -135,6 +148,6 @@ class RetryLoop:
             if attempt > 1:
                 error.add_note(f"gave up after {attempt} attempts in {elapsed:.1f} s")
             raise error
-        log.warning("LongPort call failed (attempt %d): %s; retrying in %.1f s", attempt, error, delay)
+        log.warning("%s failed (attempt %d): %s; retrying in %.1f s", what, attempt, error, delay)
         self.stats.add(retries=1, backoff_wait=delay)
         self._sleep(delay)

@@ -119,6 +119,8 @@ def _answer(state: SandboxState, method: str, path: str, query: str, body: bytes
 
 def apply_control(state: SandboxState, change: dict[str, Any]) -> None:
     """Change a running sandbox: ``faults`` (FaultPlan fields), ``expire_token``, ``access_token``, ``rate_limit``,
+    ``token_faults`` (the OAuth token endpoint's next answers, in order: an HTTP status, JSON
+    ``{"error": "temporarily_unavailable"}``, or ``"reset"``),
     ``as_of`` (Unix seconds or ISO 8601; ``None``: now), ``as_of_after_request`` (seconds after a call's
     ``end_time``; ``None``: off), ``drift`` (DriftSpec fields; ``None``: stop drifting, the changes made stay),
     ``drift_reset`` (undo every posting and cancellation), ``end_time`` (``"inclusive"`` or ``"exclusive"``), and
@@ -156,6 +158,11 @@ def apply_control(state: SandboxState, change: dict[str, Any]) -> None:
         spec = dict(change["faults"])
         spec["kinds"] = tuple(spec.get("kinds", FaultPlan().kinds))
         state.faults = FaultPlan(**spec)
+    if "token_faults" in change:
+        faults = list(change["token_faults"])
+        if not all(f == "reset" or (isinstance(f, int) and 400 <= f < 600) for f in faults):
+            raise ValueError('token_faults is a list of HTTP statuses (400-599) or "reset"')
+        state.token_faults = faults
     if change.get("expire_token"):
         state.expire_current_tokens()
     if "expire_token_after" in change:
@@ -172,6 +179,7 @@ _CONTROL_KEYS = {
     "faults",
     "expire_token",
     "expire_token_after",
+    "token_faults",
     "access_token",
     "rate_limit",
     "drift",

@@ -276,6 +276,14 @@ class _Handler(BaseHTTPRequestHandler):
         raise _Reset
 
     def _oauth_token(self, state: SandboxState, body: bytes) -> None:
+        state.count("token_requests")
+        fault = state.next_token_fault()
+        if fault == "reset":
+            raise _Reset
+        if fault:
+            answer = {"error": "temporarily_unavailable", "error_description": "the token service is restarting"}
+            self._send(int(fault), json.dumps(answer).encode())
+            return
         form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8")).items()}
         account = state.account(form.get("client_id", ""))
         if form.get("grant_type") != "refresh_token" or account is None:

@@ -90,6 +90,7 @@ class SandboxState:
     min_interval: float = RATE_LIMIT_MIN_INTERVAL
     faults: FaultPlan = field(default_factory=FaultPlan)
     expire_token_after: int | None = None
+    token_faults: list[int | str] = field(default_factory=list)  # the token endpoint's next answers: faults
     latency: float = 0.0
     as_of: int | None = None
     as_of_after_request: int | None = None
@@ -116,6 +117,7 @@ class SandboxState:
             "pages_served": 0,
             "records_served": 0,
             "rejected_rate_limit": 0,
+            "token_requests": 0,
             "rate_limit_reasons": {},
             "rejected_auth": 0,
             "rejected_replay": 0,
@@ -204,6 +206,11 @@ class SandboxState:
 
     def account(self, app_key: str) -> Account | None:
         return self.accounts.get(app_key)
+
+    def next_token_fault(self) -> int | str | None:
+        """The fault the token endpoint gives this request (an HTTP status, or ``"reset"``), if one is queued."""
+        with self._lock:
+            return self.token_faults.pop(0) if self.token_faults else None
 
     def expire_current_tokens(self) -> None:
         for account in self.accounts.values():

@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_cashflow.client.auth import _TimestampClock
 from airflow_provider_cashflow.client.retry import RetryBounds
-from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError
+from airflow_provider_cashflow.errors import LongPortAPIError, LongPortTransportError, OAuthRefreshError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.sandbox import FAULT_KINDS, Sandbox
 from tests.helpers.connections import set_connection
@@ -159,7 +159,7 @@ def test_oauth_refresh_is_tried_once_then_fails_clearly(sandbox: Sandbox, monkey
     conn["extra"]["refresh_token"] = "revoked-refresh-token"
     set_connection(monkeypatch, "longport_oauth", conn)
     sandbox.control(expire_token=True)
-    with pytest.raises(LongPortAPIError, match=r"refresh failed.*authorize again"):
+    with pytest.raises(OAuthRefreshError, match=r"refresh at .* failed.*authorize again"):
         list(CashflowHook("longport_oauth").iter_cash_flows(END - DAY, END))
 
 

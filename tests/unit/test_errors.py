@@ -9,6 +9,7 @@ from airflow_provider_cashflow.errors import (
     LongPortConfigError,
     LongPortError,
     LongPortTransportError,
+    OAuthRefreshError,
     OutOfOrderError,
     OutputFormatError,
     RecordError,
@@ -33,6 +34,16 @@ from airflow_provider_cashflow.errors import (
         (LongPortAPIError(500000, "internal"), True, Exception),
         (LongPortAPIError(403201, "signature invalid"), False, Exception),
         (LongPortAPIError(401003, "token expired"), False, Exception),
+        # the token endpoint: a fault passes, a refusal does not, whatever the status says
+        (OAuthRefreshError("u", "reset"), True, Exception),
+        (OAuthRefreshError("u", "HTTP 503", http_status=503, oauth_error="temporarily_unavailable"), True, Exception),
+        (OAuthRefreshError("u", "HTTP 400", http_status=400, oauth_error="temporarily_unavailable"), True, Exception),
+        (OAuthRefreshError("u", "HTTP 500", http_status=500), True, Exception),
+        (OAuthRefreshError("u", "HTTP 429", http_status=429), True, Exception),
+        (OAuthRefreshError("u", "HTTP 400", http_status=400, oauth_error="invalid_grant"), False, Exception),
+        (OAuthRefreshError("u", "HTTP 401", http_status=401, oauth_error="invalid_client"), False, Exception),
+        (OAuthRefreshError("u", "HTTP 500", http_status=500, oauth_error="invalid_grant"), False, Exception),
+        (OAuthRefreshError("u", "HTTP 404", http_status=404), False, Exception),
     ],
 )
 def test_every_error_is_a_longport_error_that_says_whether_a_retry_can_help(error, retryable, builtin) -> None:
@@ -53,6 +64,7 @@ def test_every_error_is_a_longport_error_that_says_whether_a_retry_can_help(erro
         (LongPortAPIError(500000, "internal", http_status=500), False),
         (LongPortAPIError(403202, "duplicate request", http_status=403), False),
         (LongPortConfigError("bad"), False),
+        (OAuthRefreshError("u", "HTTP 429", http_status=429), False),  # the token endpoint's, not the account's
     ],
 )
 def test_one_rate_limit_test_for_the_whole_family(error: LongPortError, rate_limit: bool) -> None:

@@ -206,3 +206,34 @@ def test_a_temporary_file_younger_than_the_run_is_left_to_its_writer(tmp_path: P
     written = datetime.fromtimestamp(temporary.stat().st_mtime, UTC)
     assert remove_leftovers(target, before=written - DAY / 24) == [] and temporary.exists()
     assert remove_leftovers(target, before=written + DAY / 24) == [str(temporary)] and not temporary.exists()
+
+
+def test_a_failure_half_way_through_a_day_keeps_the_days_written_and_leaves_no_folder(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API gives up on the fourth page: the newest day (three pages) is whole on disk, the second day's file was
+    being written and is gone with its folder, the third day never got one."""
+    from airflow_provider_cashflow.errors import LongPortAPIError
+    from tests.helpers.data import END as DATA_END
+
+    set_connection(monkeypatch, "longport_default", sandbox.connection(**UNLIMITED, max_attempts=1))
+    sandbox.state.faults.fail_after_pages = 4
+    lake = tmp_path / "lake"
+    start = DATA_END - 3 * DAY
+    with pytest.raises(LongPortAPIError):
+        run_operator(
+            start,
+            DATA_END,
+            output_path=f"{lake.as_uri()}/account={{conn_id}}/date={{date}}/cashflow.jsonl",
+            partition_by="day",
+            page_size=10,  # 30 records a day: three pages each
+        )
+    newest = DATA_END - DAY
+    left = sorted(str(path.relative_to(lake)) for path in lake.rglob("*"))
+    assert left == [
+        "account=longport_default",
+        f"account=longport_default/date={newest.date()}",
+        f"account=longport_default/date={newest.date()}/cashflow.jsonl",
+    ]
+    rows = [json.loads(line) for line in (lake / left[-1]).read_text().splitlines()]
+    assert rows == expected(sandbox, newest, DATA_END)

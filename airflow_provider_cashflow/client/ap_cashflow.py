@@ -1,20 +1,35 @@
-"""The AP cash-flow endpoint's parts (``GET /v1/asset/cashflow``): its query parameters, its pages decoded fast or
-carefully, records cut to a window."""
+"""The AP cash-flow endpoint's parts (``GET /v1/asset/cashflow``): its query parameters, its answers checked, their
+pages decoded fast or carefully (after the pager has seen the page's edges), records cut to a window."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Iterator, Mapping, Sequence
+from functools import cached_property
+from typing import Any, overload
 
 from airflow_provider_cashflow.client.envelope import Page, RawAnswer, open_envelope, page_rows
 from airflow_provider_cashflow.client.paced_session import CallStats
-from airflow_provider_cashflow.client.page_decoder import DecodedPage, decode_cash_flow_page
+from airflow_provider_cashflow.client.page_decoder import (
+    DecodedPage,
+    PageEdges,
+    decode_cash_flow_page,
+    peek_cash_flow_page,
+)
 from airflow_provider_cashflow.domain.models import CashFlow, parse_cash_flow
 from airflow_provider_cashflow.domain.query import CashFlowQuery
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import RecordError
 
-__all__ = ["cash_flow_params", "cut_to_window", "decode_flows", "seconds_of"]
+__all__ = [
+    "AnswerPage",
+    "cash_flow_params",
+    "checked_page",
+    "cut_to_window",
+    "decode_flows",
+    "page_edges",
+    "seconds_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +73,62 @@ def decode_flows(answer: RawAnswer, params: Mapping[str, str], stats: CallStats)
         raise RecordError(f"{error} (call with {call}, trace id {trace_id})") from None
 
 
+class AnswerPage(Sequence[CashFlow]):
+    """A checked answer's page, its records decoded on first use: the pager reads the page's edges first, and can
+    send its next call before the 11 ms of decoding.
+
+    :ivar edges: the page's count and first and last seconds, or ``None`` when only decoding can tell.
+    """
+
+    def __init__(self, answer: RawAnswer, params: Mapping[str, str], stats: CallStats, edges: PageEdges | None):
+        self.answer = answer
+        self.params = params
+        self.stats = stats
+        self.edges = edges
+
+    @cached_property
+    def records(self) -> Sequence[CashFlow]:
+        return decode_flows(self.answer, self.params, self.stats)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[CashFlow]:
+        return iter(self.records)
+
+    @overload
+    def __getitem__(self, index: int) -> CashFlow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[CashFlow]: ...
+
+    def __getitem__(self, index: int | slice) -> CashFlow | Sequence[CashFlow]:
+        return self.records[index]
+
+
+def checked_page(answer: RawAnswer, params: Mapping[str, str], stats: CallStats) -> AnswerPage:
+    """The answer as a page, once it is known to be one: what a retry can cure (an error envelope, a body that is
+    not the API's JSON) is raised here, inside the call's retries; its records are decoded later, on first use.
+
+    :raises LongPortAPIError: the envelope's code is not 0.
+    :raises LongPortTransportError: the body is not JSON, or not the API's envelope.
+    """
+    edges = peek_cash_flow_page(answer.body)
+    if edges is None:
+        data, trace_id = open_envelope(answer)
+        page_rows(data, answer.path, trace_id)
+    return AnswerPage(answer, params, stats, edges)
+
+
+def page_edges(page: Sequence[Any]) -> tuple[int, int, int] | None:
+    """A page's record count and the seconds of its first and last records, before it is decoded, if known."""
+    return page.edges if isinstance(page, AnswerPage) else None
+
+
 def seconds_of(page: Sequence[CashFlow]) -> Sequence[int]:
     """Each record's ``business_time`` in Unix seconds, for the pager."""
+    if isinstance(page, AnswerPage):
+        page = page.records
     return page.seconds if isinstance(page, DecodedPage) else [record.epoch_seconds for record in page]
 
 

@@ -7,6 +7,7 @@ from a connection. It pages a window with :func:`~airflow_provider_cashflow.clie
 - :mod:`~airflow_provider_cashflow.client.paced_session`: one paced, signed round trip;
 - :mod:`~airflow_provider_cashflow.client.retry`: one call retried within its bounds;
 - :mod:`~airflow_provider_cashflow.client.ap_cashflow`: the endpoint's parameters, page decoding, the window cut;
+- :mod:`~airflow_provider_cashflow.client.page_ahead`: the cursor's next call sent while a page is decoded;
 - :mod:`~airflow_provider_cashflow.client.us_history`: the US endpoint, on the same session, retries and counters.
 """
 
@@ -18,10 +19,17 @@ from collections.abc import Callable, Generator, Sequence
 
 import requests
 
-from airflow_provider_cashflow.client.ap_cashflow import cash_flow_params, cut_to_window, decode_flows, seconds_of
+from airflow_provider_cashflow.client.ap_cashflow import (
+    cash_flow_params,
+    checked_page,
+    cut_to_window,
+    page_edges,
+    seconds_of,
+)
 from airflow_provider_cashflow.client.auth import OAuthRefresher
 from airflow_provider_cashflow.client.envelope import Page, RawAnswer, open_envelope, page_rows
 from airflow_provider_cashflow.client.paced_session import CallStats, PacedSession
+from airflow_provider_cashflow.client.page_ahead import CursorAhead, PageAhead
 from airflow_provider_cashflow.client.paging import time_cursor
 from airflow_provider_cashflow.client.ratelimit import RateLimiter
 from airflow_provider_cashflow.client.retry import RetryBounds, RetryLoop
@@ -75,6 +83,9 @@ class LongPortClient:
             sleep=sleep,
         )
         self.us_history = UsHistoryEndpoint(self.paced, self.retries, self.stats)
+        self.page_ahead = PageAhead(
+            lambda params, on_turn: self.paced.send(CASHFLOW_PATH, params, on_turn=on_turn), self.stats
+        )
 
     @property
     def retry_bounds(self) -> RetryBounds:
@@ -85,6 +96,7 @@ class LongPortClient:
         self.retries.policy = policy
 
     def close(self) -> None:
+        self.page_ahead.close()
         self.paced.close()
 
     def __enter__(self) -> LongPortClient:
@@ -116,13 +128,17 @@ class LongPortClient:
     def iter_cash_flows(self, query: CashFlowQuery) -> Generator[CashFlow, None, None]:
         """Every record of ``query`` inside its window, newest first, exact while the history changes."""
 
+        def params_of(start_time: int, end_time: int, page: int, size: int) -> dict[str, str]:
+            return cash_flow_params(query, page, seconds=(start_time, end_time), size=size)
+
         def fetch(start_time: int, end_time: int, page: int, size: int) -> Sequence[CashFlow]:
-            params = cash_flow_params(query, page, seconds=(start_time, end_time), size=size)
+            params = params_of(start_time, end_time, page, size)
             return self.retries.call(
-                lambda: self.paced.send(CASHFLOW_PATH, params),
-                lambda answer: decode_flows(answer, params, self.stats),
+                lambda: self.page_ahead.take(params) or self.paced.send(CASHFLOW_PATH, params),
+                lambda answer: checked_page(answer, params, self.stats),
             )
 
         first, last = query.window.seconds()
-        chunks = time_cursor(fetch, seconds_of, first, last, query.page_size, max_size=MAX_PAGE_SIZE)
+        ahead = CursorAhead(self.page_ahead, params_of, page_edges)
+        chunks = time_cursor(fetch, seconds_of, first, last, query.page_size, max_size=MAX_PAGE_SIZE, ahead=ahead)
         return cut_to_window(chunks, query.window, self.stats)

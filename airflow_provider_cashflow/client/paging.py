@@ -34,11 +34,19 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import pairwise
 from operator import neg
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from airflow_provider_cashflow.errors import LongPortError, OutOfOrderError
 
-__all__ = ["Fetch", "SecondsOf", "UnsettledSecondError", "read_second", "split_until_fits", "time_cursor"]
+__all__ = [
+    "Ahead",
+    "Fetch",
+    "SecondsOf",
+    "UnsettledSecondError",
+    "read_second",
+    "split_until_fits",
+    "time_cursor",
+]
 
 R = TypeVar("R")
 
@@ -47,6 +55,17 @@ Fetch = Callable[[int, int, int, int], Sequence[R]]
 
 SecondsOf = Callable[[Sequence[R]], Sequence[int]]
 """The time of each record of an answer, in whole Unix seconds, in the answer's order."""
+
+
+class Ahead(Protocol):
+    """What lets :func:`time_cursor` send its next call before an answer's records are decoded."""
+
+    def edges(self, page: Sequence[Any]) -> tuple[int, int, int] | None:
+        """The page's record count and the seconds of its first and last records, if known without decoding it."""
+
+    def start(self, start_s: int, end_s: int, page: int, size: int) -> None:
+        """Send this call now; ``fetch`` with the same arguments takes its answer (any other discards it)."""
+
 
 READS = 4  # offset reads of one crowded second before giving up: two that agree are needed
 log = logging.getLogger(__name__)
@@ -74,6 +93,7 @@ def time_cursor(
     *,
     max_size: int | None = None,
     reads: int = READS,
+    ahead: Ahead | None = None,
 ) -> Iterator[Sequence[R]]:
     """The records of seconds ``first`` to ``last`` (both inclusive), newest first, by a cursor on their time.
 
@@ -100,6 +120,7 @@ def time_cursor(
     :param size: records per call.
     :param max_size: the endpoint's largest page, asked for a second that fills a page (default ``size``).
     :param reads: offset reads of one crowded second before :class:`UnsettledSecondError`.
+    :param ahead: sends the next call while an answer is decoded, when the answer's edges alone decide it.
     :raises OutOfOrderError: an answer was not newest first, or held a record outside the asked seconds.
     """
     upper = last
@@ -107,6 +128,11 @@ def time_cursor(
     while True:
         asked_end = upper if end_inclusive else upper + 1
         page = fetch(first, asked_end, 1, size)
+        if ahead is not None and (edges := ahead.edges(page)) is not None:
+            count, newest, oldest = edges
+            if count == size and oldest < newest <= upper:
+                # what the loop below asks next for such a page, once it has read every record's time
+                ahead.start(first, oldest if end_inclusive else oldest + 1, 1, size)
         times = _checked_times(page, seconds_of, first, asked_end)
         if times and times[0] > upper:
             end_inclusive = True  # a record of second asked_end came back

@@ -286,3 +286,35 @@ def test_the_sandbox_keeps_when_each_page_arrived_and_was_answered(sandbox: Sand
     assert all(
         prev[1] <= nxt[0] for prev, nxt in itertools.pairwise(pages)
     )  # one page at a time: the gaps are the client's
+
+
+def test_each_next_call_leaves_before_the_page_before_it_is_decoded(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page-ahead: the time cursor sends its next call from a page's edges, so the server works on it while the
+    page is decoded; every call sent ahead is the one asked next, and the records are those of a plain read."""
+    from airflow_provider_cashflow.client import ap_cashflow, paced_session
+
+    events: list[tuple[str, str]] = []
+    decode, round_trip = ap_cashflow.decode_flows, paced_session.PacedSession._round_trip
+
+    def decoding(answer, params, stats):  # type: ignore[no-untyped-def]
+        events.append(("decode", params["end_time"]))
+        return decode(answer, params, stats)
+
+    def sending(self, method, path, params, body):  # type: ignore[no-untyped-def]
+        events.append(("send", params["end_time"]))
+        return round_trip(self, method, path, params, body)
+
+    monkeypatch.setattr(ap_cashflow, "decode_flows", decoding)
+    monkeypatch.setattr(paced_session.PacedSession, "_round_trip", sending)
+    hook = CashflowHook()
+    start, end = END - 3 * DAY, END
+    assert pulled(hook, start, end, page_size=10) == expected(sandbox, start, end)
+    sends = [call for kind, call in events if kind == "send"]
+    calls = hook.client.stats.calls
+    assert len(sends) == calls == sandbox.state.snapshot()["pages_served"] > 5
+    assert hook.client.stats.calls_ahead == calls - 1 and hook.client.stats.calls_dropped == 0
+    # each page but the last is decoded after the next call went out (the last page is short: nothing follows)
+    for page, call in enumerate(sends[:-1]):
+        assert events.index(("send", sends[page + 1])) < events.index(("decode", call)), events

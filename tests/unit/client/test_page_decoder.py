@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_cashflow.client.page_decoder import decode_cash_flow_page
+from airflow_provider_cashflow.client.page_decoder import decode_cash_flow_page, peek_cash_flow_page
 from airflow_provider_cashflow.domain.models import parse_cash_flow
 from airflow_provider_cashflow.errors import RecordError
 
@@ -172,6 +172,21 @@ def test_the_documented_drift_stays_on_the_fast_path() -> None:
 )
 def test_anything_but_a_plain_success_is_left_to_the_careful_path(body: bytes) -> None:
     assert decode_cash_flow_page(body) is None
+    assert peek_cash_flow_page(body) is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(rows=st.lists(_drifted(), max_size=4))
+def test_a_pages_edges_are_those_of_its_records_whenever_they_can_be_told(rows: list[dict[str, str]]) -> None:
+    """The pager sends its next call from these edges before decoding: where both exist they must agree."""
+    body = _body(rows)
+    edges = peek_cash_flow_page(body)
+    careful = _careful(body)
+    if edges is not None and not isinstance(careful, RecordError):
+        seconds = [record.epoch_seconds for record in careful]
+        assert edges == ((len(seconds), seconds[0], seconds[-1]) if seconds else (0, 0, 0))
+    if decode_cash_flow_page(body) is not None:
+        assert edges is not None  # every page the fast path takes has its edges told first
 
 
 def test_an_empty_page_is_empty() -> None:

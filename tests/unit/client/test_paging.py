@@ -227,3 +227,63 @@ def test_an_order_that_changes_inside_a_second_on_every_call_does_not_matter(sec
     got = read_cursor(history, size, max_size=100)
     assert_exact(history, got)
     assert len(got) == len(seconds)
+
+
+class Ahead:
+    """The fetcher's side of page-ahead over a :class:`History`: every call started early is recorded."""
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+        self.events: list[tuple[str, tuple[int, int, int, int]]] = []
+
+    def edges(self, page: Sequence[Rec]) -> tuple[int, int, int] | None:
+        return (len(page), page[0].second, page[-1].second) if page else None
+
+    def start(self, start: int, end: int, page: int, size: int) -> None:
+        self.events.append(("start", (start, end, page, size)))
+
+    def fetch(self, start: int, end: int, page: int, size: int) -> list[Rec]:
+        self.events.append(("fetch", (start, end, page, size)))
+        return self.history.fetch(start, end, page, size)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seconds=st.lists(st.tuples(st.integers(FIRST - 1, LAST + 1), st.sampled_from("ab")), max_size=60),
+    changes=st.lists(change, max_size=40),
+    size=st.integers(1, 9),
+    end_inclusive=st.booleans(),
+)
+def test_a_call_started_ahead_is_always_the_very_next_call_the_cursor_makes(
+    seconds, changes, size, end_inclusive
+) -> None:
+    """The cursor starts a call from an answer's edges alone only when its full reading would ask that call next:
+    so page-ahead never spends a call the cursor would not make, and changes nothing it reads."""
+    history = History(seconds, end_inclusive=end_inclusive)
+    history.changes = iter(changes)
+    ahead = Ahead(history)
+    got = [r for c in time_cursor(ahead.fetch, seconds_of, FIRST, LAST, size, max_size=200, ahead=ahead) for r in c]
+    assert_exact(history, got)
+    for (kind, call), after in zip(ahead.events, [*ahead.events[1:], ("end", None)], strict=True):
+        if kind == "start":
+            assert after == ("fetch", call), ahead.events
+    # the same calls and records as without page-ahead
+    plain = History(seconds, end_inclusive=end_inclusive)
+    plain.changes = iter(changes)
+    assert [r.id for r in read_cursor(plain, size, max_size=200)] == [r.id for r in got]
+    assert plain.calls == history.calls
+
+
+@pytest.mark.parametrize("end_inclusive", [True, False])
+def test_in_a_still_history_every_call_after_the_first_is_started_ahead(end_inclusive: bool) -> None:
+    """But for the answer that shows the end bound inclusive (it holds a record of the second asked as the end):
+    that record is dropped, and only the full reading knows what the page holds without it."""
+    history = history_of(range(FIRST - 200, LAST + 71), end_inclusive=end_inclusive)
+    ahead = Ahead(history)
+    got = [r for c in time_cursor(ahead.fetch, seconds_of, FIRST - 200, LAST + 70, 50, ahead=ahead) for r in c]
+    assert len(got) == 300 and history.calls == 7
+    kinds = [kind for kind, _ in ahead.events]
+    if end_inclusive:
+        assert kinds == ["fetch", "start", "fetch", "fetch"] + ["start", "fetch"] * 4
+    else:
+        assert kinds == ["fetch"] + ["start", "fetch"] * 6

@@ -37,7 +37,7 @@ from airflow_provider_cashflow.output.tables import (
 if TYPE_CHECKING:
     from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 
-__all__ = ["check_table", "table_asset", "table_dataset", "table_target", "write_table"]
+__all__ = ["check_table", "check_table_days", "table_asset", "table_dataset", "table_target", "write_table"]
 
 # the Parquet codec each library writes data files with by default
 _COMPRESSION = {"iceberg": "zstd", "delta": "snappy"}
@@ -58,6 +58,12 @@ def check_table(target: TableTarget, window: Window) -> None:
         catalog(target.conn_id)  # a missing connection or catalog driver says so now
     else:
         storage_options(target)
+
+
+def check_table_days(windows: Iterable[Window], tz: ZoneInfo) -> None:
+    """Each of the schedule's windows (known when the DAG is parsed) is whole local days, as a table run needs."""
+    for window in windows:
+        check_whole_days(window, tz)
 
 
 def catalog(conn_id: str | None) -> Any:

@@ -28,7 +28,7 @@ from airflow_provider_cashflow.domain.us_query import UsHistoryQuery, validate_c
 from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.operators.assets import account_path
-from airflow_provider_cashflow.operators.lake import check_table, table_target
+from airflow_provider_cashflow.operators.lake import check_table, check_table_days, table_target
 from airflow_provider_cashflow.operators.run_window import (
     check_both,
     check_timetable,
@@ -192,7 +192,7 @@ def check_literals(params: Parameters, timetable: Any = None) -> None:
     if given("table") and params.table:
         table_target(params.table, params.output_path if given("output_path") else None, None)
     if given("partition_by"):
-        if lookback is not None and not params.table:  # a table run replaces whole days of any window
+        if lookback is not None and not params.table:  # a table is always partitioned by day
             _check_lookback(params.lookback, params.partition_by, path)
         _check_day_files(params.partition_by, path or params.table)  # a table is partitioned by day
         if given("output_path") and path:
@@ -203,6 +203,8 @@ def check_literals(params: Parameters, timetable: Any = None) -> None:
         resolve_timezone(params.partition_timezone)
     if given("output_path", "partition_by", "partition_timezone") and path and not params.table:
         _check_date_windows(params, timetable)
+    if given("table", "partition_timezone") and params.table and params.window_start is None:
+        check_table_days(timetable_windows(timetable), partition_timezone(params.partition_timezone, timetable))
     for name, check in _ALONE:
         if given(name):
             check(getattr(params, name))

@@ -334,3 +334,16 @@ def test_a_templated_table_is_checked_when_the_run_renders_it(
     with pytest.raises(AirflowFailException, match=r"table format must be one of iceberg, delta"):
         run_operator(END - DAY, END, table="{{ params.table }}", extra_context={"params": {"table": "hudi:x.y"}})
     assert sandbox.state.snapshot()["calls"] == 1
+
+
+def test_a_schedule_whose_runs_are_not_whole_days_fails_when_the_dag_is_parsed() -> None:
+    from airflow.sdk import CronDataIntervalTimetable
+
+    utc_midnight = CronDataIntervalTimetable("0 0 * * *", timezone="UTC")
+    with pytest.raises(LongPortConfigError, match=r"replaces whole days of partition_timezone='Asia/Hong_Kong'"):
+        run_operator(
+            END - DAY, END, schedule=utc_midnight, table="delta:file:///lake/t", partition_timezone="Asia/Hong_Kong"
+        )
+    hourly = CronDataIntervalTimetable("0 * * * *", timezone="UTC")
+    with pytest.raises(LongPortConfigError, match=r"does not start and end at midnight"):
+        run_operator(END - DAY, END, schedule=hourly, table="iceberg:cashflow.flows")

@@ -19,6 +19,7 @@ __all__ = [
     "OAuthRefreshError",
     "OutOfOrderError",
     "OutputFormatError",
+    "OutputStorageError",
     "RateLimitStorageError",
     "RecordError",
     "hint_for",
@@ -223,6 +224,25 @@ class OutOfOrderError(LongPortError, RuntimeError):
 
 class OutputFormatError(LongPortError, ValueError):
     """A record the chosen file format cannot hold without loss (a balance too precise for Parquet's decimal)."""
+
+
+class OutputStorageError(LongPortError):
+    """Writing a file to ``output_path`` failed: a full disk, a permission denied, an object store's error.
+
+    It names the target (no credentials), says what failed and what to do; the file written before, if any, is
+    kept as it was. Retryable when the fault may pass (an object store's 5xx or throttling, a network error), not
+    when someone must act first (a full disk, a permission, a missing bucket).
+
+    :param target: the file or object, e.g. ``s3://bucket/key``.
+    :param reason: what failed, e.g. ``No space left on device``.
+    :param advice: what to do.
+    :param retryable: whether a retry of the task may succeed.
+    """
+
+    def __init__(self, target: str, reason: str, advice: str, *, retryable: bool):
+        self.target = target
+        self.retryable = retryable
+        super().__init__(f"writing {target} failed: {reason}; {advice}")
 
 
 class RateLimitStorageError(LongPortError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import logging
 import re
@@ -11,9 +12,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-from airflow_provider_cashflow.errors import LongPortConfigError
+from airflow_provider_cashflow.errors import LongPortConfigError, OutputStorageError
 
-__all__ = ["atomic_write", "check_scheme", "open_target", "prepare_target", "remove_leftovers"]
+__all__ = ["atomic_write", "check_scheme", "open_target", "prepare_target", "remove_leftovers", "storage_error"]
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +92,57 @@ def atomic_write(path: Any) -> Iterator[BinaryIO]:
     """
     started = datetime.now(UTC)
     upload = _s3_upload(path) if _is_s3(path) else _hidden_sibling(path)
-    with upload as raw:
-        yield raw
+    try:
+        with upload as raw:
+            yield raw
+    except OSError as error:
+        raise storage_error(path, error) from None
     remove_leftovers(path, before=started)
+
+
+# A local error no retry cures until someone acts; any other errno (EIO, a reset on a network mount) may pass.
+_LOCAL_ADVICE = {
+    errno.ENOSPC: "the disk is full: free space there (or pick an output_path on a larger disk), then clear the task",
+    errno.EDQUOT: "the disk quota is used up: free space or raise the quota, then clear the task",
+    errno.EFBIG: "the file is larger than this filesystem allows: pick another output_path or partition_by='day'",
+    errno.EACCES: "this worker may not write there: grant its user write access to the folder, or pick another path",
+    errno.EPERM: "this worker may not write there: grant its user write access to the folder, or pick another path",
+    errno.EROFS: "the filesystem is read-only: pick an output_path on a writable one",
+}
+# An object store's refusals a retry cannot cure; every other error code, 5xx and throttling above all, may pass.
+_S3_ADVICE = {
+    "AccessDenied": "the output connection's credentials may not write this object: grant s3:PutObject on it",
+    "AllAccessDisabled": "the bucket refuses all access: check the bucket and the output connection",
+    "NoSuchBucket": "the bucket does not exist: create it or fix output_path",
+    "InvalidAccessKeyId": "the output connection's access key is unknown: fix the connection",
+    "SignatureDoesNotMatch": "the output connection's secret key is wrong: fix the connection",
+    "EntityTooLarge": "the object is too large for one upload: partition_by='day' makes smaller files",
+}
+
+
+def storage_error(path: Any, error: OSError) -> OutputStorageError:
+    """``error`` from writing ``path``, told as what failed, where, and what to do (no credentials: the URL is
+    built from the scheme and the path alone)."""
+    target = f"{(*_protocols(path), 'file')[0]}://{path.path}"
+    if _is_s3(path):
+        answer = getattr(error.__cause__, "response", None) or {}
+        code = answer.get("Error", {}).get("Code")
+        status = answer.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        said = f"S3 answered {f'HTTP {status} ' if status else ''}{code or type(error).__name__}: {error.strerror or error}"
+        if code in _S3_ADVICE or (isinstance(status, int) and 400 <= status < 500 and status not in (408, 429)):
+            return OutputStorageError(
+                target, said, _S3_ADVICE.get(code, "fix the output connection or output_path"), retryable=False
+            )
+        return OutputStorageError(
+            target,
+            said,
+            "the object store had a fault; the task is retried, and the files written before are kept",
+            retryable=True,
+        )
+    reason = f"{error.strerror or error} ({errno.errorcode.get(error.errno, 'OSError')})" if error.errno else str(error)
+    if error.errno in _LOCAL_ADVICE:
+        return OutputStorageError(target, reason, _LOCAL_ADVICE[error.errno], retryable=False)
+    return OutputStorageError(target, reason, "the task is retried; the files written before are kept", retryable=True)
 
 
 def remove_leftovers(path: Any, *, before: datetime) -> list[str]:

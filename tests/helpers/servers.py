@@ -194,3 +194,99 @@ class PostgresServer:
             os.killpg(os.getpgid(pid), signal.SIGKILL)  # pg_ctl starts the postmaster in a session of its own
         except (OSError, ValueError, IndexError):
             pass
+
+
+_S3_FAULTS = {
+    500: ("InternalError", "We encountered an internal error. Please try again."),
+    503: ("SlowDown", "Please reduce your request rate."),
+    403: ("AccessDenied", "Access Denied"),
+}
+
+
+class FaultProxy:
+    """An HTTP proxy in front of ``upstream`` (the moto server): each request that ``fault(method, path)`` gives a
+    status (500, 503, 403) is answered with S3's error for it, every other one is passed on. Stopped by :meth:`stop`.
+
+    :param upstream: e.g. ``http://127.0.0.1:PORT``.
+    :param fault: called with the method and the path with its query; an HTTP status, or ``None`` to pass it on.
+    """
+
+    def __init__(self, upstream: str, fault: Any) -> None:
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        host, port = urlsplit(upstream).hostname or "127.0.0.1", urlsplit(upstream).port
+        self.faults: list[tuple[str, str, int]] = []  # what it refused: method, path, status
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _relay(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = fault(self.command, self.path)
+                if status:
+                    proxy.faults.append((self.command, self.path, status))
+                    code, message = _S3_FAULTS.get(status, ("InternalError", "An error."))
+                    answer = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
+                upstream_conn = http.client.HTTPConnection(host, port, timeout=60)
+                try:
+                    upstream_conn.request(self.command, self.path, body=body, headers=dict(self.headers))
+                    response = upstream_conn.getresponse()
+                    data = response.read()
+                    self.send_response(response.status)
+                    for name, value in response.getheaders():
+                        if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                            self.send_header(name, value)
+                    # a HEAD answers the object's length, with no body
+                    self.send_header(
+                        "Content-Length",
+                        response.getheader("Content-Length", "0") if self.command == "HEAD" else str(len(data)),
+                    )
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                finally:
+                    upstream_conn.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _relay
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def connection(self) -> dict[str, Any]:
+        """An ``aws`` connection through this proxy, its retries few (the test is about what comes after them)."""
+        return {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {
+                "endpoint_url": self.endpoint,
+                "region_name": "us-east-1",
+                "config_kwargs": {"retries": {"mode": "standard", "total_max_attempts": 2}},
+            },
+        }
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FaultProxy:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

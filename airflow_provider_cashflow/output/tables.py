@@ -78,10 +78,10 @@ def parse_table(value: Any, output_path: Any = None) -> TableTarget:
     kind, _, name = value.partition(":")
     if kind not in TABLE_FORMATS:
         raise LongPortConfigError(f"table format must be one of {', '.join(TABLE_FORMATS)}, {hint}; got {value!r}")
-    if kind == "iceberg" and (name.count(".") < 1 or "" in name.split(".") or "/" in name):
+    if kind == "iceberg" and (name.count(".") < 1 or "" in name.split(".") or "/" in name or "{" in name):
         raise LongPortConfigError(
-            f"an Iceberg table is named '<namespace>.<table>' in its catalog, e.g. table='iceberg:cashflow.flows'; "
-            f"got {value!r}"
+            f"an Iceberg table is named '<namespace>.<table>' in its catalog, e.g. table='iceberg:cashflow.flows' "
+            f"(one table for every account and day: no placeholder); got {value!r}"
         )
     if kind == "delta" and ("://" not in name or "{" in name):
         raise LongPortConfigError(

@@ -199,6 +199,7 @@ def test_every_column_is_typed_for_a_reader(sandbox: Sandbox, tmp_path: Path, mo
         ({"table": "iceberg:flows"}, r"'<namespace>.<table>'"),
         ({"table": "delta:/data/lake"}, r"named by its URL"),
         ({"table": "delta:file:///lake/{conn_id}"}, r"no placeholder"),
+        ({"table": "iceberg:cashflow.{conn_id}"}, r"no placeholder"),
         ({"table": "iceberg:cashflow.flows", "output_path": "file:///x/{date}.jsonl"}, r"two targets: give one"),
     ],
 )

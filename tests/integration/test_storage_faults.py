@@ -8,13 +8,18 @@ import itertools
 import os
 import pwd
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 from airflow.exceptions import AirflowFailException
 
+from airflow_provider_cashflow.domain.models import BusinessType, CashFlow, Direction
+from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import OutputStorageError
+from airflow_provider_cashflow.output.storage import open_target
+from airflow_provider_cashflow.output.writer import OutputSpec, write_window
 from tests.helpers.connections import set_connection
 from tests.helpers.data import DAY, END
 from tests.helpers.operator import run_operator
@@ -130,3 +135,44 @@ def test_permission_denied_names_the_file_and_is_not_retried(tmp_path: Path) -> 
     assert [p.name for p in folder.iterdir()] == ["cashflow.jsonl"] and (
         folder / "cashflow.jsonl"
     ).read_bytes() == b"previous\n"
+
+
+def _day_of_records(day: Window, count: int) -> list[CashFlow]:
+    """``count`` records in ``day``, newest first, their descriptions random: a Parquet file that does not shrink."""
+    step = (day.end - day.start) / count
+    return [
+        CashFlow(
+            "BuyContract-Stocks",
+            Direction.OUTFLOW,
+            BusinessType.STOCK,
+            Decimal(-i) / 100,
+            "USD",
+            day.end - (i + 1) * step,
+            "AAPL.US",
+            os.urandom(48).hex(),
+        )
+        for i in range(count)
+    ]
+
+
+def test_a_large_upload_cut_half_way_leaves_no_multipart_upload(s3_server: MotoServer, s3_env, monkeypatch) -> None:
+    conn_id = next(_conn_ids)
+    day = Window.of(END - DAY, END)
+    spec = OutputSpec("s3://lake/big/date={date}/cashflow.parquet", conn_id, "parquet", "none", partition_by="day")
+    key = f"big/date={day.start.date()}/cashflow.parquet"
+    client = s3_server.client()
+    client.put_object(Bucket="lake", Key=key, Body=b"the previous day file")
+    part_two = lambda method, path: 500 if method == "PUT" and "partNumber=2&" in path + "&" else None  # noqa: E731
+    with FaultProxy(s3_server.endpoint, part_two) as proxy:
+        set_connection(monkeypatch, conn_id, proxy.connection())
+        fs = open_target(spec.url_for(day), conn_id).fs
+        assert open_target(spec.url_for(day), conn_id).fs is fs  # one filesystem per connection, as a task has
+        monkeypatch.setattr(fs, "default_block_size", 5 * 2**20)  # S3's least part: parts of a small file
+        with pytest.raises(
+            OutputStorageError, match=rf"writing s3://lake/{key} failed: S3 answered HTTP 500"
+        ) as caught:
+            write_window(_day_of_records(day, 70_000), day, spec)  # about 8 MiB: two parts
+    assert caught.value.retryable
+    assert [(method, "partNumber=2" in path) for method, path, _ in proxy.faults][:1] == [("PUT", True)]
+    assert client.get_object(Bucket="lake", Key=key)["Body"].read() == b"the previous day file"
+    assert not client.list_multipart_uploads(Bucket="lake").get("Uploads")  # the upload begun was aborted

@@ -14,7 +14,7 @@ from jinja2 import TemplateError, TemplateSyntaxError
 from airflow_provider_cashflow.compat import AirflowFailException
 from airflow_provider_cashflow.defaults import CASHFLOW_PATH, GLOBAL_BASE_URL, PARQUET_ROW_GROUP_SIZE, US_HISTORY_PATH
 from airflow_provider_cashflow.domain.us_query import UsHistoryQuery
-from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError, OutputFormatError
+from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError, OutputFormatError, OutputStorageError
 from airflow_provider_cashflow.hooks.cashflow import CashflowHook
 from airflow_provider_cashflow.hooks.no_retry import no_retry
 from airflow_provider_cashflow.operators.assets import default_outlet, emit_asset_events
@@ -197,7 +197,10 @@ class CashflowOperator(BaseOperator):
         """The error's text; one about the account's calls or data is prefixed with the connection, one about the
         operator's parameters or the output (which every account shares) is not."""
         text = str(error)
-        if isinstance(error, (LongPortConfigError, OutputFormatError)) or repr(self.longport_conn_id) in text:
+        if (
+            isinstance(error, (LongPortConfigError, OutputFormatError, OutputStorageError))
+            or repr(self.longport_conn_id) in text
+        ):
             return text
         return f"connection {self.longport_conn_id!r}: {text}"
 

@@ -63,7 +63,7 @@ def test_a_full_disk_names_the_file_keeps_the_previous_one_and_is_not_retried(sa
         run_operator(END - DAY, END, **kwargs)
     error = caught.value.__cause__
     assert isinstance(error, OutputStorageError) and not error.retryable
-    assert error.target == f"file://{day_file}"
+    assert error.target == f"file://{day_file}" and str(caught.value) == str(error)  # the output's, no account's
     assert f"writing file://{day_file} failed: No space left on device (ENOSPC); the disk is full" in str(error)
     assert day_file.read_bytes() == previous and sorted(p.name for p in day_file.parent.iterdir()) == [day_file.name]
     filler.unlink()

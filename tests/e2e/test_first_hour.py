@@ -5,14 +5,18 @@ what no retry can cure fails in one try, with or without a retry policy; what a 
 from __future__ import annotations
 
 import json
+import re
+import sys
 import textwrap
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from airflow_provider_cashflow.sandbox.process import SandboxProcess
-from tests.helpers.airflow import AirflowHome
+from tests.helpers.airflow import PROGRAM_ENV, AirflowHome, program
 from tests.helpers.connections import longport_connection
 from tests.helpers.servers import MotoServer
 
@@ -117,6 +121,18 @@ with DAG("first_hour_retries", schedule=None, start_date=START,
 )
 
 
+# a schedule at each zone's midnight, for what `airflow backfill create --from-date/--to-date` picks (docs/backfilling.md)
+LOCAL_DAYS = (
+    HEADER
+    + """
+for name, zone in [("new_york", "America/New_York"), ("hong_kong", "Asia/Hong_Kong")]:
+    with DAG(f"first_hour_{name}", schedule=CronDataIntervalTimetable("0 0 * * *", timezone=zone),
+             start_date=START, catchup=False):
+        CashflowOperator(task_id="extract", output_path="file:///tmp/first-hour/date={date}/cashflow.jsonl")
+"""
+)
+
+
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory: pytest.TempPathFactory, s3_server: MotoServer) -> Iterator[tuple[AirflowHome, str]]:
     root = tmp_path_factory.mktemp("first_hour")
@@ -134,6 +150,7 @@ with DAG("bad_{name}", {dag_arguments}, start_date=START):
         )
     (dags / "templated.py").write_text(TEMPLATED)
     (dags / "retries.py").write_text(RETRIES)
+    (dags / "local_days.py").write_text(LOCAL_DAYS)
     with (
         SandboxProcess("--no-rate-limit", "--days", "2") as healthy,
         SandboxProcess("--no-rate-limit", "--fail-after-pages", "0", "--fail-kind", "5xx") as faulty,
@@ -220,3 +237,39 @@ def test_a_run_failing_on_its_first_call_leaves_nothing_behind(
     client = s3_server.client()
     assert client.list_objects_v2(Bucket="lake", Prefix="failed/").get("Contents", []) == []
     assert client.list_multipart_uploads(Bucket="lake").get("Uploads", []) == []
+
+
+def _backfilled_days(home: AirflowHome, *ranges: tuple[str, str, str]) -> list[list[str]]:
+    """The local days ``airflow backfill create --dry-run`` would run for each ``(dag, from, to)``, in one process."""
+    commands = [
+        ["backfill", "create", "--dag-id", dag, "--from-date", start, "--to-date", end, "--dry-run"]
+        for dag, start, end in ranges
+    ]
+    output = home.run(*program("cli_runs"), json.dumps(commands), program=sys.executable, **PROGRAM_ENV).stdout
+    zones = {"first_hour_new_york": "America/New_York", "first_hour_hong_kong": "Asia/Hong_Kong"}
+    days = []
+    for (dag, _, _), section in zip(ranges, output.split("CLI-RUN ")[1:], strict=True):
+        moments = re.findall(
+            r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?[+-]\d{2}:\d{2}", section.split("Runs to be attempted")[1]
+        )
+        local = [datetime.fromisoformat(m).astimezone(ZoneInfo(zones[dag])) for m in moments]
+        assert all(moment.hour == 0 for moment in local), local  # each run is one local day
+        days.append([moment.date().isoformat() for moment in local])
+    return days
+
+
+def test_backfill_dates_of_a_local_schedule_are_utc_midnights_and_offsets_make_them_exact(
+    airflow: tuple[AirflowHome, str],
+) -> None:
+    home, _ = airflow
+    new_york, hong_kong, new_york_exact, hong_kong_exact = _backfilled_days(
+        home,
+        ("first_hour_new_york", "2026-10-29", "2026-11-04"),
+        ("first_hour_hong_kong", "2026-10-29", "2026-11-04"),
+        ("first_hour_new_york", "2026-10-29T00:00:00-04:00", "2026-11-04T00:00:00-05:00"),
+        ("first_hour_hong_kong", "2026-10-29T00:00:00+08:00", "2026-11-04T00:00:00+08:00"),
+    )
+    week = [f"2026-10-{day}" for day in (29, 30, 31)] + [f"2026-11-0{day}" for day in (1, 2, 3, 4)]
+    assert new_york == week[:-1]  # a bare --to-date is midnight UTC: New York's Nov 4 starts after it
+    assert hong_kong == week[1:]  # ... and Hong Kong's Oct 29 starts before a bare --from-date
+    assert new_york_exact == hong_kong_exact == week  # local midnights with their offsets: the days asked for

@@ -58,9 +58,20 @@ def _iceberg_schema(schema: Any) -> tuple[Any, Any]:
 def load_or_create(cat: Any, name: str, schema: Any) -> Any:
     """The table, created with the schema and the partition spec if it does not exist yet (by any writer)."""
     namespace = name.rsplit(".", 1)[0]
-    cat.create_namespace_if_not_exists(namespace)
+    try:
+        cat.create_namespace_if_not_exists(namespace)
+    except Exception:
+        # another writer created it between pyiceberg's look and its insert: a SQL catalog then reports the
+        # unique key it broke (IntegrityError), not that the namespace exists
+        if not cat.namespace_exists(namespace):
+            raise
     iceberg, spec = _iceberg_schema(schema)
-    return cat.create_table_if_not_exists(name, schema=iceberg, partition_spec=spec, properties=TABLE_PROPERTIES)
+    try:
+        return cat.create_table_if_not_exists(name, schema=iceberg, partition_spec=spec, properties=TABLE_PROPERTIES)
+    except Exception:
+        if not cat.table_exists(name):  # the same race, for the table
+            raise
+        return cat.load_table(name)
 
 
 def check_schema(table: Any, schema: Any, target: TableTarget) -> None:

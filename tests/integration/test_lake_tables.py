@@ -348,3 +348,26 @@ def test_a_schedule_whose_runs_are_not_whole_days_fails_when_the_dag_is_parsed()
     hourly = CronDataIntervalTimetable("0 * * * *", timezone="UTC")
     with pytest.raises(LongPortConfigError, match=r"does not start and end at midnight"):
         run_operator(END - DAY, END, schedule=hourly, table="iceberg:cashflow.flows")
+
+
+def test_a_writer_that_loses_the_race_to_create_the_namespace_and_table_uses_the_winner_s(tmp_path: Path) -> None:
+    """Four writers on PostgreSQL once met the SQL catalog's unique key instead of its "already exists": pyiceberg
+    looks, another writer inserts, its own insert fails. Played here in order, on a real SQLite catalog."""
+    from pyiceberg.catalog.sql import SqlCatalog
+    from sqlalchemy.exc import IntegrityError
+
+    from airflow_provider_cashflow.output.iceberg_table import load_or_create
+    from airflow_provider_cashflow.output.tables import arrow_schema
+
+    cat = SqlCatalog("race", uri=f"sqlite:///{tmp_path}/catalog.db", warehouse=tmp_path.as_uri())
+    winner = load_or_create(cat, "cashflow.flows", arrow_schema())  # the other writer, first
+
+    def lost(*args: Any, **kwargs: Any) -> Any:
+        raise IntegrityError("INSERT ...", {}, Exception("duplicate key value violates unique constraint"))
+
+    cat.create_namespace_if_not_exists = lost  # type: ignore[method-assign]
+    cat.create_table_if_not_exists = lost  # type: ignore[method-assign]
+    table = load_or_create(cat, "cashflow.flows", arrow_schema())
+    assert table.metadata_location == winner.metadata_location
+    with pytest.raises(IntegrityError):  # a failure that is no race still fails
+        load_or_create(cat, "other.flows", arrow_schema())

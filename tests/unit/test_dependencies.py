@@ -58,7 +58,7 @@ def test_make_demo_installs_the_package_alone() -> None:
     import subprocess
 
     planned = subprocess.run(
-        ["make", "-n", "-B", "demo"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "-B", "demo"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.splitlines()
     installs = [line for line in planned if " pip install " in line and "--upgrade pip uv" not in line]
     assert installs and all(line.endswith(" -e .") for line in installs), installs

@@ -57,7 +57,7 @@ US_CREDENTIAL_PREFIX = "us_"  # a credential with it belongs to a US-region acco
 US_HISTORY_PATH = "/v1/us/assets/transaction-history"  # US accounts only; the cash-flow path is AP-only
 # The US endpoint's maximum size is undocumented and the SDK's default is 20; 100 (the size of the SDK call captured
 # in longport-api.md) makes five times fewer calls. A server that refuses it says so, and page_size lowers it.
-US_DEFAULT_PAGE_SIZE = 100
+US_DEFAULT_PAGE_SIZE = 10_000  # the largest page asked first; the US pager steps down to what the server serves
 US_TIMEZONE = "America/New_York"  # a US account's business days, when nothing else names a zone
 US_TRANSACTION_TYPES = (
     "TT_DEPOSIT_AND_WITHDRAWAL",

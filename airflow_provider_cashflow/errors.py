@@ -10,6 +10,7 @@ __all__ = [
     "RATE_LIMIT_CODES",
     "RETRYABLE_CODES",
     "TOKEN_EXPIRED_CODES",
+    "VALIDATION_CODES",
     "ConnectionReadError",
     "DataCentreError",
     "LongPortAPIError",
@@ -31,6 +32,8 @@ __all__ = [
 RATE_LIMIT_CODES: frozenset[int] = frozenset({429001, 429002})
 RETRYABLE_CODES: frozenset[int] = RATE_LIMIT_CODES | {500000, 403202}
 TOKEN_EXPIRED_CODES: frozenset[int] = frozenset({401003})
+# The request-validation code the SDK's changelog names ("value does not match ..."): a parameter refused, as 400xxx.
+VALIDATION_CODES: frozenset[int] = frozenset({602001})
 
 _HINTS: dict[int, str] = {
     403201: "the signature was rejected: check the connection's password (app secret) for the app key in login",
@@ -52,7 +55,7 @@ _HINTS: dict[int, str] = {
 def hint_for(code: int) -> str:
     if code in _HINTS:
         return _HINTS[code]
-    if 400000 <= code < 500000 and code // 1000 == 400:
+    if code in VALIDATION_CODES or code // 1000 == 400:
         return "the request parameters were rejected: check the window, business_type, symbol and page_size"
     return "see the LongPort OpenAPI error-code reference"
 

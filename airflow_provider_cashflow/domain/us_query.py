@@ -66,7 +66,7 @@ class UsHistoryQuery:
     :param window: the half-open UTC window ``[start, end)``.
     :param types: ``TT_...`` kinds, or empty for all.
     :param currency: one currency code, or ``None`` for all.
-    :param page_size: entries per call (default 100).
+    :param page_size: the largest page to ask (default 10000; the pager learns what the server serves).
     """
 
     window: Window

@@ -190,7 +190,8 @@ class CashflowHook(BaseHook):
         :param end: aware datetime, exclusive.
         :param types: ``TT_...`` kinds (e.g. ``["TT_DEPOSIT_AND_WITHDRAWAL"]``), or ``None`` for all.
         :param currency: one currency code, e.g. ``USD``, or ``None`` for all.
-        :param page_size: entries per call (default 100; the endpoint's maximum is undocumented).
+        :param page_size: the largest page to ask (default 10000); the endpoint's maximum is undocumented, and a
+            smaller one it refuses or serves silently is learnt and used.
         """
         with fail_fast():
             query = UsHistoryQuery.of(Window.of(start, end), types=types, currency=currency, page_size=page_size)

@@ -49,8 +49,8 @@ class CashflowOperator(BaseOperator):
     :param currency: US accounts: one currency, e.g. ``USD``, or ``None`` for all. (templated)
     :param us_columns: US accounts: ``cashflow`` (default: mapped onto the AP cash-flow columns, so both kinds of
         account land in one table) or ``native`` (every key the US endpoint sends). (templated)
-    :param page_size: records per API call; AP 1 to 10000, default 10000; US default 100 (its maximum is
-        undocumented: a refusal says so). (templated)
+    :param page_size: records per API call; AP 1 to 10000, default 10000; US the largest page asked, default
+        10000 (its maximum is undocumented: a smaller one the server refuses or serves is learnt). (templated)
     :param output_path: ``ObjectStoragePath`` URL (``file://``, ``s3://``, ``gs://``, ...); ``{date}`` is
         replaced by the partition's local date in ``partition_timezone`` (one local day: a longer window needs
         ``partition_by="day"``), ``{conn_id}`` by ``longport_conn_id`` (write ``account={conn_id}`` for one folder

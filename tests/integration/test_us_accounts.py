@@ -157,11 +157,15 @@ def test_the_operator_writes_new_york_days_exactly_with_lookback(
         sandbox.stop()
 
 
-def test_a_size_the_endpoint_refuses_fails_the_task_once_saying_what_to_do(monkeypatch) -> None:
+def test_a_size_the_endpoint_refuses_is_stepped_down_to_the_one_it_names(monkeypatch, caplog) -> None:
     sandbox = us_sandbox(monkeypatch, max_size=50)
     try:
-        with pytest.raises(AirflowFailException, match=r"refused the request \(size=100.*pass a smaller page_size"):
-            run_operator(DAYS[2], DAYS[3], longport_conn_id="longport_us")
+        rows, _, _ = run_operator(START, END, longport_conn_id="longport_us", us_columns="native")
+        assert as_counter(rows) == truth(sandbox, START, END)
+        # the refused default, the same window with size 1, then the size the refusal named ("1 to 50")
+        assert sandbox.state.snapshot()["rejected_params"] == 1
+        warning = next(r.getMessage() for r in caplog.records if "refused size=10000" in r.getMessage())
+        assert "page_size" in warning and "business_type" not in warning
     finally:
         sandbox.stop()
 

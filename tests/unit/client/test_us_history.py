@@ -159,22 +159,28 @@ def test_each_new_york_day_is_exact_whichever_time_the_server_filters_on(field: 
     assert all(isinstance(body["start"], int) and body["start"] <= body["end"] for body in server.bodies)
 
 
-def test_a_size_the_server_refuses_is_a_config_error_that_says_what_to_do() -> None:
-    server = StandIn(items(), "create_at", max_size=50)
+def test_a_size_the_server_refuses_is_stepped_down_and_the_warning_names_page_size(caplog) -> None:
+    rows = items()
+    server = StandIn(rows, "create_at", max_size=50)
     for endpoint in serve(server):
-        with pytest.raises(LongPortConfigError, match=r"refused the request \(size=100.*pass a smaller page_size"):
-            list(endpoint.iter_window(UsHistoryQuery(Window.of(START, END))))
-    # the refused call and one probe of the same span with the SDK's size: no halving down to one second
-    assert [body["size"] for body in server.bodies] == [100, 20]
-    assert server.bodies[0]["start"] == server.bodies[1]["start"] and server.bodies[0]["end"] == server.bodies[1]["end"]
+        got = sorted(endpoint.iter_window(UsHistoryQuery(Window.of(START, END))))
+    assert got == truth(rows, "create_at", START, END)
+    # the refused default (10000), the same window with a size any server takes, then sizes it takes
+    assert [body["size"] for body in server.bodies[:2]] == [10_000, 1]
+    assert len([body for body in server.bodies if body["size"] > 50]) <= 6  # bisection: a few sizes refused
+    warnings = " ".join(r.getMessage() for r in caplog.records if "refused size" in r.getMessage())
+    assert "page_size" in warnings and "business_type" not in warnings and "symbol" not in warnings
 
 
 def test_refused_filters_fail_at_once_naming_them() -> None:
     server = StandIn(items(), "create_at", refused_currency="XYZ")
     for endpoint in serve(server):
         query = UsHistoryQuery(Window.of(START, END), page_size=50, currency="XYZ")
-        with pytest.raises(LongPortConfigError, match=r"the parameters \(types=\[\], currency='XYZ'\) were refused"):
+        with pytest.raises(
+            LongPortConfigError, match=r"types=\[\], currency='XYZ'.*the filters were refused"
+        ) as refused:
             list(endpoint.iter_window(query))
+        assert "business_type" not in str(refused.value) and "symbol" not in str(refused.value)
     # the refused call, the same span with size 20, one second with size 20
     assert len(server.bodies) == 3 and server.bodies[2]["start"] == server.bodies[2]["end"]
 
@@ -198,8 +204,9 @@ def test_the_shortest_refused_span_is_learnt_once_for_every_day() -> None:
     for day, got in days:
         assert got == truth(rows, "create_at", day.start, day.end)
     refused = [b for b in server.bodies if b["end"] - b["start"] > 5 * 3600]
-    # the first day: 24 h, its probe with size 20, 12 h, 6 h; the later days split 6 h parts without a call
-    assert len(refused) == 4, refused
+    # the first day: 24 h, its probe with size 1, then the longest span taken is found by bisection; the later
+    # days ask no span longer than the shortest refused
+    assert len(refused) <= 8, refused  # each refused span, and the size probe of the first
 
 
 def test_a_window_longer_than_the_server_takes_is_read_in_halves_exactly() -> None:
@@ -209,8 +216,8 @@ def test_a_window_longer_than_the_server_takes_is_read_in_halves_exactly() -> No
         got = sorted(endpoint.iter_window(UsHistoryQuery(Window.of(START, END), page_size=50)))
     assert got == truth(rows, "create_at", START, END) and len(got) > 90
     refused = [b for b in server.bodies if b["end"] - b["start"] > 5 * 3600]
-    # each level of halving is refused once at most: later parts as long are split without a call
-    assert 1 <= len(refused) <= 5, refused
+    # the bisection of the longest span taken refuses a few; later parts as long are split without a call
+    assert 1 <= len(refused) <= 12, refused
 
 
 def test_an_answer_that_is_not_the_envelope_names_the_post() -> None:

@@ -107,7 +107,9 @@ def test_filters_are_validated_before_any_call() -> None:
     query = UsHistoryQuery.of(window, types="tt_options_trading, TT_OTHER", currency=" usd ", page_size="50")
     assert (query.types, query.currency, query.page_size) == (("TT_OPTIONS_TRADING", "TT_OTHER"), "USD", 50)
     assert UsHistoryQuery.of(window, types=["TT_OTHER", "TT_OTHER"]).types == ("TT_OTHER",)
-    assert UsHistoryQuery(window).page_size == 100
+    assert (
+        UsHistoryQuery(window).page_size == 10_000
+    )  # the largest page asked first: the pager learns what the server serves
     for bad, match in [
         ({"types": ["TT_STOCKS"]}, "'TT_STOCKS' is not a US transaction type; use any of TT_DEPOSIT_AND_WITHDRAWAL"),
         ({"types": 3}, "types must be a list"),

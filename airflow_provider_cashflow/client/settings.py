@@ -71,8 +71,16 @@ def _dc_region(extra: Mapping[str, Any], conn_id: str, credentials: tuple[str, s
             f"{_extra_value(extra, 'dc_region')!r}; auto reads the data centre from the credentials (a US "
             f"account's start with {US_CREDENTIAL_PREFIX!r})"
         )
+    read, why = credentials_region(*credentials)
     if chosen == "auto":
-        return credentials_region(*credentials)
+        return read, why
+    if chosen == "ap" and read == "us":
+        # the US data centre serves a us_ credential alone: an AP call with it would be refused by the gateway
+        raise DataCentreError(
+            f"connection {conn_id!r}: extra dc_region='ap' ('Data centre' in the form) contradicts the credentials: "
+            f"{why}, which only a US-region account has. Set dc_region to 'auto' or 'us', or use the AP account's "
+            "credentials"
+        )
     return chosen, f"the connection extra dc_region={chosen!r} says so"
 
 

@@ -149,10 +149,15 @@ def parse_us_transaction(raw: Mapping[str, Any]) -> UsTransaction:
     )
 
 
+def _business_time(record: UsTransaction, time_field: str | None) -> datetime | None:
+    chosen = getattr(record, time_field) if time_field in _TIMES else None
+    return chosen or record.done_at or record.create_at
+
+
 # The mapping onto the cash-flow columns --------------------------------------------------------------------
 
 
-def to_cash_flow(record: UsTransaction) -> CashFlow:
+def to_cash_flow(record: UsTransaction, time_field: str | None = None) -> CashFlow:
     """``record`` as a :class:`CashFlow` row, so AP and US accounts can land in one table (docs/us-accounts.md).
 
     - ``transaction_flow_name``: ``biz_code_name``, else ``biz_code``, else ``title``;
@@ -160,9 +165,11 @@ def to_cash_flow(record: UsTransaction) -> CashFlow:
     - ``business_type``: ``None`` (a US entry has no such code; its kind is in ``transaction_flow_name``);
     - ``balance``: ``amount``, signed as the AP endpoint's balance is;
     - ``currency``, ``symbol``: as sent (an empty symbol is ``None``);
-    - ``business_time``: ``done_at``, else ``create_at`` for an entry still pending;
+    - ``business_time``: the time the server filters its window on (``time_field``), so that a record's day is its
+      day file's; before that is known, ``done_at``, else ``create_at`` for an entry still pending;
     - ``description``: ``title``, then ``remark`` after `` | `` when there is one.
 
+    :param time_field: ``create_at`` or ``done_at``, the time the server's window filters on, once learnt.
     :raises RecordError: the entry has no amount, currency, time or name, which every cash-flow row needs; the
         native columns (``us_columns="native"``) keep such an entry as it came.
     """
@@ -189,7 +196,7 @@ def to_cash_flow(record: UsTransaction) -> CashFlow:
         business_type=None,
         balance=amount,
         currency=record.currency,  # type: ignore[arg-type]
-        business_time=record.done_at or record.create_at,  # type: ignore[arg-type]
+        business_time=_business_time(record, time_field),  # type: ignore[arg-type]
         symbol=record.symbol or None,
         description=description,
     )

@@ -116,7 +116,8 @@ def _parts(
     if isinstance(query, UsHistoryQuery):  # a US record's day is the day whose own read returned it
         native = us_columns == "native"
         for day, entries in hook.iter_us_days(query, tz):
-            yield day, (entries if native else map(to_cash_flow, entries))
+            endpoint = hook.client.us_history  # business_time: the time the server filters on, learnt by now
+            yield day, (entries if native else (to_cash_flow(e, endpoint.time_field) for e in entries))
         return
     records = hook.iter_query(query)
     try:

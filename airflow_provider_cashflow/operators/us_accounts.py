@@ -62,21 +62,31 @@ def check_filters(conn_id: str, region: str, business_type: Any, symbol: Any, ty
         )
 
 
-def _moment(record: Any) -> float:
+def _moment(record: Any, time_field: str | None) -> float:
     if isinstance(record, UsTransaction):
-        moment: datetime | None = record.done_at or record.create_at
+        chosen = getattr(record, time_field) if time_field else None
+        moment: datetime | None = chosen or record.done_at or record.create_at
     else:
         moment = record.business_time
     return moment.timestamp() if moment is not None else float("-inf")
 
 
-def _ordered(records: Iterable[Record]) -> Iterator[Record]:
-    """Newest first, ties by content: one order for the same records, whatever order the server sent them in."""
+def _ordered(
+    hook: CashflowHook, records: Iterable[UsTransaction], convert: Callable[[UsTransaction, str | None], Record]
+) -> Iterator[Record]:
+    """Newest first, ties by content: one order for the same records, whatever order the server sent them in.
 
-    def key(record: Record) -> tuple[float, str]:
-        return (-_moment(record), json.dumps(record.to_dict(), ensure_ascii=False, sort_keys=True))
+    The records are read whole first, so that the time the server filters on is known (learnt from the answers)
+    when they are converted: it is each row's ``business_time``, which then falls on the day of its file.
+    """
+    read = list(records)
+    time_field = hook.client.us_history.time_field
+    rows = [convert(record, time_field) for record in read]
 
-    yield from sorted(records, key=key)  # a generator: the part is read only when the writer reaches it
+    def key(row: Record) -> tuple[float, str]:
+        return (-_moment(row, time_field), json.dumps(row.to_dict(), ensure_ascii=False, sort_keys=True))
+
+    yield from sorted(rows, key=key)
 
 
 def us_parts(
@@ -88,9 +98,11 @@ def us_parts(
     hours); XCom and interval files read the whole window as one.
     A part is read when the writer reaches it, so a failure leaves the parts already written whole.
     """
-    convert: Callable[[UsTransaction], Record] = to_cash_flow if us_columns == "cashflow" else (lambda r: r)
+    convert: Callable[[UsTransaction, str | None], Record] = (
+        to_cash_flow if us_columns == "cashflow" else (lambda record, _: record)
+    )
     if output is not None and output.partition_by == "day":
         for day, records in hook.iter_us_days(query, output.timezone):
-            yield day, _ordered(map(convert, records))
+            yield day, _ordered(hook, records, convert)
     else:
-        yield query.window, _ordered(map(convert, hook.iter_us_query(query)))
+        yield query.window, _ordered(hook, hook.iter_us_query(query), convert)

@@ -114,6 +114,22 @@ def _parser() -> argparse.ArgumentParser:
     us.add_argument("--us-time-field", choices=TIME_FIELDS, default="create_at", help="the time the window filters on")
     us.add_argument("--us-max-size", type=int, default=UsOptions.max_size, help="largest size accepted, 400001 above")
     us.add_argument("--us-max-span", type=int, default=None, help="longest end - start accepted, in seconds")
+    us.add_argument(
+        "--us-end",
+        choices=("inclusive", "exclusive"),
+        default=None,
+        help="whether the end second is served (default: as --end-time)",
+    )
+    us.add_argument(
+        "--us-clamp", action="store_true", help="above --us-max-size, serve that many silently instead of refusing"
+    )
+    us.add_argument(
+        "--us-refusal-code",
+        type=int,
+        choices=(400001, 602001),
+        default=400001,
+        help="the code of a refused size or span (602001: the SDK's validation code)",
+    )
     return p
 
 
@@ -171,7 +187,14 @@ def main(argv: list[str] | None = None) -> int:
         drift=drift,
         end_inclusive=args.end_time == "inclusive",
         us_dataset=UsDataset(dataset.spec, args.us_time_field),
-        us=UsOptions(order=args.us_order, max_size=args.us_max_size, max_span=args.us_max_span),
+        us=UsOptions(
+            order=args.us_order,
+            max_size=args.us_max_size,
+            max_span=args.us_max_span,
+            end_inclusive=None if args.us_end is None else args.us_end == "inclusive",
+            clamp=args.us_clamp,
+            refusal_code=args.us_refusal_code,
+        ),
     )
     sandbox.state.max_calls, sandbox.state.period = args.rate_limit_calls, args.rate_limit_period
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -16,7 +16,7 @@ from airflow_provider_cashflow.sandbox.faults import FaultPlan
 from airflow_provider_cashflow.sandbox.history import History
 from airflow_provider_cashflow.sandbox.state import SandboxState
 
-__all__ = ["BadRequest", "apply_control", "control_answer", "parse_as_of", "parse_end_time"]
+__all__ = ["BadRequest", "apply_control", "control_answer", "parse_as_of", "parse_end_time", "parse_refusal_code"]
 
 
 class BadRequest(Exception):
@@ -125,7 +125,9 @@ def apply_control(state: SandboxState, change: dict[str, Any]) -> None:
     ``end_time``; ``None``: off), ``drift`` (DriftSpec fields; ``None``: stop drifting, the changes made stay),
     ``drift_reset`` (undo every posting and cancellation), ``end_time`` (``"inclusive"`` or ``"exclusive"``), and
     the US endpoint's ``us_order`` (newest, oldest, shuffled), ``us_max_size``, ``us_max_span`` (seconds or
-    ``None``) and ``us_time_field`` (``create_at`` or ``done_at``: a new US history, drift's changes dropped).
+    ``None``), ``us_time_field`` (``create_at`` or ``done_at``: a new US history, drift's changes dropped),
+    ``us_end`` (``"inclusive"``, ``"exclusive"``, ``None``: as ``end_time``), ``us_clamp`` (serve ``us_max_size``
+    entries silently above it) and ``us_refusal_code`` (400001 or 602001).
 
     Unknown keys are refused, so a typo does not pass for a setting.
     """
@@ -147,6 +149,12 @@ def apply_control(state: SandboxState, change: dict[str, Any]) -> None:
         state.us.max_size = int(change["us_max_size"])
     if "us_max_span" in change:
         state.us.max_span = None if change["us_max_span"] is None else int(change["us_max_span"])
+    if "us_end" in change:
+        state.us.end_inclusive = None if change["us_end"] is None else parse_end_time(change["us_end"])
+    if "us_clamp" in change:
+        state.us.clamp = bool(change["us_clamp"])
+    if "us_refusal_code" in change:
+        state.us.refusal_code = parse_refusal_code(change["us_refusal_code"])
     if "end_time" in change:
         state.end_inclusive = parse_end_time(change["end_time"])
     if "as_of" in change:
@@ -189,7 +197,17 @@ _CONTROL_KEYS = {
     "us_max_size",
     "us_max_span",
     "us_time_field",
+    "us_end",
+    "us_clamp",
+    "us_refusal_code",
 }
+
+
+def parse_refusal_code(value: Any) -> int:
+    """400001 or 602001: the code the US endpoint refuses a size or span with."""
+    if int(value) not in (400001, 602001):
+        raise ValueError(f"us_refusal_code must be 400001 or 602001, not {value!r}")
+    return int(value)
 
 
 def parse_end_time(value: str) -> bool:

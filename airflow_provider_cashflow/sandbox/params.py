@@ -23,6 +23,12 @@ def _param_error(message: str) -> ApiError:
     return ApiError(400, 400001, f"invalid parameter: {message}")
 
 
+def _refusal(code: int, message: str) -> ApiError:
+    if code == 602001:
+        return ApiError(400, 602001, f"value does not match: {message}")
+    return _param_error(message)
+
+
 def cash_flow_params(query: str) -> dict[str, Any]:
     """``start_time``, ``end_time``, ``business_type``, ``symbol``, ``page`` and ``size`` of a query string.
 
@@ -52,13 +58,17 @@ def cash_flow_params(query: str) -> dict[str, Any]:
     return params
 
 
-def us_history_params(body: bytes, max_size: int, max_span: int | None) -> dict[str, Any]:
+def us_history_params(
+    body: bytes, max_size: int, max_span: int | None, *, clamp: bool = False, code: int = 400001
+) -> dict[str, Any]:
     """``start``, ``end``, ``page``, ``size``, ``types`` and ``currency`` of the US endpoint's JSON body, as the
     official SDK sends it (integers as JSON integers; ``page`` default 1, ``size`` default 20).
 
-    :param max_size: the largest ``size`` accepted (undocumented live; a sandbox setting).
+    :param max_size: the largest ``size`` served (undocumented live; a sandbox setting).
     :param max_span: the longest ``end - start`` accepted, in seconds, or ``None``.
-    :raises ApiError: 400001 naming the field.
+    :param clamp: serve at most ``max_size`` entries, silently, for a larger ``size``, instead of refusing it.
+    :param code: the code of a refused size or span (400001, or the validation code 602001).
+    :raises ApiError: 400001 (or ``code``) naming the field.
     """
     try:
         raw = json.loads(body or b"null")
@@ -79,11 +89,12 @@ def us_history_params(body: bytes, max_size: int, max_span: int | None) -> dict[
     if params["start"] > params["end"]:
         raise _param_error("start must not be after end")
     if max_span is not None and params["end"] - params["start"] > max_span:
-        raise _param_error(f"the window from start to end must not span more than {max_span} seconds")
+        raise _refusal(code, f"the window from start to end must not span more than {max_span} seconds")
     if params["page"] < 1:
         raise _param_error("page must be an integer >= 1")
-    if not 1 <= params["size"] <= max_size:
-        raise _param_error(f"size must be an integer from 1 to {max_size}")
+    if params["size"] < 1 or (params["size"] > max_size and not clamp):
+        raise _refusal(code, f"size must be an integer from 1 to {max_size}")
+    params["served"] = min(params["size"], max_size)
     types = raw.get("types") or []
     if not isinstance(types, list) or any(t not in US_TRANSACTION_TYPES for t in types):
         raise _param_error(f"types must be a list of {', '.join(US_TRANSACTION_TYPES)}")

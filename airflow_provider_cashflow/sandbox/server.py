@@ -224,19 +224,26 @@ class _Handler(BaseHTTPRequestHandler):
             state.count_fault(fault)
             self._inject(fault, state)
         try:
-            p = us_history_params(body, state.us.max_size, state.us.max_span) if us else cash_flow_params(query)
+            p = (
+                us_history_params(
+                    body, state.us.max_size, state.us.max_span, clamp=state.us.clamp, code=state.us.refusal_code
+                )
+                if us
+                else cash_flow_params(query)
+            )
         except ApiError:
             state.count("rejected_params")
             raise
         history = state.us_history if us else state.history
         start, end = (p["start"], p["end"]) if us else (p["start_time"], p["end_time"])
+        served = p["served"] if us else p["size"]  # a US size above its maximum may be clamped silently
         rows = history.page(
             start,
-            state.upper_bound(end),
+            state.upper_bound(end, us=us),
             (p["types"], p["currency"]) if us else (p["business_type"], p["symbol"]),
             state.view_for(app_key, start, end) if history.source.revisions is not None else None,
-            (p["page"] - 1) * p["size"],
-            p["size"],
+            (p["page"] - 1) * served,
+            served,
             tick=state.next_tick(),
             app_key=app_key,
             window=(start, end),

@@ -25,13 +25,19 @@ class UsOptions:
     """What the US endpoint leaves undocumented, as sandbox settings, so a client can be proven exact under each.
 
     :param order: ``newest`` (by the filtered time), ``oldest``, or ``shuffled`` (no order, the same every call).
-    :param max_size: the largest ``size`` it accepts; above it, 400001 naming the limit.
+    :param max_size: the largest ``size`` it serves; above it, 400001 naming the limit (or see ``clamp``).
     :param max_span: the longest window (``end - start``, seconds) it accepts, or ``None``; above it, 400001.
+    :param end_inclusive: whether it serves the ``end`` second (``None``: as the AP endpoint's ``end_time``).
+    :param clamp: above ``max_size``, serve ``max_size`` entries silently instead of refusing.
+    :param refusal_code: the code of a refused size or span: 400001, or 602001 ("value does not match ...").
     """
 
     order: str = "newest"
     max_size: int = 500
     max_span: int | None = None
+    end_inclusive: bool | None = None
+    clamp: bool = False
+    refusal_code: int = 400001
 
 
 class _Budget:
@@ -163,9 +169,10 @@ class SandboxState:
             self.tick += 1
             return self.tick
 
-    def upper_bound(self, end_time: int) -> int:
-        """The newest second a call with this ``end_time`` is served: inclusive or exclusive end."""
-        return end_time if self.end_inclusive else end_time - 1
+    def upper_bound(self, end_time: int, *, us: bool = False) -> int:
+        """The newest second a call with this ``end_time`` (the US ``end``) is served: inclusive or exclusive."""
+        inclusive = self.end_inclusive if not us or self.us.end_inclusive is None else self.us.end_inclusive
+        return end_time if inclusive else end_time - 1
 
     def view_for(self, app_key: str, start_time: int, end_time: int) -> int | None:
         """The "as of" moment a cash-flow call sees (``None``: the wall clock's now).

@@ -279,7 +279,7 @@ def _ap_truth(sandbox: Sandbox, day: str) -> list[dict[str, Any]]:
 def _us_truth(sandbox: Sandbox, day: str) -> list[dict[str, Any]]:
     start, end = _ny_day(day)
     rows = sandbox.us_records(int(start.timestamp()), int(end.timestamp()))
-    return [to_cash_flow(parse_us_transaction(r)).to_dict() for r in rows]
+    return [to_cash_flow(parse_us_transaction(r), sandbox.us_dataset.time_field).to_dict() for r in rows]
 
 
 @pytest.mark.parametrize("table_format", FORMATS)

@@ -58,12 +58,17 @@ def as_counter(rows: list[dict]) -> Counter:
     return Counter(json.dumps(r, sort_keys=True) for r in rows)
 
 
-@pytest.mark.parametrize(("field", "order"), [("create_at", "newest"), ("done_at", "shuffled")])
-def test_the_hook_reads_each_new_york_day_exactly(monkeypatch, field: str, order: str) -> None:
-    sandbox = us_sandbox(monkeypatch, field, order=order)
+@pytest.mark.parametrize("clamp", [False, True])
+@pytest.mark.parametrize("end", ["inclusive", "exclusive"])
+@pytest.mark.parametrize("field", ["create_at", "done_at"])
+@pytest.mark.parametrize("order", ["newest", "oldest", "shuffled"])
+def test_the_hook_reads_each_new_york_day_exactly(monkeypatch, field: str, order: str, end: str, clamp: bool) -> None:
+    """Every combination of the US endpoint's undocumented behaviours; a page of at most 15 (clamped silently, or
+    refused above it) where a day holds about 40."""
+    sandbox = us_sandbox(monkeypatch, field, order=order, end_inclusive=end == "inclusive", clamp=clamp, max_size=15)
     try:
         hook = CashflowHook("longport_us")
-        query = UsHistoryQuery(Window.of(START, END), page_size=7)  # a day holds ~40: every day must be split
+        query = UsHistoryQuery(Window.of(START, END))  # a day holds ~40: every day must be split
         days = [(day, [r.to_dict() for r in records]) for day, records in hook.iter_us_days(query, NEW_YORK)]
         assert [(d.start, d.end) for d, _ in days] == [
             (s.astimezone(UTC), e.astimezone(UTC)) for s, e in reversed(ny_days())
@@ -74,7 +79,7 @@ def test_the_hook_reads_each_new_york_day_exactly(monkeypatch, field: str, order
             want = truth(sandbox, day.start, day.end)
             assert as_counter(rows) == want and sum(want.values()) > 10
             total += len(rows)
-        whole = [r.to_dict() for r in hook.iter_us_transactions(START, END, page_size=7)]
+        whole = [r.to_dict() for r in hook.iter_us_transactions(START, END)]
         assert as_counter(whole) == truth(sandbox, START, END) and len(whole) == total
         # records created on one New York day and done on the next: the day is the server's, never ours
         spanning = [r for _, rows in days for r in rows if r["create_at"][:10] != r["done_at"][:10]]
@@ -102,7 +107,8 @@ def test_filters_reach_the_endpoint(monkeypatch) -> None:
 def test_the_operator_writes_new_york_days_exactly_with_lookback(
     monkeypatch, tmp_path: Path, file_format: str, us_columns: str
 ) -> None:
-    sandbox = us_sandbox(monkeypatch, "done_at", order="shuffled")
+    # an exclusive end and a page clamped silently at 9: the two behaviours that lost records
+    sandbox = us_sandbox(monkeypatch, "done_at", order="shuffled", end_inclusive=False, clamp=True, max_size=9)
 
     def run() -> tuple[dict, CashflowOperator]:
         # the run of Monday 2026-11-02, re-reading two days back across the DST change; no time zone given
@@ -115,7 +121,6 @@ def test_the_operator_writes_new_york_days_exactly_with_lookback(
             partition_by="day",
             lookback=2,
             us_columns=us_columns,
-            page_size=9,
         )
         return result, op
 
@@ -134,10 +139,13 @@ def test_the_operator_writes_new_york_days_exactly_with_lookback(
             if file_format == "jsonl":
                 rows = [json.loads(line) for line in path.read_text().splitlines()]
                 assert rows and as_counter(rows) == as_counter(
-                    [to_cash_flow(parse_us_transaction(r)).to_dict() for r in truth_rows]
+                    [to_cash_flow(parse_us_transaction(r), "done_at").to_dict() for r in truth_rows]
                 ), name
                 times = [r["business_time"] for r in rows]
                 assert times == sorted(times, reverse=True)  # newest first, whatever the server's order
+                # each row's business_time is the time the server filtered it on: its local day is the file's
+                days = {datetime.fromisoformat(t.replace("Z", "+00:00")).astimezone(NEW_YORK).date() for t in times}
+                assert {str(d) for d in days} == {name}, name
             else:
                 table = pq.read_table(path)
                 assert table.schema.field("amount").type.scale == 12
@@ -170,8 +178,9 @@ def test_a_size_the_endpoint_refuses_is_stepped_down_to_the_one_it_names(monkeyp
         sandbox.stop()
 
 
-def test_a_span_the_endpoint_refuses_is_read_in_parts_exactly(monkeypatch) -> None:
-    sandbox = us_sandbox(monkeypatch, max_span=6 * 3600)
+@pytest.mark.parametrize("code", [400001, 602001])
+def test_a_span_the_endpoint_refuses_is_read_in_parts_exactly(monkeypatch, code: int) -> None:
+    sandbox = us_sandbox(monkeypatch, max_span=6 * 3600, refusal_code=code)
     try:
         rows, _, _ = run_operator(START, END, longport_conn_id="longport_us", us_columns="native")
         assert as_counter(rows) == truth(sandbox, START, END)
@@ -208,7 +217,8 @@ def test_an_oauth_us_account_refreshes_its_token_in_the_us_data_centre(monkeypat
         sandbox.stop()
 
 
-def test_each_day_is_exact_while_the_us_history_changes_between_calls(monkeypatch) -> None:
+@pytest.mark.parametrize(("end", "clamp"), [(True, False), (False, True)])
+def test_each_day_is_exact_while_the_us_history_changes_between_calls(monkeypatch, end: bool, clamp: bool) -> None:
     from airflow_provider_cashflow.sandbox import DriftSpec
 
     sandbox = Sandbox(
@@ -216,7 +226,7 @@ def test_each_day_is_exact_while_the_us_history_changes_between_calls(monkeypatc
         rate_limit=False,
         drift=DriftSpec(postings=1, cancellations=1, seed=5),
         us_dataset=UsDataset(SPEC, "done_at"),
-        us=UsOptions(order="shuffled"),
+        us=UsOptions(order="shuffled", end_inclusive=end, clamp=clamp, max_size=9),
     )
     sandbox.start()
     try:

@@ -66,3 +66,14 @@ def test_a_us_account_pointed_at_a_cn_host_is_refused_before_any_call(monkeypatc
     )
     with pytest.raises(DataCentreError, match=r"the connection extra dc_region='us' says so.*mainland-China host"):
         _ = CashflowHook("us_cn").settings
+
+
+def test_dc_region_set_against_the_credentials_prefix_is_refused_before_any_call(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_connection(monkeypatch, "us_forced_ap", sandbox.connection(us=True, dc_region="ap", **UNLIMITED))
+    with pytest.raises(AirflowFailException, match=r"dc_region='ap'.*contradicts.*starts with 'us_'"):
+        run_operator(END - DAY, END, longport_conn_id="us_forced_ap")
+    with pytest.raises(DataCentreError, match=r"dc_region='ap'"):
+        list(CashflowHook("us_forced_ap").iter_cash_flows(END - DAY, END))
+    assert calls(sandbox) == 0

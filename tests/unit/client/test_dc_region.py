@@ -47,8 +47,10 @@ def test_region_is_read_from_the_credentials_as_the_sdk_reads_it(key, secret, to
 
 def test_the_connection_extra_forces_the_region_and_a_bad_value_says_what_to_use() -> None:
     assert LongPortSettings.from_connection(conn(token="us_t")).dc_region == "us"
-    forced = LongPortSettings.from_connection(conn(token="us_t", dc_region="ap"))
-    assert (forced.dc_region, forced.dc_region_reason) == ("ap", "the connection extra dc_region='ap' says so")
+    forced = LongPortSettings.from_connection(conn(token="t", dc_region="us"))
+    assert (forced.dc_region, forced.dc_region_reason) == ("us", "the connection extra dc_region='us' says so")
+    with pytest.raises(DataCentreError, match=r"dc_region='ap' .*contradicts the credentials: its access token starts"):
+        LongPortSettings.from_connection(conn(token="us_t", dc_region="ap"))
     assert LongPortSettings.from_connection(conn(dc_region="US")).dc_region == "us"
     assert LongPortSettings.from_connection(conn(extra__longport__dc_region="us")).dc_region == "us"  # Airflow < 3.2
     assert LongPortSettings.from_connection(conn(dc_region="auto")).dc_region == "ap"

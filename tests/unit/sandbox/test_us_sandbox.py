@@ -148,7 +148,40 @@ def test_a_body_as_the_sdk_sends_it_is_read_with_its_defaults() -> None:
         "end": 1793577600,
         "page": 2,
         "size": 100,
+        "served": 100,
         "types": ("TT_DEPOSIT_AND_WITHDRAWAL",),
         "currency": "USD",
     }
     assert us_history_params(b'{"start": 1, "end": 2}', 500, None)["size"] == 20  # the SDK's default
+
+
+def test_a_size_above_the_maximum_is_clamped_silently_or_refused_with_either_code() -> None:
+    body = b'{"start": 1, "end": 2, "size": 800}'
+    assert us_history_params(body, 500, None, clamp=True)["served"] == 500
+    with pytest.raises(ApiError) as refused:
+        us_history_params(body, 500, None)
+    assert refused.value.code == 400001 and "1 to 500" in refused.value.message
+    with pytest.raises(ApiError) as validation:
+        us_history_params(b'{"start": 1, "end": 99999}', 500, 3600, code=602001)
+    assert validation.value.code == 602001 and validation.value.message.startswith("value does not match")
+
+
+def test_the_control_sets_the_us_end_bound_the_clamp_and_the_refusal_code() -> None:
+    from airflow_provider_cashflow.sandbox import Dataset, Sandbox
+    from airflow_provider_cashflow.sandbox.__main__ import _parser
+
+    sandbox = Sandbox(Dataset(DatasetSpec(days=1, per_day=5)), rate_limit=False)  # not started: no port served
+    try:
+        sandbox.control(us_end="exclusive", us_clamp=True, us_refusal_code=602001)
+        assert (sandbox.state.us.end_inclusive, sandbox.state.us.clamp, sandbox.state.us.refusal_code) == (
+            False,
+            True,
+            602001,
+        )
+        assert sandbox.state.upper_bound(100, us=True) == 99 and sandbox.state.upper_bound(100) == 100
+        with pytest.raises(ValueError, match="us_refusal_code must be 400001 or 602001"):
+            sandbox.control(us_refusal_code=500)
+    finally:
+        sandbox.close()
+    args = _parser().parse_args(["--us-end", "exclusive", "--us-clamp", "--us-refusal-code", "602001"])
+    assert (args.us_end, args.us_clamp, args.us_refusal_code) == ("exclusive", True, 602001)

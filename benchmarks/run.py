@@ -167,6 +167,65 @@ def _measured(op: Any, start: int, end: int) -> dict:
     }
 
 
+def worker_us(base_url: str, start: int, end: int) -> dict:
+    """A US account's window read twice by one hook: on a server it does not know yet, then on one it knows."""
+    from airflow_provider_cashflow.sandbox import DEMO_US
+
+    conn = json.loads(_conn(base_url, **PACING["off"]))
+    conn.update(login=DEMO_US.app_key, password=DEMO_US.app_secret)
+    conn["extra"]["access_token"] = DEMO_US.access_token
+    os.environ["AIRFLOW_CONN_LONGPORT_US"] = json.dumps(conn)
+    from airflow_provider_cashflow.hooks.cashflow import CashflowHook
+
+    hook = CashflowHook("longport_us")
+    window = (datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
+    fresh = sum(1 for _ in hook.iter_us_transactions(*window))
+    first_calls = hook.client.stats.calls
+    known = sum(1 for _ in hook.iter_us_transactions(*window))
+    return {"records": fresh, "again": known, "fresh": first_calls, "known": hook.client.stats.calls - first_calls}
+
+
+US_BEHAVIOURS = [  # (label, largest page, sandbox flags)
+    ("no limit below 10,000", 10_000, ("--us-max-size", "10000")),
+    ("clamped silently at 50", 50, ("--us-max-size", "50", "--us-clamp")),
+    ("size above 50 refused (400001)", 50, ("--us-max-size", "50")),
+    ("clamped silently at 500", 500, ("--us-max-size", "500", "--us-clamp")),
+    ("size above 500 refused (602001)", 500, ("--us-max-size", "500", "--us-refusal-code", "602001")),
+]
+
+
+def bench_us() -> list[str]:
+    """A month of a US account (about 1,731 entries, in a history of 60 days) read as one window, under each
+    undocumented server behaviour: the calls against the floor, 1.5 x ceil(entries / the server's largest page) + 1.
+    """
+    rows = [
+        "| server's page | order | time field, end | entries | pages (minimum) | floor | calls, fresh server | "
+        "calls, server known |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    start, end = int((END - timedelta(days=45)).timestamp()), int((END - timedelta(days=15)).timestamp())
+    for label, largest, flags in US_BEHAVIOURS:
+        for order, field, end_bound in (
+            ("newest", "create_at", "inclusive"),
+            ("oldest", "done_at", "exclusive"),
+            ("shuffled", "done_at", "exclusive"),
+        ):
+            with SandboxProcess(
+                "--records", "3462", "--days", "60", "--end", END.isoformat(), "--no-rate-limit",
+                "--us-order", order, "--us-time-field", field, "--us-end", end_bound, *flags,
+            ) as sb:  # fmt: skip
+                want = len(sb.us_records(start, end))
+                run = _child("us", sb.base_url, start, end)
+            assert run["records"] == run["again"] == want, (run, want)
+            pages = -(-want // largest)
+            rows.append(
+                f"| {label} | {order} | {field}, {end_bound} | {want:,} | {pages} | {1.5 * pages + 1:g} | "
+                f"{run['fresh']} | {run['known']} |"
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
 def worker_lake(base_url: str, start: int, end: int, target: str, out: str) -> dict:
     """One window through the operator into day files (Parquet), an Iceberg table or a Delta table, under ``out``."""
     os.environ["AIRFLOW_CONN_LONGPORT_DEFAULT"] = _conn(base_url, rate_limit_calls=100000, rate_limit_period=1)
@@ -377,6 +436,7 @@ SECTIONS = {
     "paced": bench_paced,
     "paging": bench_paging,
     "lake": bench_lake,
+    "us": bench_us,
 }
 
 
@@ -403,6 +463,7 @@ if __name__ == "__main__":
             "paced": worker_paced,
             "paging": worker_paging,
             "lake": worker_lake,
+            "us": worker_us,
         }
         fn = workers[kind]
         typed = [int(a) if a.isdigit() else a for a in args]

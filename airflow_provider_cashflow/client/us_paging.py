@@ -326,11 +326,11 @@ class _Reader(Generic[R]):
         return None
 
     def _crowded(self, second: int, size: int) -> list[R]:
-        """A second that fills a page: read alone with the largest page, by offset if even that is full."""
+        """A second that fills a page of ``size`` (the length of its full answer: a page as long is full, even
+        where more was asked and the server may have clamped it): read alone, by offset if even that is full."""
         end = second if self.facts.end_inclusive else second + 1
-        largest = max(size, self.facts.size(self.cap))
         return read_second(
-            self.fetch, second, end, largest, lambda page: self._keep(page, second, second, end), reads=self.reads
+            self.fetch, second, end, size, lambda page: self._keep(page, second, second, end), reads=self.reads
         )
 
     # what the answers show ------------------------------------------------------------------------------------

@@ -244,9 +244,10 @@ change = st.one_of(
     end_inclusive=st.booleans(),
     max_size=st.integers(2, 40),
     clamp=st.booleans(),
+    max_span=st.sampled_from([None, 40]),
 )
 def test_any_interleaving_of_postings_and_cancellations_keeps_the_guarantee(
-    seed, n, changes, order, time_field, end_inclusive, max_size, clamp
+    seed, n, changes, order, time_field, end_inclusive, max_size, clamp, max_span
 ) -> None:
     server = Server(
         history(n, seed),

@@ -45,7 +45,7 @@ from airflow_provider_cashflow.errors import LongPortConfigError, LongPortError
 
 __all__ = [
     "FIELDS",
-    "PROBE_SIZE",
+    "TEST_SIZE",
     "Refused",
     "UnfilteredTimeError",
     "UsServerFacts",
@@ -60,7 +60,6 @@ FIELDS = ("create_at", "done_at")
 TimesOf = Callable[[R], tuple[int | None, int | None]]
 """A record's ``(create_at, done_at)`` in Unix seconds (``None``: absent)."""
 
-PROBE_SIZE = 20  # the official SDK's default size: one the endpoint takes if it takes any
 TEST_SIZE = 1  # what a refusal is told apart with: a size any endpoint takes
 WIDE_SPAN = 10 * 366 * 86_400  # the wider window that tells a clamped page from a last one
 log = logging.getLogger(__name__)

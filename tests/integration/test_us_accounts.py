@@ -165,8 +165,9 @@ def test_the_operator_writes_new_york_days_exactly_with_lookback(
         sandbox.stop()
 
 
-def test_a_size_the_endpoint_refuses_is_stepped_down_to_the_one_it_names(monkeypatch, caplog) -> None:
-    sandbox = us_sandbox(monkeypatch, max_size=50)
+@pytest.mark.parametrize("code", [400001, 602001])
+def test_a_size_the_endpoint_refuses_is_stepped_down_to_the_one_it_names(monkeypatch, caplog, code: int) -> None:
+    sandbox = us_sandbox(monkeypatch, max_size=50, refusal_code=code)
     try:
         rows, _, _ = run_operator(START, END, longport_conn_id="longport_us", us_columns="native")
         assert as_counter(rows) == truth(sandbox, START, END)

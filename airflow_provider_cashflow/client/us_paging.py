@@ -377,8 +377,15 @@ class _Reader(Generic[R]):
             # other one, inside [lo, hi]. Cancelled meanwhile instead, they did not exist throughout: at most once.
             return kept + unsure
         self.facts.spent("time-field probe")
-        answer, _ = self._ask(end, end)
-        self._learn(answer, end, end)
+        # the end second alone, read whole: with a page the server has served in full (never clamped), by offset
+        # if even that is full, so that a record's absence from it means something
+        size = max(1, min(self.facts.size(self.cap), self.facts.largest))
+
+        def learnt(answer: Sequence[R]) -> Sequence[R]:
+            self._learn(answer, end, end)
+            return answer
+
+        answer = read_second(self.fetch, end, end, size, learnt, reads=self.reads)
         if answer:
             self.facts.end_inclusive = True  # [end, end] answered: under an exclusive end it would be empty
         return self._keep(page, lo, hi, end, probed=True)

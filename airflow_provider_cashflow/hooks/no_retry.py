@@ -83,7 +83,7 @@ def missing_connection(conn_id: str) -> LongPortConfigError:
     closest of them."""
     known = longport_connection_ids()
     close = difflib.get_close_matches(conn_id, known, n=1, cutoff=0.6)
-    guess = f"; did you mean {close[0]!r}?" if close else ""
+    guess = f"; did you mean {close[0]!r}?" if close else "."
     if known:
         seen = f" The longport connections this process can see: {', '.join(repr(name) for name in known)}."
     else:

@@ -189,6 +189,7 @@ def test_a_malformed_variable_says_it_cannot_be_parsed_not_that_it_is_missing(tm
         assert SECRET not in message and "s3cr3t" not in message, message
     assert "Port could not be cast to integer value as '***'" in broken_uri["message"]
     assert missing["class"] == "LongPortConfigError" and "connection 'lp_missing' is not defined" in missing["message"]
+    assert "is not defined. " in missing["message"] or "did you mean" in missing["message"], missing["message"]
 
 
 def test_a_failing_secrets_backend_is_named_with_its_error(tmp_path: Any) -> None:

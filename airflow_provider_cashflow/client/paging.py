@@ -2,7 +2,7 @@
 
 An endpoint that pages by offset (``page=1, 2, ...``) drifts when a record is posted or cancelled between two
 calls: every later page shifts by one, and a record is read twice or never. What an answer *does* give is one
-consistent snapshot of the window it was asked for. Both strategies here build on that alone, and take from
+consistent snapshot of the window it was asked for. The readers here build on that alone, and take from
 each answer only the records that answer is known to hold completely. That gives, for any page size and any
 amount of change during the extraction:
 
@@ -10,19 +10,18 @@ amount of change during the extraction:
 - a record posted or cancelled meanwhile comes back at most once;
 - no record comes back more often than it existed (identical twins keep their multiplicity).
 
-The strategies are generic over the endpoint. ``fetch(start_s, end_s, page, size)`` makes one (retried) call
+The readers are generic over the endpoint. ``fetch(start_s, end_s, page, size)`` makes one (retried) call
 for the records whose time, in whole Unix seconds, lies between ``start_s`` and ``end_s`` and returns that
 page's records as a sequence (``len`` and slicing are all that is used of it). Records must be hashable
 (compared as multisets when one second is read by offset).
 
 - :func:`time_cursor`: for an endpoint that promises newest-first order by the time it filters on (the AP
   ``GET /v1/asset/cashflow``, ordered by ``business_time``). Whether ``end_s`` is inclusive need not be known.
-- :func:`split_until_fits`: for an endpoint that promises no order (the US transaction history): the window
-  is halved until each part's answer is not full. Relies on both bounds being inclusive (or, with
-  ``end_inclusive=False``, on the end being exclusive).
+  It yields the records as chunks, one per answer it took records from; the caller cuts sub-second window edges.
+- :func:`read_second`: one second that fills a page, read by offset until two reads agree; the time cursor and
+  the US pager (:mod:`.us_paging`, for the endpoint that promises no order) both use it.
 
-Both yield the records as chunks, one per answer they took records from; the caller cuts sub-second window
-edges. docs/paging.md explains the design and gives its measured call counts.
+docs/paging.md explains the design and gives its measured call counts.
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ __all__ = [
     "SecondsOf",
     "UnsettledSecondError",
     "read_second",
-    "split_until_fits",
     "time_cursor",
 ]
 
@@ -157,60 +155,6 @@ def time_cursor(
             if oldest == first:
                 return
             upper = oldest - 1
-
-
-def split_until_fits(
-    fetch: Fetch[R],
-    first: int,
-    last: int,
-    size: int,
-    *,
-    end_inclusive: bool = True,
-    seconds_of: SecondsOf[R] | None = None,
-    max_size: int | None = None,
-    reads: int = READS,
-) -> Iterator[Sequence[R]]:
-    """The records of seconds ``first`` to ``last`` (both inclusive), for an endpoint that promises no order.
-
-    A part of the window whose answer is not full is one consistent snapshot of that part, and is taken whole.
-    A full answer says only that the part holds ``size`` records or more: it is discarded and the part is split
-    in two halves by seconds, asked for again each. A one-second part that is still full is read by offset with
-    :func:`read_second`. The parts never overlap and cover the window, so no record is taken twice or missed.
-    The server's own filter decides which part a record is in: which of its time fields it filters on need not
-    be known, but its bounds must be what ``end_inclusive`` says.
-
-    Parts are read newer half first; with ``seconds_of``, each chunk is sorted newest first too, so that the
-    whole comes out newest first by that time.
-
-    Calls, for a history that stands still: one when the window fits in a page; else each page of records, plus
-    every part that did not fit: about 2.5 to 3 times the pages, for records spread evenly (docs/paging.md).
-
-    :param fetch: one call (see the module docstring); asked ``[start_s, end_s]`` (``end_s + 1`` when the end
-        is exclusive).
-    :param end_inclusive: whether the endpoint's end bound is inclusive (the start bound must be).
-    :param seconds_of: the time of each record, for the newest-first order only.
-    :param max_size: the endpoint's largest page, asked for a second that fills a page (default ``size``).
-    :param reads: offset reads of one crowded second before :class:`UnsettledSecondError`.
-    """
-    extra = 0 if end_inclusive else 1
-    parts = [(first, last)]
-    while parts:
-        start, end = parts.pop()
-        page = fetch(start, end + extra, 1, size)
-        if len(page) >= size:
-            if start == end:
-                yield read_second(fetch, start, end + extra, max_size or size, lambda answer: answer, reads=reads)
-            else:
-                middle = (start + end) // 2
-                parts += [(start, middle), (middle + 1, end)]  # the newer half is popped first
-            continue
-        if not page:
-            continue
-        if seconds_of is None:
-            yield page
-        else:
-            times = seconds_of(page)
-            yield [record for _, record in sorted(zip(times, page, strict=True), key=lambda pair: -pair[0])]
 
 
 def read_second(

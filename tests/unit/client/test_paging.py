@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_cashflow.client.paging import UnsettledSecondError, split_until_fits, time_cursor
+from airflow_provider_cashflow.client.paging import UnsettledSecondError, time_cursor
 from airflow_provider_cashflow.errors import OutOfOrderError
 
 FIRST, LAST = 100, 129  # the seconds wanted; the history also holds records just outside them
@@ -77,14 +77,6 @@ def read_cursor(history: History, size: int, max_size: int | None = None) -> lis
     return [r for chunk in time_cursor(history.fetch, seconds_of, FIRST, LAST, size, max_size=max_size) for r in chunk]
 
 
-def read_split(history: History, size: int, max_size: int | None = None) -> list[Rec]:
-    end_inclusive = history.end_inclusive
-    chunks = split_until_fits(
-        history.fetch, FIRST, LAST, size, end_inclusive=end_inclusive, seconds_of=seconds_of, max_size=max_size
-    )
-    return [r for chunk in chunks for r in chunk]
-
-
 def assert_exact(history: History, got: list[Rec]) -> None:
     """Every record present throughout comes back once; none comes back twice or without having existed."""
     ids = [r.id for r in got]
@@ -104,11 +96,10 @@ STILL = [(99, "x"), (130, "x")] + [(FIRST + (i * 7) % 30, "abc"[i % 3]) for i in
 
 
 @pytest.mark.parametrize("end_inclusive", [True, False])
-@pytest.mark.parametrize("read", [read_cursor, read_split])
 @pytest.mark.parametrize("size", [1, 2, 7, 45, 46, 1000])
-def test_a_still_history_comes_back_whole_in_order(read, size: int, end_inclusive: bool) -> None:
+def test_a_still_history_comes_back_whole_in_order(size: int, end_inclusive: bool) -> None:
     history = History(STILL, end_inclusive=end_inclusive)
-    got = read(history, size, max_size=1000)
+    got = read_cursor(history, size, max_size=1000)
     wanted = Counter(r for r in history.rows if FIRST <= r.second <= LAST)
     assert Counter(got) == wanted and len(got) == 45
     assert [r.second for r in got] == sorted((r.second for r in got), reverse=True)
@@ -143,10 +134,9 @@ def test_a_second_fuller_than_a_page_is_read_with_the_largest_page(end_inclusive
     assert Counter(r.second for r in got) == {121: 1, 120: 9, 119: 1}
 
 
-@pytest.mark.parametrize("read", [read_cursor, read_split])
-def test_a_second_fuller_than_the_largest_page_is_read_by_offset_twice(read) -> None:
+def test_a_second_fuller_than_the_largest_page_is_read_by_offset_twice() -> None:
     history = History([(120, "a"), (120, "b"), (120, "c")] * 4 + [(119, "d")], end_inclusive=False)
-    got = read(history, 5)
+    got = read_cursor(history, 5)
     assert Counter(r.payload for r in got) == {"a": 4, "b": 4, "c": 4, "d": 1}
 
 
@@ -209,14 +199,13 @@ change = st.one_of(
     changes=st.lists(change, max_size=40),
     size=st.integers(1, 9),
     end_inclusive=st.booleans(),
-    strategy=st.sampled_from([read_cursor, read_split]),
 )
 def test_any_interleaving_of_postings_and_cancellations_keeps_the_guarantee(
-    seconds, changes, size, end_inclusive, strategy
+    seconds, changes, size, end_inclusive
 ) -> None:
     history = History(seconds, end_inclusive=end_inclusive)
     history.changes = iter(changes)
-    got = strategy(history, size, max_size=200)  # no second outgrows the largest page here: every read is exact
+    got = read_cursor(history, size, max_size=200)  # no second outgrows the largest page here: every read is exact
     assert_exact(history, got)
 
 

@@ -13,6 +13,15 @@ from airflow_provider_cashflow.sandbox.process import SandboxProcess
 END = datetime(2026, 11, 20, tzinfo=UTC)
 DAY = timedelta(days=1)
 SPEC = DatasetSpec(seed=11, days=10, per_day=30, end=END)
+# two weeks of a history that changes after the fact, what a lookback is for: a quarter of the records posted late
+# (up to 48 h), every record provisional until it settles (30 h)
+REVISING = DatasetSpec(
+    seed=5,
+    days=14,
+    per_day=30,
+    end=END,
+    revisions=RevisionSpec(late_share=0.25, late_max_hours=48, provisional_share=1.0, settle_hours=30),
+)
 HOUR = 3600  # seconds
 # connection extras that take the client's own pacing out of a test that is not about it (its sandbox has no
 # limit): no window to speak of and no gap between two calls

@@ -17,20 +17,13 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_provider_cashflow.domain.models import parse_cash_flow
 from airflow_provider_cashflow.domain.us_transactions import parse_us_transaction, to_cash_flow
 from airflow_provider_cashflow.errors import LongPortConfigError
-from airflow_provider_cashflow.sandbox import Dataset, DatasetSpec, DriftSpec, RevisionSpec, Sandbox
+from airflow_provider_cashflow.sandbox import Dataset, DriftSpec, Sandbox
 from tests.helpers.connections import set_connection
-from tests.helpers.data import DAY, END, HOUR, UNLIMITED, day_bounds, expected, expected_rows
+from tests.helpers.data import DAY, END, HOUR, REVISING, UNLIMITED, day_bounds, expected, expected_rows
 from tests.helpers.operator import run_operator
 from tests.helpers.tables import duck, normalised, rows_by_day, same_rows, scan, sqlite_catalog
 
 FORMATS = ["iceberg", "delta"]
-REVISING = DatasetSpec(
-    seed=5,
-    days=14,
-    per_day=30,
-    end=END,
-    revisions=RevisionSpec(late_share=0.25, late_max_hours=48, provisional_share=1.0, settle_hours=30),
-)
 
 
 def table_of(table_format: str, root: Path, monkeypatch: pytest.MonkeyPatch) -> str:

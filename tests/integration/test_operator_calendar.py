@@ -19,12 +19,10 @@ from airflow_provider_cashflow.domain.windows import Window
 from airflow_provider_cashflow.errors import LongPortConfigError
 from airflow_provider_cashflow.sandbox import (
     Dataset,
-    DatasetSpec,
-    RevisionSpec,
     Sandbox,
 )
 from tests.helpers.connections import set_connection
-from tests.helpers.data import DAY, END, HOUR, UNLIMITED, expected, expected_rows, raw
+from tests.helpers.data import DAY, END, HOUR, REVISING, UNLIMITED, expected, expected_rows, raw
 from tests.helpers.lake import jsonl_by_folder
 from tests.helpers.operator import run_operator
 
@@ -141,15 +139,6 @@ def test_lookback_needs_day_partitions_and_is_checked_before_any_call(sandbox: S
             END - DAY, END, lookback="three", partition_by="day", output_path=f"file://{tmp_path}/{{date}}.jsonl"
         )
     assert sandbox.state.snapshot()["calls"] == 0
-
-
-REVISING = DatasetSpec(
-    seed=5,
-    days=14,
-    per_day=30,
-    end=END,
-    revisions=RevisionSpec(late_share=0.25, late_max_hours=48, provisional_share=1.0, settle_hours=30),
-)
 
 
 def _daily_runs(root: Path, lookback: int | None, dataset: Dataset) -> tuple[list[dict], dict[str, int]]:
